@@ -1,0 +1,110 @@
+#pragma once
+// The storage boundary: one connection pool built at start-up, a session leased per unit of work.
+// Database failures surface as DatabaseError (an exception: they end the operation); business
+// outcomes never do.
+//
+// Thread safety: Database is safe to share between threads; each leased session belongs to one thread.
+
+#include <soci/soci.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+struct pg_conn;
+
+namespace promoledger::ledger {
+
+// SQLSTATEs the project raises itself (sql/migrations/0001_roles_and_ledger.sql) or translates.
+namespace sqlstate {
+inline constexpr std::string_view insufficient_funds = "PL001";
+inline constexpr std::string_view unbalanced_at_commit = "PL003";
+inline constexpr std::string_view append_only = "PL004";
+inline constexpr std::string_view invalid_reference = "PL005";
+inline constexpr std::string_view campaign_frozen = "PL006";
+inline constexpr std::string_view unique_violation = "23505";
+inline constexpr std::string_view check_violation = "23514";
+inline constexpr std::string_view serialization_failure = "40001";
+inline constexpr std::string_view deadlock_detected = "40P01";
+inline constexpr std::string_view insufficient_privilege = "42501";
+}  // namespace sqlstate
+
+class DatabaseError : public std::runtime_error {
+ public:
+  DatabaseError(std::string message, std::string sqlstate_code)
+      : std::runtime_error(std::move(message)), sqlstate_(std::move(sqlstate_code)) {}
+  // Five characters, or empty when the failure did not come from the server.
+  const std::string& sqlstate() const { return sqlstate_; }
+  bool retryable() const {
+    return sqlstate_ == sqlstate::serialization_failure || sqlstate_ == sqlstate::deadlock_detected;
+  }
+
+ private:
+  std::string sqlstate_;
+};
+
+// Rethrows a SOCI error (or any std::exception) as DatabaseError, keeping its SQLSTATE.
+[[noreturn]] void rethrow_as_database_error(std::string_view what_doing);
+
+// The connection string: an explicit one wins, else PROMOLEDGER_DB, else nothing.
+std::optional<std::string> conninfo_from(std::optional<std::string> explicit_conninfo);
+
+struct DatabaseOptions {
+  std::string conninfo;             // a libpq connection string
+  std::size_t pool_size = 4;        // sessions opened at start-up; 1..pool_size_max
+  static constexpr std::size_t pool_size_max = 64;
+  // Statements taking longer are cancelled by the server: no operation may hang forever.
+  std::chrono::milliseconds statement_timeout{30'000};
+};
+
+class Database {
+ public:
+  explicit Database(DatabaseOptions options);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  // A session leased from the pool; returned when the Lease is destroyed. Blocks while all are leased.
+  class Lease {
+   public:
+    explicit Lease(soci::connection_pool& pool) : session_(pool) {}
+    soci::session& operator*() { return session_; }
+    soci::session* operator->() { return &session_; }
+
+   private:
+    soci::session session_;
+  };
+  Lease lease() { return Lease(*pool_); }
+
+  const DatabaseOptions& options() const { return options_; }
+
+ private:
+  DatabaseOptions options_;
+  std::unique_ptr<soci::connection_pool> pool_;
+};
+
+// libpq's handle behind a SOCI session, for what SOCI cannot do (multi-statement scripts).
+pg_conn* native_handle(soci::session& session);
+
+// Runs a script of one or more statements through libpq; throws DatabaseError with the SQLSTATE.
+void exec_script(soci::session& session, const std::string& sql, std::string_view what_doing);
+
+// Bounded retry of a unit of work on serialization failures and deadlocks.
+inline constexpr int retries_max = 5;
+template <class F>
+auto with_retry(F&& unit_of_work) -> decltype(unit_of_work()) {
+  for (int attempt = 1;; ++attempt) {
+    try {
+      return unit_of_work();
+    } catch (const DatabaseError& e) {
+      if (!e.retryable() || attempt >= retries_max) throw;
+    }
+  }
+}
+
+}  // namespace promoledger::ledger

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds everything with AddressSanitizer + UndefinedBehaviorSanitizer and runs every test against a
+# throwaway PostgreSQL cluster that this script starts and stops. Exits non-zero on any failure.
+#   PROMOLEDGER_TEST_DB   use this server instead of starting one (libpq string with CREATEDB rights)
+#   BUILD_DIR             build folder (default: build-test)
+#   PROMOLEDGER_SANITIZE  ON (default) or OFF
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+bash scripts/install-deps.sh
+
+build_dir=${BUILD_DIR:-build-test}
+sanitize=${PROMOLEDGER_SANITIZE:-ON}
+jobs=$(nproc 2>/dev/null || echo 2)
+echo "test.sh: configuring $build_dir (sanitizers: $sanitize)" >&2
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Debug -DPROMOLEDGER_SANITIZE="$sanitize" -DPROMOLEDGER_BUILD_BENCH=ON >/dev/null
+echo "test.sh: building with $jobs jobs" >&2
+cmake --build "$build_dir" -j "$jobs"
+
+started_cluster=0
+if [[ -z "${PROMOLEDGER_TEST_DB:-}" ]]; then
+  # A cluster of its own on its own port and folder, so a developer's running cluster is not touched.
+  export PROMOLEDGER_PGPORT=${PROMOLEDGER_TEST_PGPORT:-54331}
+  export PROMOLEDGER_PGDATA=${PROMOLEDGER_TEST_PGDATA:-/tmp/promoledger-test-pg-$(id -u)-$$}
+  trap 'bash "$root/scripts/pg.sh" down >/dev/null 2>&1 || true; rm -rf "$PROMOLEDGER_PGDATA" "$PROMOLEDGER_PGDATA.lock"' EXIT
+  PROMOLEDGER_TEST_DB=$(bash scripts/pg.sh up)
+  export PROMOLEDGER_TEST_DB
+  started_cluster=1
+fi
+echo "test.sh: database tests use: $PROMOLEDGER_TEST_DB (own cluster: $started_cluster)" >&2
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# The CLI tests run the real binary.
+export PROMOLEDGER_BIN="$root/$build_dir/app/promoledger"
+ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600
