@@ -39,6 +39,15 @@ BEGIN
       RAISE EXCEPTION 'unknown parent unit %', p_parent_code USING ERRCODE = 'PL005';
     END IF;
   END IF;
+  -- Importing the same unit again is a no-op; a different definition under the same code is an error.
+  SELECT u.id INTO v_id FROM ledger.org_unit u WHERE u.code = p_code;
+  IF FOUND THEN
+    IF NOT EXISTS (SELECT 1 FROM ledger.org_unit u WHERE u.id = v_id AND u.kind = p_kind AND u.name = p_name
+                   AND u.parent_id IS NOT DISTINCT FROM v_parent) THEN
+      RAISE EXCEPTION 'org unit % exists with another kind, name or parent', p_code USING ERRCODE = '23505';
+    END IF;
+    RETURN v_id;
+  END IF;
   INSERT INTO ledger.org_unit (code, kind, name, parent_id) VALUES (p_code, p_kind, p_name, v_parent) RETURNING id INTO v_id;
   RETURN v_id;
 END $$;
@@ -55,6 +64,13 @@ BEGIN
   IF NOT FOUND THEN
     RAISE EXCEPTION 'unknown outlet %', p_outlet_code USING ERRCODE = 'PL005';
   END IF;
+  SELECT m.id INTO v_id FROM ledger.merchant m WHERE m.code = p_code;
+  IF FOUND THEN
+    IF NOT EXISTS (SELECT 1 FROM ledger.merchant m WHERE m.id = v_id AND m.name = p_name AND m.outlet_id = v_outlet) THEN
+      RAISE EXCEPTION 'merchant % exists with another name or home outlet', p_code USING ERRCODE = '23505';
+    END IF;
+    RETURN v_id;
+  END IF;
   v_account := ledger.open_account('merchant:' || p_code || ':settlement', 'settlement of merchant ' || p_code,
                                    'liability', NULL, v_outlet);
   INSERT INTO ledger.merchant (code, name, outlet_id, account_id) VALUES (p_code, p_name, v_outlet, v_account)
@@ -69,6 +85,13 @@ DECLARE
   v_account bigint;
   v_id bigint;
 BEGIN
+  SELECT p.id INTO v_id FROM ledger.payer p WHERE p.code = p_code;
+  IF FOUND THEN
+    IF NOT EXISTS (SELECT 1 FROM ledger.payer p WHERE p.id = v_id AND p.name = p_name) THEN
+      RAISE EXCEPTION 'payer % exists with another name', p_code USING ERRCODE = '23505';
+    END IF;
+    RETURN v_id;
+  END IF;
   v_account := ledger.open_account('payer:' || p_code || ':deposit', 'deposit of payer ' || p_code, 'liability', 0, NULL);
   INSERT INTO ledger.payer (code, name, account_id) VALUES (p_code, p_name, v_account) RETURNING id INTO v_id;
   RETURN v_id;

@@ -1,0 +1,91 @@
+#include "cli.hpp"
+
+#include <algorithm>
+#include <iostream>
+
+#include <fmt/format.h>
+
+namespace promoledger::app {
+
+ledger::Database& Context::database() {
+  if (!db) {
+    auto conninfo = ledger::conninfo_from(db_flag.empty() ? std::nullopt : std::optional<std::string>(db_flag));
+    if (!conninfo) usage_error("no database: pass --db or set PROMOLEDGER_DB (a libpq connection string)");
+    db = std::make_unique<ledger::Database>(ledger::DatabaseOptions{*conninfo, pool_size});
+  }
+  return *db;
+}
+
+namespace {
+
+std::size_t display_width(const std::string& s) {
+  // Counts UTF-8 code points (not bytes) so Chinese names keep the columns roughly aligned.
+  std::size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+}  // namespace
+
+void print_table(const Table& table, std::ostream& out) {
+  std::vector<std::size_t> width(table.headers.size(), 0);
+  for (std::size_t i = 0; i < table.headers.size(); ++i) width[i] = display_width(table.headers[i]);
+  for (const auto& row : table.rows) {
+    for (std::size_t i = 0; i < row.size() && i < width.size(); ++i) width[i] = std::max(width[i], display_width(row[i]));
+  }
+  const auto line = [&](const std::vector<std::string>& cells) {
+    std::string text;
+    for (std::size_t i = 0; i < width.size(); ++i) {
+      const std::string cell = i < cells.size() ? cells[i] : "";
+      const std::string pad(width[i] - std::min(width[i], display_width(cell)), ' ');
+      const bool right = i < table.right.size() && table.right[i];
+      text += (i ? "  " : "") + (right ? pad + cell : cell + (i + 1 < width.size() ? pad : ""));
+    }
+    out << text << '\n';
+  };
+  line(table.headers);
+  std::vector<std::string> rule;
+  for (std::size_t w : width) rule.emplace_back(w, '-');
+  line(rule);
+  for (const auto& row : table.rows) line(row);
+}
+
+void print_csv(const Table& table, std::ostream& out) {
+  for (std::size_t i = 0; i < table.headers.size(); ++i) out << (i ? "," : "") << csv_field(table.headers[i]);
+  out << '\n';
+  for (const auto& row : table.rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) out << (i ? "," : "") << csv_field(row[i]);
+    out << '\n';
+  }
+}
+
+void print_json(const nlohmann::json& value, std::ostream& out) { out << value.dump(2) << '\n'; }
+
+void print(const Context& ctx, const Table& table, std::ostream& out) {
+  switch (ctx.format()) {
+    case Format::table: print_table(table, out); return;
+    case Format::csv: print_csv(table, out); return;
+    case Format::json: {
+      nlohmann::json rows = nlohmann::json::array();
+      for (const auto& row : table.rows) {
+        nlohmann::json obj = nlohmann::json::object();
+        for (std::size_t i = 0; i < table.headers.size() && i < row.size(); ++i) obj[table.headers[i]] = row[i];
+        rows.push_back(std::move(obj));
+      }
+      print_json(rows, out);
+      return;
+    }
+  }
+}
+
+}  // namespace promoledger::app

@@ -1,0 +1,81 @@
+#pragma once
+// Shared plumbing of the promoledger command: the database context, output formats and exit codes.
+// Each group of subcommands lives in its own file and registers itself with register_*().
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "promoledger/ledger/database.hpp"
+#include "promoledger/ledger/money.hpp"
+
+namespace promoledger::app {
+
+// Exit codes (documented in docs/operations.md): stable, scripts depend on them.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_rejected = 1;  // a business rejection (or audit verify found a violation)
+inline constexpr int exit_usage = 2;     // usage or input error: bad flag, malformed file, bad amount
+inline constexpr int exit_failure = 3;   // database or other failure
+
+// Ends a command with an exit code and words for stderr (or a JSON error object with --json).
+class CommandError : public std::runtime_error {
+ public:
+  CommandError(int exit_code, std::string code, std::string message)
+      : std::runtime_error(std::move(message)), exit_code_(exit_code), code_(std::move(code)) {}
+  int exit_code() const { return exit_code_; }
+  const std::string& code() const { return code_; }
+
+ private:
+  int exit_code_;
+  std::string code_;
+};
+
+[[noreturn]] inline void usage_error(std::string message) {
+  throw CommandError(exit_usage, "usage", std::move(message));
+}
+
+enum class Format { table, csv, json };
+
+struct Context {
+  std::string db_flag;
+  bool json = false;
+  bool csv = false;
+  Format format() const { return json ? Format::json : (csv ? Format::csv : Format::table); }
+  // Opened on first use, so `--help` and usage errors need no database.
+  ledger::Database& database();
+  std::unique_ptr<ledger::Database> db;
+  std::size_t pool_size = 1;
+};
+
+// A simple result table; numbers right-aligned where right[i] is true.
+struct Table {
+  std::vector<std::string> headers;
+  std::vector<bool> right;
+  std::vector<std::vector<std::string>> rows;
+};
+void print_table(const Table& table, std::ostream& out);
+void print_csv(const Table& table, std::ostream& out);
+// Prints in the context's format; JSON becomes an array of objects keyed by the headers.
+void print(const Context& ctx, const Table& table, std::ostream& out);
+void print_json(const nlohmann::json& value, std::ostream& out);
+
+// Money in JSON and CSV is always a decimal string ("95.00"), never a JSON number.
+inline std::string money_text(const ledger::WideFen& fen) { return ledger::format_fen(fen); }
+
+void register_db_commands(CLI::App& app, Context& ctx);
+void register_org_commands(CLI::App& app, Context& ctx);
+void register_campaign_commands(CLI::App& app, Context& ctx);
+void register_day_commands(CLI::App& app, Context& ctx);        // deal, close-day
+void register_payment_commands(CLI::App& app, Context& ctx);    // pay, reverse
+void register_report_commands(CLI::App& app, Context& ctx);     // report ...
+void register_audit_commands(CLI::App& app, Context& ctx);      // audit ...
+void register_simulate_command(CLI::App& app, Context& ctx);    // simulate
+
+}  // namespace promoledger::app

@@ -1,0 +1,42 @@
+#pragma once
+// Business rejections of the promotion engine: a flat list of stable names (they appear in JSON and
+// reports; never change the meaning of one). Each comes with words that say what and where.
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace promoledger::promo {
+
+enum class Reject {
+  // campaigns
+  invalid_parameters,
+  unknown_campaign,
+  unknown_branch,
+  unknown_merchant,
+  merchant_outside_branch,
+  merchant_in_other_campaign,
+  maker_checker,
+  invalid_transition,
+  // payments
+  invalid_payment_id,
+  amount_must_be_positive,
+  amount_too_large,
+  unknown_channel,
+  business_day_mismatch,
+  unknown_payer,
+  exists_with_different_content,
+  external_ref_taken,
+  insufficient_funds,
+  unknown_payment,
+  already_reversed,
+};
+std::string_view to_string(Reject);
+std::optional<Reject> reject_from_string(std::string_view);
+
+struct Rejection {
+  Reject code;
+  std::string detail;
+};
+
+}  // namespace promoledger::promo

@@ -1,0 +1,491 @@
+#include "promoledger/promo/campaign.hpp"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <array>
+#include <set>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "promoledger/ledger/business_day.hpp"
+
+namespace promoledger::promo {
+namespace {
+
+using ledger::DatabaseError;
+using ledger::rethrow_as_database_error;
+using nlohmann::json;
+
+// Collects the problems of a document, each prefixed with its field.
+struct Reader {
+  const json& doc;
+  std::vector<std::string> errors;
+
+  const json* field(const char* name, bool required) {
+    auto it = doc.find(name);
+    if (it == doc.end() || it->is_null()) {
+      if (required) errors.push_back(fmt::format("{}: is missing", name));
+      return nullptr;
+    }
+    return &*it;
+  }
+  std::optional<std::string> text(const char* name, bool required = true) {
+    const json* v = field(name, required);
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_string()) {
+      errors.push_back(fmt::format("{}: must be a string", name));
+      return std::nullopt;
+    }
+    return v->get<std::string>();
+  }
+  std::optional<Money> money(const char* name, bool required = true) {
+    const json* v = field(name, required);
+    if (v == nullptr) return std::nullopt;
+    // Money is never a JSON number: binary floating point cannot hold 0.01 exactly.
+    if (!v->is_string()) {
+      errors.push_back(fmt::format("{}: must be a decimal string such as \"10.00\", not a JSON number", name));
+      return std::nullopt;
+    }
+    auto parsed = Money::parse(v->get<std::string>());
+    if (!parsed) {
+      errors.push_back(fmt::format("{}: {}", name, parsed.error()));
+      return std::nullopt;
+    }
+    return *parsed;
+  }
+  std::optional<std::int32_t> integer(const char* name, bool required, std::int64_t lo, std::int64_t hi) {
+    const json* v = field(name, required);
+    if (v == nullptr) return std::nullopt;
+    if (!v->is_number_integer()) {
+      errors.push_back(fmt::format("{}: must be a whole number", name));
+      return std::nullopt;
+    }
+    const auto value = v->get<std::int64_t>();
+    if (value < lo || value > hi) {
+      errors.push_back(fmt::format("{}: {} is outside {}..{}", name, value, lo, hi));
+      return std::nullopt;
+    }
+    return static_cast<std::int32_t>(value);
+  }
+  std::optional<date::year_month_day> day(const char* name) {
+    auto t = text(name);
+    if (!t) return std::nullopt;
+    auto parsed = ledger::parse_day(*t);
+    if (!parsed) {
+      errors.push_back(fmt::format("{}: {}", name, parsed.error()));
+      return std::nullopt;
+    }
+    return *parsed;
+  }
+  std::optional<std::chrono::minutes> clock(const char* name) {
+    auto t = text(name, false);
+    if (!t) return std::nullopt;
+    const std::string& s = *t;
+    const bool shape = s.size() == 5 && s[2] == ':' && std::isdigit(static_cast<unsigned char>(s[0])) &&
+                       std::isdigit(static_cast<unsigned char>(s[1])) && std::isdigit(static_cast<unsigned char>(s[3])) &&
+                       std::isdigit(static_cast<unsigned char>(s[4]));
+    const int h = shape ? (s[0] - '0') * 10 + (s[1] - '0') : -1;
+    const int m = shape ? (s[3] - '0') * 10 + (s[4] - '0') : -1;
+    if (!shape || h > 24 || m > 59 || (h == 24 && m != 0)) {
+      errors.push_back(fmt::format("{}: \"{}\" is not a time HH:MM between 00:00 and 24:00", name, s));
+      return std::nullopt;
+    }
+    return std::chrono::hours{h} + std::chrono::minutes{m};
+  }
+};
+
+std::string random_secret_hex() {
+  std::array<unsigned char, 32> bytes{};
+  if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+    throw std::runtime_error("RAND_bytes failed: no secure randomness for the campaign secret");
+  }
+  std::string hex;
+  for (unsigned char b : bytes) hex += fmt::format("{:02x}", b);
+  return hex;
+}
+
+std::string format_minutes(std::chrono::minutes m) {
+  return fmt::format("{:02d}:{:02d}:00", m.count() / 60, m.count() % 60);
+}
+
+CampaignSummary summary_from(const soci::row& row) {
+  CampaignSummary s;
+  s.id = row.get<long long>(0);
+  s.name = row.get<std::string>(1);
+  s.status = row.get<std::string>(2);
+  s.first_day = row.get<std::string>(3);
+  s.last_day = row.get<std::string>(4);
+  s.merchants = row.get<long long>(5);
+  s.created_by = row.get<std::string>(6);
+  if (row.get_indicator(7) != soci::i_null) s.approved_by = row.get<std::string>(7);
+  s.budget_total_fen = row.get<long long>(8);
+  s.budget_reserved_fen = row.get<long long>(9);
+  s.budget_spent_fen = row.get<long long>(10);
+  return s;
+}
+
+constexpr const char* summary_columns =
+    "c.id, c.name, c.status, c.first_day::text, c.last_day::text, "
+    "(SELECT count(*) FROM promo.campaign_merchant cm WHERE cm.campaign_id = c.id), c.created_by, c.approved_by, "
+    "c.budget_total_fen, c.budget_reserved_fen, c.budget_spent_fen";
+
+}  // namespace
+
+DeckParams CampaignParams::deck_params() const {
+  return DeckParams{min_discount.fen(), max_discount.fen(), band_low.fen(), band_high.fen(),
+                    band_share_bp,      daily_cap,          deck_order};
+}
+
+Expected<CampaignParams, std::vector<std::string>> parse_campaign(const json& document) {
+  if (!document.is_object()) return unexpected(std::vector<std::string>{"the campaign document must be a JSON object"});
+  Reader r{document, {}};
+  CampaignParams p;
+  static const std::set<std::string> known{"name", "funding_branch", "gl_code", "merchants", "channel", "first_day",
+                                           "last_day", "window_from", "window_to", "min_payment", "min_discount",
+                                           "max_discount", "band_low", "band_high", "band_share_bp", "daily_cap",
+                                           "payer_share_bp", "deck_order", "payer_daily_limit", "budget_total",
+                                           "outlet_daily_budget", "comment"};
+  for (const auto& [key, value] : document.items()) {
+    if (!known.contains(key)) r.errors.push_back(fmt::format("{}: is not a campaign parameter", key));
+  }
+  p.name = r.text("name").value_or("");
+  p.funding_branch = r.text("funding_branch").value_or("");
+  p.gl_code = r.text("gl_code").value_or("");
+  p.channel = r.text("channel", false).value_or("bank_app");
+  if (const json* m = r.field("merchants", true)) {
+    if (!m->is_array()) {
+      r.errors.push_back("merchants: must be an array of merchant codes");
+    } else {
+      for (const json& code : *m) {
+        if (!code.is_string()) {
+          r.errors.push_back("merchants: every element must be a merchant code string");
+          break;
+        }
+        p.merchants.push_back(code.get<std::string>());
+      }
+    }
+  }
+  if (auto d = r.day("first_day")) p.first_day = *d;
+  if (auto d = r.day("last_day")) p.last_day = *d;
+  p.window_from = r.clock("window_from");
+  p.window_to = r.clock("window_to");
+  p.min_payment = r.money("min_payment").value_or(Money());
+  p.min_discount = r.money("min_discount").value_or(Money());
+  p.max_discount = r.money("max_discount").value_or(Money());
+  p.band_low = r.money("band_low").value_or(Money());
+  p.band_high = r.money("band_high").value_or(Money());
+  p.band_share_bp = r.integer("band_share_bp", true, 0, basis_points_total).value_or(0);
+  p.daily_cap = r.integer("daily_cap", true, 1, cards_per_day_max).value_or(1);
+  p.payer_share_bp = r.integer("payer_share_bp", false, 0, basis_points_total).value_or(5000);
+  if (auto order = r.text("deck_order", false)) {
+    auto parsed = deck_order_from_string(*order);
+    if (!parsed) r.errors.push_back(fmt::format("deck_order: \"{}\" is not stratified or shuffled", *order));
+    p.deck_order = parsed.value_or(DeckOrder::stratified);
+  }
+  p.payer_daily_limit = r.integer("payer_daily_limit", false, 1, 10'000);
+  p.budget_total = r.money("budget_total").value_or(Money());
+  p.outlet_daily_budget = r.money("outlet_daily_budget", false);
+  if (!r.errors.empty()) return unexpected(std::move(r.errors));
+  return p;
+}
+
+std::vector<std::string> validate(const CampaignParams& p) {
+  std::vector<std::string> errors;
+  if (p.name.empty() || p.name.size() > 200) errors.emplace_back("name: must be 1..200 characters");
+  if (p.funding_branch.empty()) errors.emplace_back("funding_branch: is empty");
+  const bool gl_ok = !p.gl_code.empty() && p.gl_code.size() <= 16 &&
+                     std::all_of(p.gl_code.begin(), p.gl_code.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
+  if (!gl_ok) errors.push_back(fmt::format("gl_code: \"{}\" must be 1..16 letters or digits", p.gl_code));
+  if (p.channel != "bank_app" && p.channel != "wechat" && p.channel != "alipay") {
+    errors.push_back(fmt::format("channel: \"{}\" is not bank_app, wechat or alipay", p.channel));
+  }
+  if (p.merchants.empty()) errors.emplace_back("merchants: the campaign has no merchants");
+  if (p.merchants.size() > campaign_merchants_max) {
+    errors.push_back(fmt::format("merchants: {} merchants; at most {}", p.merchants.size(), campaign_merchants_max));
+  }
+  std::set<std::string> seen;
+  for (const auto& m : p.merchants) {
+    if (!seen.insert(m).second) errors.push_back(fmt::format("merchants: {} is listed twice", m));
+  }
+  if (!p.first_day.ok() || !p.last_day.ok()) {
+    errors.emplace_back("first_day/last_day: both must be dates");
+  } else if (date::sys_days{p.first_day} > date::sys_days{p.last_day}) {
+    errors.push_back(fmt::format("last_day: {} is before first_day {}", ledger::format_day(p.last_day),
+                                 ledger::format_day(p.first_day)));
+  } else if ((date::sys_days{p.last_day} - date::sys_days{p.first_day}).count() > 366) {
+    errors.emplace_back("last_day: a campaign may run at most 367 days");
+  }
+  if (p.window_from.has_value() != p.window_to.has_value()) {
+    errors.emplace_back("window_from/window_to: give both or neither");
+  } else if (p.window_from && *p.window_from >= *p.window_to) {
+    errors.emplace_back("window_to: must be after window_from");
+  }
+  if (!p.min_payment.is_positive()) errors.emplace_back("min_payment: must be > 0");
+  for (const std::string& e : validate(p.deck_params())) errors.push_back(e);
+  // The payer's share of the largest discount must stay below the smallest eligible payment, so the
+  // payer always pays a positive amount ("spend 10, save 5": 5.00 < 10.00).
+  const std::int64_t payer_share_max_fen = p.max_discount.fen() * p.payer_share_bp / basis_points_total;
+  if (p.min_payment.is_positive() && payer_share_max_fen >= p.min_payment.fen()) {
+    errors.push_back(fmt::format("payer_share_bp: the payer's share of max_discount ({}) would reach min_payment ({})",
+                                 ledger::format_fen(payer_share_max_fen), p.min_payment.str()));
+  }
+  // A deck is funded whole when dealt; a budget below one merchant's worst day could fund nobody.
+  const std::int64_t worst_day_fen = p.max_discount.fen() * p.daily_cap;
+  if (!p.budget_total.is_positive()) {
+    errors.emplace_back("budget_total: must be > 0");
+  } else if (p.budget_total.fen() < worst_day_fen) {
+    errors.push_back(fmt::format("budget_total: {} is below one merchant's worst day (daily_cap {} x max_discount {} = {})",
+                                 p.budget_total.str(), p.daily_cap, p.max_discount.str(), ledger::format_fen(worst_day_fen)));
+  }
+  if (p.outlet_daily_budget && p.outlet_daily_budget->fen() < worst_day_fen) {
+    errors.push_back(fmt::format("outlet_daily_budget: {} is below one merchant's worst day ({})",
+                                 p.outlet_daily_budget->str(), ledger::format_fen(worst_day_fen)));
+  }
+  return errors;
+}
+
+Expected<std::int64_t, Rejection> Campaigns::create(const CampaignParams& p, const json& document,
+                                                    const std::string& created_by) {
+  if (auto errors = validate(p); !errors.empty()) {
+    std::string joined;
+    for (const auto& e : errors) joined += (joined.empty() ? "" : "; ") + e;
+    return unexpected(Rejection{Reject::invalid_parameters, joined});
+  }
+  if (created_by.empty() || created_by.size() > 64) {
+    return unexpected(Rejection{Reject::invalid_parameters, "created_by: must be 1..64 characters"});
+  }
+  auto lease = database_.lease();
+  soci::session& s = *lease;
+  try {
+    soci::transaction tx(s);
+    long long branch_id = 0;
+    std::string branch_kind;
+    soci::indicator found = soci::i_null;
+    s << "SELECT id, kind FROM ledger.org_unit WHERE code = :c", soci::use(p.funding_branch), soci::into(branch_id, found),
+        soci::into(branch_kind);
+    if (!s.got_data() || branch_kind != "branch") {
+      return unexpected(Rejection{Reject::unknown_branch, fmt::format("funding_branch: no branch {}", p.funding_branch)});
+    }
+    // Resolve every merchant with its outlet and the branch its outlet rolls up to, in one query.
+    std::string codes = "{";
+    for (std::size_t i = 0; i < p.merchants.size(); ++i) codes += (i ? "," : "") + json(p.merchants[i]).dump();
+    codes += "}";
+    soci::rowset<soci::row> rows =
+        (s.prepare << "SELECT t.code, m.id, o.id, o.code, b.code FROM unnest(CAST(:codes AS text[])) AS t(code) "
+                      "LEFT JOIN ledger.merchant m ON m.code = t.code LEFT JOIN ledger.org_unit o ON o.id = m.outlet_id "
+                      "LEFT JOIN ledger.org_unit sb ON sb.id = o.parent_id LEFT JOIN ledger.org_unit b ON b.id = sb.parent_id",
+         soci::use(codes));
+    struct Resolved {
+      long long merchant_id;
+      long long outlet_id;
+      std::string outlet_code;
+    };
+    std::vector<Resolved> resolved;
+    for (const soci::row& row : rows) {
+      const std::string code = row.get<std::string>(0);
+      if (row.get_indicator(1) == soci::i_null) {
+        return unexpected(Rejection{Reject::unknown_merchant, fmt::format("merchants: no merchant {}", code)});
+      }
+      if (row.get_indicator(4) == soci::i_null || row.get<std::string>(4) != p.funding_branch) {
+        return unexpected(Rejection{Reject::merchant_outside_branch,
+                                    fmt::format("merchants: {}'s home outlet {} is not under branch {}", code,
+                                                row.get<std::string>(3), p.funding_branch)});
+      }
+      resolved.push_back({row.get<long long>(1), row.get<long long>(2), row.get<std::string>(3)});
+    }
+    const std::string first = ledger::format_day(p.first_day);
+    const std::string last = ledger::format_day(p.last_day);
+    const std::string doc_text = document.dump();
+    const std::string secret = random_secret_hex();
+    const std::string order(to_string(p.deck_order));
+    long long id = 0;
+    std::string wfrom = p.window_from ? format_minutes(*p.window_from) : "";
+    std::string wto = p.window_to ? format_minutes(*p.window_to) : "";
+    soci::indicator wfrom_ind = p.window_from ? soci::i_ok : soci::i_null;
+    soci::indicator wto_ind = p.window_to ? soci::i_ok : soci::i_null;
+    long long min_payment = p.min_payment.fen(), min_discount = p.min_discount.fen(), max_discount = p.max_discount.fen(),
+              band_low = p.band_low.fen(), band_high = p.band_high.fen(), budget_total = p.budget_total.fen();
+    long long outlet_budget = p.outlet_daily_budget ? p.outlet_daily_budget->fen() : 0;
+    soci::indicator outlet_budget_ind = p.outlet_daily_budget ? soci::i_ok : soci::i_null;
+    int payer_limit = p.payer_daily_limit.value_or(0);
+    soci::indicator payer_limit_ind = p.payer_daily_limit ? soci::i_ok : soci::i_null;
+    int band_share = p.band_share_bp, cap = p.daily_cap, payer_share = p.payer_share_bp;
+    s << "INSERT INTO promo.campaign (name, funding_branch_id, gl_code, channel, first_day, last_day, window_start_local, "
+         "window_end_local, min_payment_fen, min_discount_fen, max_discount_fen, band_low_fen, band_high_fen, band_share_bp, "
+         "cards_per_day, payer_share_bp, deck_order, payer_daily_limit, budget_total_fen, outlet_daily_budget_fen, params, "
+         "secret, created_by) VALUES (:name, :branch, :gl, :channel, CAST(:first AS date), CAST(:last AS date), "
+         "CAST(:wfrom AS time), CAST(:wto AS time), :minp, :mind, :maxd, :bl, :bh, :bs, :cap, :ps, :ord, :pl, :bt, :ob, "
+         "CAST(:doc AS jsonb), decode(:secret, 'hex'), :by) RETURNING id",
+        soci::use(p.name), soci::use(branch_id), soci::use(p.gl_code), soci::use(p.channel), soci::use(first),
+        soci::use(last), soci::use(wfrom, wfrom_ind), soci::use(wto, wto_ind), soci::use(min_payment),
+        soci::use(min_discount), soci::use(max_discount), soci::use(band_low), soci::use(band_high), soci::use(band_share),
+        soci::use(cap), soci::use(payer_share), soci::use(order), soci::use(payer_limit, payer_limit_ind),
+        soci::use(budget_total), soci::use(outlet_budget, outlet_budget_ind), soci::use(doc_text), soci::use(secret),
+        soci::use(created_by), soci::into(id);
+    for (const Resolved& r : resolved) {
+      const std::string account_code = fmt::format("outlet:{}:subsidy:{}", r.outlet_code, p.gl_code);
+      const std::string account_name = fmt::format("subsidy expense of outlet {} (GL {})", r.outlet_code, p.gl_code);
+      long long account_id = 0;
+      s << "SELECT ledger.open_account(:code, :name, 'expense', NULL, :outlet)", soci::use(account_code),
+          soci::use(account_name), soci::use(r.outlet_id), soci::into(account_id);
+      s << "INSERT INTO promo.campaign_merchant (campaign_id, merchant_id, outlet_id, subsidy_account_id) "
+           "VALUES (:c, :m, :o, :a)",
+          soci::use(id), soci::use(r.merchant_id), soci::use(r.outlet_id), soci::use(account_id);
+    }
+    s << "INSERT INTO promo.campaign_event (campaign_id, actor, action, from_status, to_status) "
+         "VALUES (:id, :by, 'create', NULL, 'draft')",
+        soci::use(id), soci::use(created_by);
+    tx.commit();
+    spdlog::info("campaign {} created as draft by {} ({} merchants)", id, created_by, resolved.size());
+    return static_cast<std::int64_t>(id);
+  } catch (...) {
+    rethrow_as_database_error("creating a campaign");
+  }
+}
+
+Expected<std::string, Rejection> Campaigns::approve(std::int64_t id, const std::string& approver) {
+  if (approver.empty() || approver.size() > 64) {
+    return unexpected(Rejection{Reject::invalid_parameters, "approver: must be 1..64 characters"});
+  }
+  auto lease = database_.lease();
+  soci::session& s = *lease;
+  try {
+    soci::transaction tx(s);
+    std::string status;
+    std::string creator;
+    const long long cid = id;
+    s << "SELECT status, created_by FROM promo.campaign WHERE id = :id FOR UPDATE", soci::use(cid), soci::into(status),
+        soci::into(creator);
+    if (!s.got_data()) return unexpected(Rejection{Reject::unknown_campaign, fmt::format("no campaign {}", id)});
+    if (status != "draft") {
+      return unexpected(Rejection{Reject::invalid_transition,
+                                  fmt::format("campaign {} is {}; only a draft can be approved", id, status)});
+    }
+    if (approver == creator) {
+      return unexpected(Rejection{Reject::maker_checker,
+                                  fmt::format("campaign {} was created by {}; another person must approve it", id, creator)});
+    }
+    // A merchant is in at most one live campaign on any day (the payment path relies on it).
+    std::string clash;
+    soci::indicator clash_ind = soci::i_null;
+    s << "SELECT string_agg(DISTINCT format('%s (campaign %s)', m.code, o.id), ', ') FROM promo.campaign c "
+         "JOIN promo.campaign_merchant cm ON cm.campaign_id = c.id "
+         "JOIN promo.campaign_merchant ocm ON ocm.merchant_id = cm.merchant_id AND ocm.campaign_id <> c.id "
+         "JOIN promo.campaign o ON o.id = ocm.campaign_id AND o.status IN ('approved', 'active', 'paused') "
+         "AND o.first_day <= c.last_day AND c.first_day <= o.last_day "
+         "JOIN ledger.merchant m ON m.id = cm.merchant_id WHERE c.id = :id",
+        soci::use(cid), soci::into(clash, clash_ind);
+    if (clash_ind != soci::i_null) {
+      return unexpected(Rejection{Reject::merchant_in_other_campaign,
+                                  fmt::format("merchants already in a live campaign on overlapping days: {}", clash)});
+    }
+    s << "UPDATE promo.campaign SET status = 'approved', approved_by = :by, approved_at = now() WHERE id = :id",
+        soci::use(approver), soci::use(cid);
+    s << "INSERT INTO promo.campaign_event (campaign_id, actor, action, from_status, to_status) "
+         "VALUES (:id, :by, 'approve', 'draft', 'approved')",
+        soci::use(cid), soci::use(approver);
+    tx.commit();
+    spdlog::info("campaign {} approved by {} (created by {})", id, approver, creator);
+    return std::string("approved");
+  } catch (...) {
+    rethrow_as_database_error(fmt::format("approving campaign {}", id));
+  }
+}
+
+Expected<std::string, Rejection> Campaigns::transition(std::int64_t id, const std::string& action,
+                                                       const std::string& actor) {
+  struct Step {
+    const char* action;
+    std::vector<std::string> from;
+    const char* to;
+  };
+  static const std::array<Step, 3> steps{{{"pause", {"active", "approved"}, "paused"},
+                                          {"resume", {"paused"}, "active"},
+                                          {"end", {"approved", "active", "paused"}, "ended"}}};
+  const auto step = std::find_if(steps.begin(), steps.end(), [&](const Step& st) { return action == st.action; });
+  if (step == steps.end()) {
+    return unexpected(Rejection{Reject::invalid_transition, fmt::format("unknown action {}", action)});
+  }
+  if (actor.empty() || actor.size() > 64) {
+    return unexpected(Rejection{Reject::invalid_parameters, "actor: must be 1..64 characters"});
+  }
+  auto lease = database_.lease();
+  soci::session& s = *lease;
+  try {
+    soci::transaction tx(s);
+    std::string status;
+    const long long cid = id;
+    s << "SELECT status FROM promo.campaign WHERE id = :id FOR UPDATE", soci::use(cid), soci::into(status);
+    if (!s.got_data()) return unexpected(Rejection{Reject::unknown_campaign, fmt::format("no campaign {}", id)});
+    if (std::find(step->from.begin(), step->from.end(), status) == step->from.end()) {
+      return unexpected(Rejection{Reject::invalid_transition,
+                                  fmt::format("campaign {} is {}; cannot {}", id, status, action)});
+    }
+    const std::string to = step->to;
+    s << "UPDATE promo.campaign SET status = :to WHERE id = :id", soci::use(to), soci::use(cid);
+    s << "INSERT INTO promo.campaign_event (campaign_id, actor, action, from_status, to_status) "
+         "VALUES (:id, :by, :action, :from, :to)",
+        soci::use(cid), soci::use(actor), soci::use(action), soci::use(status), soci::use(to);
+    tx.commit();
+    spdlog::info("campaign {}: {} by {} ({} -> {})", id, action, actor, status, to);
+    return to;
+  } catch (...) {
+    rethrow_as_database_error(fmt::format("{} campaign {}", action, id));
+  }
+}
+
+std::vector<CampaignSummary> Campaigns::list() {
+  std::vector<CampaignSummary> out;
+  auto lease = database_.lease();
+  try {
+    const long long limit = list_rows_max;
+    soci::rowset<soci::row> rows =
+        (lease->prepare << fmt::format("SELECT {} FROM promo.campaign c ORDER BY c.id LIMIT :n", summary_columns),
+         soci::use(limit));
+    for (const soci::row& row : rows) out.push_back(summary_from(row));
+  } catch (...) {
+    rethrow_as_database_error("listing campaigns");
+  }
+  return out;
+}
+
+std::optional<CampaignView> Campaigns::show(std::int64_t id) {
+  auto lease = database_.lease();
+  soci::session& s = *lease;
+  const long long cid = id;
+  try {
+    CampaignView view;
+    bool found = false;
+    {
+      soci::rowset<soci::row> rows =
+          (s.prepare << fmt::format("SELECT {}, c.params::text FROM promo.campaign c WHERE c.id = :id", summary_columns),
+           soci::use(cid));
+      for (const soci::row& row : rows) {
+        view.summary = summary_from(row);
+        view.params = json::parse(row.get<std::string>(11));
+        found = true;
+      }
+    }
+    if (!found) return std::nullopt;
+    soci::rowset<soci::row> merchants =
+        (s.prepare << "SELECT m.code FROM promo.campaign_merchant cm JOIN ledger.merchant m ON m.id = cm.merchant_id "
+                      "WHERE cm.campaign_id = :id ORDER BY m.code",
+         soci::use(cid));
+    for (const soci::row& row : merchants) view.merchants.push_back(row.get<std::string>(0));
+    soci::rowset<soci::row> events =
+        (s.prepare << "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), actor, action, "
+                      "coalesce(from_status, ''), to_status FROM promo.campaign_event WHERE campaign_id = :id ORDER BY id",
+         soci::use(cid));
+    for (const soci::row& row : events) {
+      view.events.push_back(CampaignEvent{row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2),
+                                          row.get<std::string>(3), row.get<std::string>(4)});
+    }
+    return view;
+  } catch (...) {
+    rethrow_as_database_error(fmt::format("reading campaign {}", id));
+  }
+}
+
+}  // namespace promoledger::promo

@@ -1,0 +1,49 @@
+#include "promoledger/promo/rejection.hpp"
+
+#include <array>
+#include <cassert>
+#include <utility>
+
+namespace promoledger::promo {
+namespace {
+
+constexpr std::array<std::pair<Reject, std::string_view>, 19> names{{
+    {Reject::invalid_parameters, "invalid_parameters"},
+    {Reject::unknown_campaign, "unknown_campaign"},
+    {Reject::unknown_branch, "unknown_branch"},
+    {Reject::unknown_merchant, "unknown_merchant"},
+    {Reject::merchant_outside_branch, "merchant_outside_branch"},
+    {Reject::merchant_in_other_campaign, "merchant_in_other_campaign"},
+    {Reject::maker_checker, "maker_checker"},
+    {Reject::invalid_transition, "invalid_transition"},
+    {Reject::invalid_payment_id, "invalid_payment_id"},
+    {Reject::amount_must_be_positive, "amount_must_be_positive"},
+    {Reject::amount_too_large, "amount_too_large"},
+    {Reject::unknown_channel, "unknown_channel"},
+    {Reject::business_day_mismatch, "business_day_mismatch"},
+    {Reject::unknown_payer, "unknown_payer"},
+    {Reject::exists_with_different_content, "exists_with_different_content"},
+    {Reject::external_ref_taken, "external_ref_taken"},
+    {Reject::insufficient_funds, "insufficient_funds"},
+    {Reject::unknown_payment, "unknown_payment"},
+    {Reject::already_reversed, "already_reversed"},
+}};
+
+}  // namespace
+
+std::string_view to_string(Reject reject) {
+  for (const auto& [code, name] : names) {
+    if (code == reject) return name;
+  }
+  assert(false && "promo::Reject without a name");
+  return "?";
+}
+
+std::optional<Reject> reject_from_string(std::string_view text) {
+  for (const auto& [code, name] : names) {
+    if (name == text) return code;
+  }
+  return std::nullopt;
+}
+
+}  // namespace promoledger::promo
