@@ -421,7 +421,8 @@ TEST_F(PromoTest, RejectedPaymentsWriteNothingAndTakeNoCard) {
   promo::deal_day(db(), day("2026-11-24"));
   promo::PaymentPoster poster(db());
   const long long entries = scalar("SELECT count(*) FROM ledger.journal_entry");
-  auto broke = poster.post(payment("big", "P11", "M1", Channel::bank_app, "10000.01", "2026-11-24T12:00:00+08:00"));
+  // 10005.01 minus a payer discount of at most 5.00 is still more than the 10000.00 on deposit.
+  auto broke = poster.post(payment("big", "P11", "M1", Channel::bank_app, "10005.01", "2026-11-24T12:00:00+08:00"));
   ASSERT_FALSE(broke.has_value());
   EXPECT_EQ(broke.error().code, promo::Reject::insufficient_funds);
   auto merchant = poster.post(payment("m", "P11", "NOPE", Channel::bank_app, "10.00", "2026-11-24T12:00:00+08:00"));

@@ -276,7 +276,8 @@ CloseReport close_day(ledger::Database& database, date::year_month_day day) {
            "JOIN promo.campaign_merchant cm ON cm.campaign_id = d.campaign_id AND cm.merchant_id = d.merchant_id "
            "CROSS JOIN LATERAL (SELECT coalesce(sum(x), 0)::bigint AS used_fen, "
            "count(*) FILTER (WHERE x BETWEEN c.band_low_fen AND c.band_high_fen)::integer AS in_band "
-           "FROM unnest(d.cards_fen[1:d.used_count]) AS x) u WHERE d.id = ANY(CAST(:ids AS bigint[]))",
+           "FROM unnest(d.cards_fen) WITH ORDINALITY AS t(x, position) WHERE t.position <= d.used_count) u "
+           "WHERE d.id = ANY(CAST(:ids AS bigint[]))",
           soci::use(ids);
       s << "UPDATE promo.campaign c SET budget_reserved_fen = c.budget_reserved_fen - t.dealt, "
            "budget_spent_fen = c.budget_spent_fen + t.used FROM (SELECT campaign_id, sum(subsidy_fen + released_fen) AS dealt, "

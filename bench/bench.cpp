@@ -1,0 +1,351 @@
+// promoledger_bench: measures payment posting through promo::PaymentPoster (the path `pay` uses), on a
+// database it prepares itself, and checks the ledger's invariants afterwards. scripts/bench.sh runs it
+// next to pgbench on the same cluster and reports the ratios.
+//
+//   promoledger_bench setup    --db CONN --merchants N --outlets K --payers P
+//   promoledger_bench run      --db CONN --scenario promo|mixed|hot-outlet|hot-merchant|replay --clients C
+//                              --duration-s S --warmup-s W --json-out FILE
+//   promoledger_bench deal     --db CONN --merchants N        (dealing 100,000 decks)
+//   promoledger_bench report   --db CONN                      (a month's branch report)
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "promoledger/ledger/business_day.hpp"
+#include "promoledger/ledger/ledger.hpp"
+#include "promoledger/ledger/migrations.hpp"
+#include "promoledger/promo/campaign.hpp"
+#include "promoledger/promo/dealing.hpp"
+#include "promoledger/promo/payments.hpp"
+
+namespace {
+
+using namespace promoledger;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr const char* bench_day = "2026-11-24";
+
+struct SplitMix {
+  std::uint64_t state;
+  std::uint64_t next() {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+  }
+  std::uint64_t below(std::uint64_t n) { return next() % n; }  // bias irrelevant for load generation
+};
+
+void exec(ledger::Database& db, const std::string& sql) {
+  auto lease = db.lease();
+  ledger::exec_script(*lease, sql, "bench setup");
+}
+
+long long scalar(ledger::Database& db, const std::string& sql) {
+  auto lease = db.lease();
+  long long v = 0;
+  *lease << sql, soci::into(v);
+  return v;
+}
+
+// The organisation, written in bulk through the same SQL functions the import uses. Merchants
+// MB00001.. are spread over outlets; merchant MHOT0 .. MHOTn sit in one outlet (hot-outlet).
+void setup(ledger::Database& db, int merchants, int outlets, int payers, int hot_outlet_merchants) {
+  {
+    auto lease = db.lease();
+    ledger::migrate(*lease);
+  }
+  exec(db, fmt::format(
+               "SELECT ledger.add_org_unit('BB', 'branch', 'Bench branch', NULL);"
+               "SELECT ledger.add_org_unit('SB' || s, 'sub_branch', 'Bench sub-branch ' || s, 'BB') FROM generate_series(1, 10) s;"
+               "SELECT ledger.add_org_unit('OB' || o, 'outlet', 'Bench outlet ' || o, 'SB' || (1 + o % 10)) "
+               "FROM generate_series(1, {0}) o;"
+               "SELECT ledger.add_merchant(format('MB%s', lpad(m::text, 6, '0')), 'Bench merchant ' || m, "
+               "'OB' || (1 + m % {0})) FROM generate_series(1, {1}) m;"
+               "SELECT ledger.add_merchant(format('MHOT%s', m), 'Hot outlet merchant ' || m, 'OB1') "
+               "FROM generate_series(1, {3}) m;"
+               "SELECT ledger.add_merchant('MPILOT' || m, 'Pilot merchant ' || m, 'OB' || (1 + m % {0})) "
+               "FROM generate_series(1, 16) m;"
+               "SELECT ledger.add_payer(format('PB%s', lpad(p::text, 6, '0')), 'Bench payer ' || p) "
+               "FROM generate_series(1, {2}) p;"
+               "SELECT ledger.open_account('bank:funding', 'funding', 'asset', NULL, NULL);",
+               outlets, merchants, payers, hot_outlet_merchants));
+  // Fund every payer generously: opening entries through ledger.post_entry, in one statement.
+  exec(db, fmt::format("SELECT ledger.post_entry('open:' || code, 'opening', DATE '{}', 'bench funding', "
+                       "ARRAY['bank:funding', 'payer:' || code || ':deposit'], ARRAY['D', 'C'], "
+                       "ARRAY[100000000000, 100000000000]::bigint[]) FROM ledger.payer",
+                       bench_day));
+  promo::Campaigns campaigns(db);
+  const auto make = [&](const std::string& name, std::vector<std::string> codes) {
+    promo::CampaignParams p;
+    p.name = name;
+    p.funding_branch = "BB";
+    p.gl_code = "660101";
+    p.merchants = std::move(codes);
+    p.first_day = ledger::parse_day(bench_day).value();
+    p.last_day = p.first_day;
+    p.min_payment = ledger::Money::parse("10.00").value();
+    p.min_discount = ledger::Money::parse("1.00").value();
+    p.max_discount = ledger::Money::parse("10.00").value();
+    p.band_low = ledger::Money::parse("7.00").value();
+    p.band_high = ledger::Money::parse("9.00").value();
+    p.budget_total = ledger::Money::parse("1000000000.00").value();
+    auto id = campaigns.create(p, json{{"name", name}}, "bench.maker");
+    if (!id) throw std::runtime_error(id.error().detail);
+    if (!campaigns.approve(*id, "bench.checker")) throw std::runtime_error("approve failed");
+  };
+  std::vector<std::string> spread, hot, pilot;
+  for (int m = 1; m <= merchants; ++m) spread.push_back(fmt::format("MB{:06}", m));
+  for (int m = 1; m <= hot_outlet_merchants; ++m) hot.push_back(fmt::format("MHOT{}", m));
+  for (int m = 1; m <= 16; ++m) pilot.push_back(fmt::format("MPILOT{}", m));
+  make("bench spread", spread);
+  make("bench hot outlet", hot);
+  make("bench pilot", pilot);
+  const auto dealt = promo::deal_day(db, ledger::parse_day(bench_day).value());
+  spdlog::info("setup: {} decks dealt", dealt.decks_dealt);
+  exec(db, "VACUUM ANALYZE");
+}
+
+struct Sample {
+  std::vector<std::int64_t> latency_us;
+  std::int64_t ok = 0, discounted = 0, errors = 0, rejected = 0;
+};
+
+json run(ledger::Database& db, const std::string& scenario, int clients, int duration_s, int warmup_s, int merchants,
+         int payers, int hot_outlet_merchants) {
+  promo::PaymentPoster poster(db);
+  std::vector<std::string> replay_ids;
+  if (scenario == "replay") {
+    auto lease = db.lease();
+    soci::rowset<soci::row> rows = (lease->prepare << "SELECT payment_id FROM promo.payment ORDER BY payment_id LIMIT 200000");
+    for (const auto& row : rows) replay_ids.push_back(row.get<std::string>(0));
+    if (replay_ids.empty()) throw std::runtime_error("replay needs payments: run another scenario first");
+  }
+  // Payments to replay are re-read with their original content so the replay is exact.
+  std::vector<promo::PaymentRequest> replays;
+  if (!replay_ids.empty()) {
+    auto lease = db.lease();
+    soci::rowset<soci::row> rows =
+        (lease->prepare << "SELECT p.payment_id, py.code, m.code, p.channel, p.amount_fen, "
+                           "to_char(p.paid_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+                           "FROM promo.payment p JOIN ledger.payer py ON py.id = p.payer_id "
+                           "JOIN ledger.merchant m ON m.id = p.merchant_id ORDER BY p.payment_id LIMIT 200000");
+    for (const auto& row : rows) {
+      replays.push_back(promo::PaymentRequest{row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2),
+                                              promo::channel_from_string(row.get<std::string>(3)).value(),
+                                              ledger::Money::from_fen(row.get<long long>(4)),
+                                              ledger::parse_timestamp(row.get<std::string>(5)).value()});
+    }
+  }
+  const auto paid_at = ledger::parse_timestamp(std::string(bench_day) + "T12:00:00+08:00").value();
+  const auto run_tag = std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 100000000);
+  std::atomic<bool> measuring{false}, stop{false};
+  std::vector<Sample> samples(static_cast<std::size_t>(clients));
+  std::vector<std::thread> pool;
+  for (int c = 0; c < clients; ++c) {
+    pool.emplace_back([&, c] {
+      SplitMix rng{static_cast<std::uint64_t>(c + 1) * 7919};
+      Sample& s = samples[static_cast<std::size_t>(c)];
+      s.latency_us.reserve(200000);
+      std::uint64_t n = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        promo::PaymentRequest r;
+        if (scenario == "replay") {
+          r = replays[(static_cast<std::size_t>(c) + n * static_cast<std::size_t>(clients)) % replays.size()];
+        } else {
+          r.payment_id = fmt::format("b{}-{}-{}-{}", run_tag, scenario, c, n);
+          r.payer = fmt::format("PB{:06}", 1 + rng.below(static_cast<std::uint64_t>(payers)));
+          r.amount = ledger::Money::from_fen(1000 + static_cast<std::int64_t>(rng.below(9000)));
+          r.paid_at = paid_at;
+          r.channel = promo::Channel::bank_app;
+          if (scenario == "promo") {
+            r.merchant = fmt::format("MB{:06}", 1 + rng.below(static_cast<std::uint64_t>(merchants)));
+          } else if (scenario == "hot-outlet") {
+            r.merchant = fmt::format("MHOT{}", 1 + rng.below(static_cast<std::uint64_t>(hot_outlet_merchants)));
+          } else if (scenario == "hot-merchant") {
+            r.merchant = "MPILOT1";
+          } else {  // mixed: the talk's channel mix over the pilot merchants
+            r.merchant = fmt::format("MPILOT{}", 1 + rng.below(16));
+            const auto w = rng.below(100);
+            r.channel = w < 90 ? promo::Channel::wechat : (w < 98 ? promo::Channel::alipay : promo::Channel::bank_app);
+          }
+        }
+        ++n;
+        const auto t0 = Clock::now();
+        try {
+          auto result = poster.post(r);
+          const auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+          if (!measuring.load(std::memory_order_relaxed)) continue;
+          s.latency_us.push_back(us);
+          if (!result) {
+            ++s.rejected;
+          } else {
+            ++s.ok;
+            s.discounted += result->discounted ? 1 : 0;
+          }
+        } catch (const std::exception& e) {
+          if (measuring.load()) ++s.errors;
+          spdlog::warn("client {}: {}", c, e.what());
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(warmup_s));
+  const long long retries_before = 0;
+  measuring = true;
+  const auto t0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::seconds(duration_s));
+  measuring = false;
+  const double elapsed_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  stop = true;
+  for (auto& th : pool) th.join();
+  std::vector<std::int64_t> all;
+  Sample total;
+  for (const auto& s : samples) {
+    all.insert(all.end(), s.latency_us.begin(), s.latency_us.end());
+    total.ok += s.ok;
+    total.discounted += s.discounted;
+    total.errors += s.errors;
+    total.rejected += s.rejected;
+  }
+  std::sort(all.begin(), all.end());
+  const auto pct = [&](double p) -> double {
+    if (all.empty()) return 0;
+    const auto idx = std::min(all.size() - 1, static_cast<std::size_t>(p * static_cast<double>(all.size())));
+    return static_cast<double>(all[idx]) / 1000.0;
+  };
+  (void)retries_before;
+  return json{{"scenario", scenario},
+              {"clients", clients},
+              {"duration_s", elapsed_s},
+              {"payments", total.ok},
+              {"discounted", total.discounted},
+              {"rejected", total.rejected},
+              {"errors", total.errors},
+              {"payments_per_s", static_cast<double>(total.ok) / elapsed_s},
+              {"latency_ms", {{"p50", pct(0.50)}, {"p95", pct(0.95)}, {"p99", pct(0.99)}, {"max", all.empty() ? 0.0 : static_cast<double>(all.back()) / 1000.0}}}};
+}
+
+// After every run: a fast benchmark that breaks an invariant is a failed benchmark.
+json check_invariants(ledger::Database& db) {
+  ledger::Ledger ledger(db);
+  const auto tb = ledger.trial_balance();
+  json checks = json::array();
+  bool ok = tb.balanced();
+  checks.push_back(json{{"name", "trial_balance"}, {"ok", tb.balanced()}});
+  const long long over_cap = scalar(db,
+      "SELECT count(*) FROM (SELECT p.merchant_id, p.business_day, count(*) AS n, max(c.cards_per_day) AS cap "
+      "FROM promo.payment p JOIN promo.campaign c ON c.id = p.campaign_id WHERE p.deck_id IS NOT NULL "
+      "GROUP BY 1, 2) x WHERE n > cap");
+  checks.push_back(json{{"name", "daily_cap"}, {"ok", over_cap == 0}, {"violations", over_cap}});
+  ok = ok && over_cap == 0;
+  const long long over_budget = scalar(db,
+      "SELECT count(*) FROM promo.campaign c WHERE (SELECT coalesce(sum(discount_fen), 0) FROM promo.payment p "
+      "WHERE p.campaign_id = c.id) > c.budget_reserved_fen + c.budget_spent_fen");
+  checks.push_back(json{{"name", "budget"}, {"ok", over_budget == 0}, {"violations", over_budget}});
+  ok = ok && over_budget == 0;
+  const long long unbalanced = scalar(db,
+      "SELECT count(*) FROM (SELECT entry_id FROM ledger.journal_line GROUP BY entry_id "
+      "HAVING sum(CASE side WHEN 'D' THEN amount_fen ELSE -amount_fen END) <> 0) x");
+  checks.push_back(json{{"name", "entries_balance"}, {"ok", unbalanced == 0}, {"violations", unbalanced}});
+  ok = ok && unbalanced == 0;
+  const long long drift = scalar(db,
+      "SELECT count(*) FROM ledger.account_balance b WHERE b.line_count <> "
+      "(SELECT count(*) FROM ledger.journal_line l WHERE l.account_id = b.account_id)");
+  checks.push_back(json{{"name", "balances_equal_lines"}, {"ok", drift == 0}, {"violations", drift}});
+  ok = ok && drift == 0;
+  return json{{"ok", ok}, {"checks", checks}};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"promoledger_bench"};
+  app.require_subcommand(1);
+  std::string conninfo, scenario = "promo", json_out;
+  int clients = 4, duration_s = 20, warmup_s = 5, merchants = 5000, outlets = 100, payers = 20000, hot = 200;
+  app.add_option("--db", conninfo, "libpq connection string")->required();
+  app.add_option("--merchants", merchants, "spread merchants (setup, deal)");
+  app.add_option("--outlets", outlets, "outlets (setup)");
+  app.add_option("--payers", payers, "payers (setup)");
+  app.add_option("--hot-merchants", hot, "merchants in the hot outlet (setup)");
+  auto* setup_cmd = app.add_subcommand("setup", "prepare a bench database");
+  auto* run_cmd = app.add_subcommand("run", "run one scenario");
+  run_cmd->add_option("--scenario", scenario)->check(CLI::IsMember({"promo", "mixed", "hot-outlet", "hot-merchant", "replay"}));
+  run_cmd->add_option("--clients", clients)->check(CLI::Range(1, 64));
+  run_cmd->add_option("--duration-s", duration_s)->check(CLI::Range(1, 3600));
+  run_cmd->add_option("--warmup-s", warmup_s)->check(CLI::Range(0, 600));
+  run_cmd->add_option("--json-out", json_out);
+  auto* deal_cmd = app.add_subcommand("deal", "time dealing decks for --merchants merchants");
+  auto* verify_cmd = app.add_subcommand("verify", "check the invariants");
+  CLI11_PARSE(app, argc, argv);
+  spdlog::set_level(spdlog::level::warn);
+  try {
+    if (setup_cmd->parsed()) {
+      ledger::Database db({conninfo, 2});
+      const auto t0 = Clock::now();
+      setup(db, merchants, outlets, payers, hot);
+      std::cout << json{{"setup_s", std::chrono::duration<double>(Clock::now() - t0).count()}}.dump() << '\n';
+    } else if (run_cmd->parsed()) {
+      ledger::Database db({conninfo, static_cast<std::size_t>(clients)});
+      json result = run(db, scenario, clients, duration_s, warmup_s, merchants, payers, hot);
+      result["invariants"] = check_invariants(db);
+      std::cout << result.dump() << '\n';
+      if (!json_out.empty()) std::ofstream(json_out) << result.dump(2) << '\n';
+      if (!result["invariants"]["ok"].get<bool>()) return 1;
+    } else if (deal_cmd->parsed()) {
+      ledger::Database db({conninfo, 2});
+      {
+        auto lease = db.lease();
+        ledger::migrate(*lease);
+      }
+      exec(db, fmt::format(
+                   "SELECT ledger.add_org_unit('DB', 'branch', 'Deal branch', NULL);"
+                   "SELECT ledger.add_org_unit('DSB', 'sub_branch', 'Deal sub-branch', 'DB');"
+                   "SELECT ledger.add_org_unit('DO' || o, 'outlet', 'Deal outlet ' || o, 'DSB') FROM generate_series(1, 100) o;"
+                   "SELECT ledger.add_merchant('DM' || m, 'Deal merchant ' || m, 'DO' || (1 + m % 100)) "
+                   "FROM generate_series(1, {}) m;",
+                   merchants));
+      promo::CampaignParams p;
+      p.name = "deal bench";
+      p.funding_branch = "DB";
+      p.gl_code = "660101";
+      for (int m = 1; m <= merchants; ++m) p.merchants.push_back(fmt::format("DM{}", m));
+      p.first_day = ledger::parse_day(bench_day).value();
+      p.last_day = p.first_day;
+      p.min_payment = ledger::Money::parse("10.00").value();
+      p.min_discount = ledger::Money::parse("1.00").value();
+      p.max_discount = ledger::Money::parse("10.00").value();
+      p.band_low = ledger::Money::parse("7.00").value();
+      p.band_high = ledger::Money::parse("9.00").value();
+      p.budget_total = ledger::Money::parse("1000000000.00").value();
+      promo::Campaigns campaigns(db);
+      auto id = campaigns.create(p, json{{"name", p.name}}, "bench.maker");
+      if (!id) throw std::runtime_error(id.error().detail);
+      if (!campaigns.approve(*id, "bench.checker")) throw std::runtime_error("approve failed");
+      const auto t0 = Clock::now();
+      const auto report = promo::deal_day(db, p.first_day);
+      const double deal_s = std::chrono::duration<double>(Clock::now() - t0).count();
+      std::cout << json{{"merchants", merchants}, {"decks_dealt", report.decks_dealt}, {"cards", report.cards_dealt},
+                        {"deal_s", deal_s}}.dump()
+                << '\n';
+    } else if (verify_cmd->parsed()) {
+      ledger::Database db({conninfo, 1});
+      std::cout << check_invariants(db).dump() << '\n';
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "promoledger_bench: " << e.what() << '\n';
+    return 3;
+  }
+  return 0;
+}
