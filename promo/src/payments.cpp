@@ -37,33 +37,61 @@ std::string_view to_string(PaymentResult::Status status) {
   return status == PaymentResult::Status::posted ? "posted" : "exists";
 }
 
+struct PaymentPoster::Prepared {
+  // Bound by reference into the statement: set the inputs, execute, read the outputs.
+  std::string payment_id_in, payer, merchant, channel, paid_at, day;
+  long long amount_fen_in = 0;
+  std::string status, payment_id, reason, business_day, detail;
+  long long entry_id = 0, amount_fen = 0, discount_fen = 0, payer_fen = 0, merchant_fen = 0, campaign_id = 0, deck_id = 0;
+  int discounted = 0, card_position = 0;
+  soci::indicator entry_ind = soci::i_ok, reason_ind = soci::i_ok, campaign_ind = soci::i_ok, deck_ind = soci::i_ok,
+                  card_ind = soci::i_ok, amount_ind = soci::i_ok, discount_ind = soci::i_ok, payer_ind = soci::i_ok,
+                  merchant_ind = soci::i_ok, discounted_ind = soci::i_ok, day_ind = soci::i_ok, detail_ind = soci::i_ok;
+  soci::statement statement;
+
+  explicit Prepared(soci::session& session)
+      : statement((session.prepare << "SELECT status, payment_id, entry_id, discounted::int, reason, amount_fen, "
+                                      "discount_fen, payer_share_fen, merchant_share_fen, campaign_id, deck_id, "
+                                      "card_position, business_day::text, detail FROM promo.post_payment(:id, :payer, "
+                                      ":merchant, :channel, :amount, CAST(:at AS timestamptz), CAST(:day AS date))",
+                   soci::use(payment_id_in), soci::use(payer), soci::use(merchant), soci::use(channel),
+                   soci::use(amount_fen_in), soci::use(paid_at), soci::use(day), soci::into(status),
+                   soci::into(payment_id), soci::into(entry_id, entry_ind), soci::into(discounted, discounted_ind),
+                   soci::into(reason, reason_ind), soci::into(amount_fen, amount_ind),
+                   soci::into(discount_fen, discount_ind), soci::into(payer_fen, payer_ind),
+                   soci::into(merchant_fen, merchant_ind), soci::into(campaign_id, campaign_ind),
+                   soci::into(deck_id, deck_ind), soci::into(card_position, card_ind),
+                   soci::into(business_day, day_ind), soci::into(detail, detail_ind))) {}
+};
+
+PaymentPoster::PaymentPoster(ledger::Database& database) : database_(database) {}
+PaymentPoster::~PaymentPoster() = default;
+
+PaymentPoster::Prepared& PaymentPoster::prepared_for(soci::session& session) {
+  std::lock_guard lock(prepared_mutex_);
+  auto& slot = prepared_[&session];
+  if (!slot) slot = std::make_unique<Prepared>(session);
+  return *slot;
+}
+
 Expected<PaymentResult, Rejection> PaymentPoster::post(const PaymentRequest& request) {
   // The business day is decided here with the tz database and checked again by the database.
   const std::string day = ledger::format_day(ledger::business_day_of(request.paid_at));
   const std::string paid_at = ledger::format_timestamp_utc(request.paid_at);
-  const std::string channel(to_string(request.channel));
-  const long long amount_fen = request.amount.fen();
   return ledger::with_retry([&]() -> Expected<PaymentResult, Rejection> {
     auto lease = database_.lease();
-    std::string status, payment_id, reason, business_day, detail;
-    long long entry_id = 0, discount_fen = 0, payer_fen = 0, merchant_fen = 0, campaign_id = 0, deck_id = 0,
-              result_amount_fen = 0;
-    int discounted = 0, card_position = 0;
-    soci::indicator entry_ind, reason_ind, campaign_ind, deck_ind, card_ind, amount_ind, discount_ind, payer_ind,
-        merchant_ind, discounted_ind, day_ind, detail_ind;
+    Prepared* p = nullptr;
     try {
+      p = &prepared_for(*lease);
+      p->payment_id_in = request.payment_id;
+      p->payer = request.payer;
+      p->merchant = request.merchant;
+      p->channel = std::string(to_string(request.channel));
+      p->amount_fen_in = request.amount.fen();
+      p->paid_at = paid_at;
+      p->day = day;
       // One statement, one round trip, one transaction (autocommit).
-      *lease << "SELECT status, payment_id, entry_id, discounted::int, reason, amount_fen, discount_fen, payer_share_fen, "
-                "merchant_share_fen, campaign_id, deck_id, card_position, business_day::text, detail "
-                "FROM promo.post_payment(:id, :payer, :merchant, :channel, :amount, CAST(:at AS timestamptz), "
-                "CAST(:day AS date))",
-          soci::use(request.payment_id), soci::use(request.payer), soci::use(request.merchant), soci::use(channel),
-          soci::use(amount_fen), soci::use(paid_at), soci::use(day), soci::into(status), soci::into(payment_id),
-          soci::into(entry_id, entry_ind), soci::into(discounted, discounted_ind), soci::into(reason, reason_ind),
-          soci::into(result_amount_fen, amount_ind), soci::into(discount_fen, discount_ind),
-          soci::into(payer_fen, payer_ind), soci::into(merchant_fen, merchant_ind),
-          soci::into(campaign_id, campaign_ind), soci::into(deck_id, deck_ind), soci::into(card_position, card_ind),
-          soci::into(business_day, day_ind), soci::into(detail, detail_ind);
+      p->statement.execute(true);
     } catch (...) {
       try {
         ledger::rethrow_as_database_error(fmt::format("posting payment {}", request.payment_id));
@@ -72,32 +100,32 @@ Expected<PaymentResult, Rejection> PaymentPoster::post(const PaymentRequest& req
         throw;
       }
     }
-    if (status != "posted" && status != "exists") {
-      const auto code = reject_from_string(status);
-      if (!code) throw DatabaseError(fmt::format("post_payment returned an unknown status \"{}\"", status), "");
-      std::string words = detail_ind == soci::i_null ? status : detail;
-      if (*code == Reject::exists_with_different_content && entry_ind != soci::i_null) {
-        words += fmt::format(" (first posted as entry {})", entry_id);
+    if (p->status != "posted" && p->status != "exists") {
+      const auto code = reject_from_string(p->status);
+      if (!code) throw DatabaseError(fmt::format("post_payment returned an unknown status \"{}\"", p->status), "");
+      std::string words = p->detail_ind == soci::i_null ? p->status : p->detail;
+      if (*code == Reject::exists_with_different_content && p->entry_ind != soci::i_null) {
+        words += fmt::format(" (first posted as entry {})", p->entry_id);
       }
       return unexpected(Rejection{*code, words});
     }
-    assert(entry_ind != soci::i_null);
-    assert(payer_fen + merchant_fen == discount_fen);
-    assert(payer_fen < result_amount_fen);
+    assert(p->entry_ind != soci::i_null);
+    assert(p->payer_fen + p->merchant_fen == p->discount_fen);
+    assert(p->payer_fen < p->amount_fen);
     PaymentResult r;
-    r.status = status == "posted" ? PaymentResult::Status::posted : PaymentResult::Status::exists;
-    r.payment_id = payment_id;
-    r.entry_id = entry_id;
-    r.discounted = discounted != 0;
-    if (reason_ind != soci::i_null) r.reason = reason;
-    r.amount = Money::from_fen(result_amount_fen);
-    r.discount = Money::from_fen(discount_fen);
-    r.payer_discount = Money::from_fen(payer_fen);
-    r.merchant_reward = Money::from_fen(merchant_fen);
-    if (campaign_ind != soci::i_null) r.campaign_id = campaign_id;
-    if (deck_ind != soci::i_null) r.deck_id = deck_id;
-    if (card_ind != soci::i_null) r.card_position = card_position;
-    r.business_day = business_day;
+    r.status = p->status == "posted" ? PaymentResult::Status::posted : PaymentResult::Status::exists;
+    r.payment_id = p->payment_id;
+    r.entry_id = p->entry_id;
+    r.discounted = p->discounted != 0;
+    if (p->reason_ind != soci::i_null) r.reason = p->reason;
+    r.amount = Money::from_fen(p->amount_fen);
+    r.discount = Money::from_fen(p->discount_fen);
+    r.payer_discount = Money::from_fen(p->payer_fen);
+    r.merchant_reward = Money::from_fen(p->merchant_fen);
+    if (p->campaign_ind != soci::i_null) r.campaign_id = p->campaign_id;
+    if (p->deck_ind != soci::i_null) r.deck_id = p->deck_id;
+    if (p->card_ind != soci::i_null) r.card_position = p->card_position;
+    r.business_day = p->business_day;
     assert(r.discounted == r.discount.is_positive());
     return r;
   });

@@ -294,10 +294,12 @@ DECLARE
   r promo.payment_result;
   v_hash bytea;
   v_local timestamp;
-  v_merchant ledger.merchant;
-  v_payer ledger.payer;
-  v_campaign promo.campaign;
-  v_subsidy_account bigint;
+  v_merchant_id bigint;
+  v_outlet_id bigint;
+  v_merchant_account bigint;
+  v_payer_id bigint;
+  v_payer_account bigint;
+  v_campaign record;
   v_entry ledger.journal_entry;
   v_count integer;
   v_deck promo.deck;
@@ -328,17 +330,20 @@ BEGIN
     r.status := 'business_day_mismatch';
     r.detail := format('paid at %s local is day %s, not %s', v_local, v_local::date, p_business_day); RETURN r;
   END IF;
-  v_hash := promo.payment_content_hash(p_payment_id, p_payer, p_merchant, p_channel, p_amount_fen, p_paid_at);
+  -- promo.payment_content_hash, inline (an expression, not a statement per payment).
+  v_hash := sha256(convert_to(concat_ws('|', 'v1', p_payer, p_merchant, p_channel, p_amount_fen,
+    (extract(epoch FROM p_paid_at) * 1000000)::bigint, p_payment_id), 'UTF8'));
   -- A replay is answered before any lock is taken.
   IF EXISTS (SELECT 1 FROM promo.payment WHERE payment_id = p_payment_id) THEN
     RETURN promo.replay(p_payment_id, v_hash);
   END IF;
-  SELECT * INTO v_merchant FROM ledger.merchant WHERE code = p_merchant;
-  IF NOT FOUND THEN
+  SELECT m.id, m.outlet_id, m.account_id, p.id, p.account_id
+    INTO v_merchant_id, v_outlet_id, v_merchant_account, v_payer_id, v_payer_account
+    FROM (SELECT 1) AS one LEFT JOIN ledger.merchant m ON m.code = p_merchant LEFT JOIN ledger.payer p ON p.code = p_payer;
+  IF v_merchant_id IS NULL THEN
     r.status := 'unknown_merchant'; r.detail := format('no merchant %s', p_merchant); RETURN r;
   END IF;
-  SELECT * INTO v_payer FROM ledger.payer WHERE code = p_payer;
-  IF NOT FOUND THEN
+  IF v_payer_id IS NULL THEN
     r.status := 'unknown_payer'; r.detail := format('no payer %s', p_payer); RETURN r;
   END IF;
 
@@ -353,9 +358,11 @@ BEGIN
   END IF;
 
   -- Eligibility: the first reason found is recorded.
-  SELECT c.* INTO v_campaign
+  SELECT c.id, c.channel, c.status, c.min_payment_fen, c.window_start_local, c.window_end_local, c.payer_daily_limit,
+         c.payer_share_bp, cm.subsidy_account_id
+    INTO v_campaign
     FROM promo.campaign_merchant cm JOIN promo.campaign c ON c.id = cm.campaign_id
-   WHERE cm.merchant_id = v_merchant.id AND c.status IN ('active', 'paused')
+   WHERE cm.merchant_id = v_merchant_id AND c.status IN ('active', 'paused')
      AND p_business_day BETWEEN c.first_day AND c.last_day
    ORDER BY c.id LIMIT 1;
   IF NOT FOUND THEN
@@ -374,7 +381,7 @@ BEGIN
 
   IF r.reason IS NULL AND v_campaign.payer_daily_limit IS NOT NULL THEN
     INSERT INTO promo.payer_day AS pd (campaign_id, payer_id, business_day, discounts)
-    VALUES (v_campaign.id, v_payer.id, p_business_day, 0)
+    VALUES (v_campaign.id, v_payer_id, p_business_day, 0)
     ON CONFLICT (campaign_id, payer_id, business_day) DO UPDATE SET discounts = pd.discounts
     RETURNING pd.discounts INTO v_count;
     IF v_count >= v_campaign.payer_daily_limit THEN
@@ -385,15 +392,15 @@ BEGIN
   IF r.reason IS NULL THEN
     -- Take the next card, exactly once: the row lock on the deck orders concurrent payments.
     UPDATE promo.deck d SET used_count = d.used_count + 1
-     WHERE d.merchant_id = v_merchant.id AND d.business_day = p_business_day AND d.campaign_id = v_campaign.id
+     WHERE d.merchant_id = v_merchant_id AND d.business_day = p_business_day AND d.campaign_id = v_campaign.id
        AND d.status = 'open' AND d.used_count < d.card_count
     RETURNING d.* INTO v_deck;
     IF NOT FOUND THEN
-      SELECT * INTO v_deck FROM promo.deck d WHERE d.merchant_id = v_merchant.id AND d.business_day = p_business_day;
+      SELECT * INTO v_deck FROM promo.deck d WHERE d.merchant_id = v_merchant_id AND d.business_day = p_business_day;
       r.reason := CASE
         WHEN FOUND AND v_deck.status = 'closed' THEN 'day_closed'
         WHEN FOUND THEN 'daily_cap_reached'
-        WHEN EXISTS (SELECT 1 FROM promo.deck_unfunded u WHERE u.merchant_id = v_merchant.id
+        WHEN EXISTS (SELECT 1 FROM promo.deck_unfunded u WHERE u.merchant_id = v_merchant_id
                                                          AND u.business_day = p_business_day) THEN 'budget_exhausted'
         ELSE 'not_dealt' END;
       v_deck := NULL;
@@ -408,32 +415,32 @@ BEGIN
       r.discounted := true;
       IF v_campaign.payer_daily_limit IS NOT NULL THEN
         UPDATE promo.payer_day SET discounts = discounts + 1
-         WHERE campaign_id = v_campaign.id AND payer_id = v_payer.id AND business_day = p_business_day;
+         WHERE campaign_id = v_campaign.id AND payer_id = v_payer_id AND business_day = p_business_day;
       END IF;
-      SELECT cm.subsidy_account_id INTO v_subsidy_account FROM promo.campaign_merchant cm
-       WHERE cm.campaign_id = v_campaign.id AND cm.merchant_id = v_merchant.id;
     END IF;
   END IF;
 
-  IF r.discounted THEN
-    PERFORM ledger.apply_lines(v_entry,
-      ARRAY[v_payer.account_id, v_subsidy_account, v_merchant.account_id], ARRAY['D', 'D', 'C'],
-      ARRAY[p_amount_fen - r.payer_share_fen, r.discount_fen, p_amount_fen + r.merchant_share_fen]);
-  ELSE
-    PERFORM ledger.apply_lines(v_entry, ARRAY[v_payer.account_id, v_merchant.account_id], ARRAY['D', 'C'],
-                               ARRAY[p_amount_fen, p_amount_fen]);
-  END IF;
-
+  -- The payment row first, the accounts after: the merchant's and outlet's rows are the hot ones, so
+  -- they are locked as late as possible and held only until the commit that follows.
   INSERT INTO promo.payment (payment_id, payer_id, merchant_id, outlet_id, channel, amount_fen, paid_at, business_day,
                              campaign_id, deck_id, card_position, discount_fen, payer_share_fen, merchant_share_fen,
                              reason, entry_id)
-  VALUES (p_payment_id, v_payer.id, v_merchant.id, v_merchant.outlet_id, p_channel, p_amount_fen, p_paid_at,
+  VALUES (p_payment_id, v_payer_id, v_merchant_id, v_outlet_id, p_channel, p_amount_fen, p_paid_at,
           p_business_day, r.campaign_id, r.deck_id, r.card_position, r.discount_fen, r.payer_share_fen,
           r.merchant_share_fen, r.reason, v_entry.id);
 
+  IF r.discounted THEN
+    PERFORM ledger.apply_lines(v_entry,
+      ARRAY[v_payer_account, v_campaign.subsidy_account_id, v_merchant_account], ARRAY['D', 'D', 'C'],
+      ARRAY[p_amount_fen - r.payer_share_fen, r.discount_fen, p_amount_fen + r.merchant_share_fen]);
+  ELSE
+    PERFORM ledger.apply_lines(v_entry, ARRAY[v_payer_account, v_merchant_account], ARRAY['D', 'C'],
+                               ARRAY[p_amount_fen, p_amount_fen]);
+  END IF;
+
   INSERT INTO promo.merchant_day_stats AS s (merchant_id, business_day, channel, payments, amount_fen, discounted,
                                              discount_fen, payer_share_fen, merchant_share_fen)
-  VALUES (v_merchant.id, p_business_day, p_channel, 1, p_amount_fen, CASE WHEN r.discounted THEN 1 ELSE 0 END,
+  VALUES (v_merchant_id, p_business_day, p_channel, 1, p_amount_fen, CASE WHEN r.discounted THEN 1 ELSE 0 END,
           r.discount_fen, r.payer_share_fen, r.merchant_share_fen)
   ON CONFLICT (merchant_id, business_day, channel) DO UPDATE
     SET payments = s.payments + 1, amount_fen = s.amount_fen + EXCLUDED.amount_fen,

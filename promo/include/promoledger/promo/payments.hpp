@@ -9,7 +9,10 @@
 // Thread safety: PaymentPoster is safe to share between threads.
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <string_view>
 
@@ -67,14 +70,24 @@ struct ReversalResult {
 
 class PaymentPoster {
  public:
-  explicit PaymentPoster(ledger::Database& database) : database_(database) {}
+  explicit PaymentPoster(ledger::Database& database);
+  ~PaymentPoster();
+  PaymentPoster(const PaymentPoster&) = delete;
+  PaymentPoster& operator=(const PaymentPoster&) = delete;
 
   Expected<PaymentResult, Rejection> post(const PaymentRequest& request);
   // Reverses a payment as a whole on business day `day` (default: today). The card stays used.
   Expected<ReversalResult, Rejection> reverse(const std::string& payment_id, std::optional<date::year_month_day> day);
 
  private:
+  // The hot call, prepared once per pooled session (PQprepare once, then one PQexecPrepared per
+  // payment: no parse or plan on the posting path).
+  struct Prepared;
+  Prepared& prepared_for(soci::session& session);
+
   ledger::Database& database_;
+  std::mutex prepared_mutex_;
+  std::unordered_map<soci::session*, std::unique_ptr<Prepared>> prepared_;
 };
 
 }  // namespace promoledger::promo
