@@ -52,6 +52,9 @@ struct Context {
   ledger::Database& database();
   std::unique_ptr<ledger::Database> db;
   std::size_t pool_size = 1;
+  // For a command that printed its full result but must still end non-zero (a CSV with rejected
+  // lines, a failed audit): no second, error-shaped output.
+  int exit_code = exit_ok;
 };
 
 // A simple result table; numbers right-aligned where right[i] is true.

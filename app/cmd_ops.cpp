@@ -515,7 +515,7 @@ void payment_commands(CLI::App& app, Context& ctx) {
         std::cout << fmt::format("{}: {} line(s): {} posted ({} discounted, subsidy {}), {} replayed, {} rejected\n",
                                  csv_file, total, posted, discounted, money_text(subsidy_fen), replayed, bad);
       }
-      if (bad > 0) throw CommandError(exit_rejected, "some_rejected", fmt::format("{} line(s) were not posted", bad));
+      if (bad > 0) ctx.exit_code = exit_rejected;
       return;
     }
     for (const auto& [flag, value] : std::vector<std::pair<const char*, std::string*>>{

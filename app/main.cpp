@@ -52,5 +52,5 @@ int main(int argc, char** argv) {
     std::cerr << "promoledger: failure: " << e.what() << '\n';
     return exit_failure;
   }
-  return exit_ok;
+  return ctx.exit_code;
 }
