@@ -289,5 +289,24 @@ TEST_F(CliTest, UsageErrorsAndDatabaseFailuresHaveTheirExitCodes) {
   EXPECT_EQ(WEXITSTATUS(status), 3);
 }
 
+TEST_F(CliTest, SimulateIsReproducibleAndReplaysOnASecondRun) {
+  import_example_org();
+  auto r = run({"simulate", "--date", "2026-11-24", "--payments", "200", "--seed", "3", "--threads", "2"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto first = nlohmann::json::parse(r.out);
+  EXPECT_EQ(first["payments"], 200);
+  const long long posted = first["posted"].get<long long>();
+  EXPECT_GT(posted, 0);
+  r = run({"simulate", "--date", "2026-11-24", "--payments", "200", "--seed", "3", "--threads", "2"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto second = nlohmann::json::parse(r.out);
+  EXPECT_EQ(second["posted"], 0);
+  EXPECT_EQ(second["exists"], posted);
+  EXPECT_EQ(second["by_channel"], first["by_channel"]);
+  EXPECT_EQ(count("promo.payment"), posted);
+  EXPECT_EQ(run({"simulate", "--date", "2026-11-24", "--mix", "wechat=x"}).exit_code, 2);
+  EXPECT_EQ(run({"simulate", "--date", "2026-11-24", "--mix", "paypal=1"}).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace promoledger::testing

@@ -444,5 +444,44 @@ TEST_F(PromoTest, RejectedPaymentsWriteNothingAndTakeNoCard) {
   EXPECT_EQ(balance("payer:P11:deposit"), all->payer_discount.fen());
 }
 
+TEST_F(PromoTest, TimeWindowAndPerPayerDailyLimit) {
+  auto params = pilot_params({"M1"});
+  params.window_from = std::chrono::hours{11};
+  params.window_to = std::chrono::hours{14};
+  params.payer_daily_limit = 2;
+  approved_campaign(params);
+  promo::deal_day(db(), day("2026-11-24"));
+  promo::PaymentPoster poster(db());
+  auto early = poster.post(payment("w-1", "P12", "M1", Channel::bank_app, "20.00", "2026-11-24T10:59:59+08:00"));
+  auto late = poster.post(payment("w-2", "P12", "M1", Channel::bank_app, "20.00", "2026-11-24T14:00:00+08:00"));
+  ASSERT_TRUE(early && late);
+  EXPECT_EQ(early->reason, "outside_time_window");
+  EXPECT_EQ(late->reason, "outside_time_window");
+  // 11:00 local is 03:00 UTC: the window is local time.
+  auto first = poster.post(payment("w-3", "P12", "M1", Channel::bank_app, "20.00", "2026-11-24T03:00:00Z"));
+  auto second = poster.post(payment("w-4", "P12", "M1", Channel::bank_app, "20.00", "2026-11-24T13:59:59+08:00"));
+  auto third = poster.post(payment("w-5", "P12", "M1", Channel::bank_app, "20.00", "2026-11-24T12:00:00+08:00"));
+  auto other = poster.post(payment("w-6", "P13", "M1", Channel::bank_app, "20.00", "2026-11-24T12:00:00+08:00"));
+  ASSERT_TRUE(first && second && third && other);
+  EXPECT_TRUE(first->discounted);
+  EXPECT_TRUE(second->discounted);
+  EXPECT_FALSE(third->discounted);
+  EXPECT_EQ(third->reason, "payer_daily_limit");
+  EXPECT_TRUE(other->discounted);
+  EXPECT_EQ(scalar("SELECT used_count FROM promo.deck"), 3);
+  // The limit holds under concurrency too: 8 threads, one payer, 2 discounts at most.
+  std::vector<std::thread> pool;
+  std::atomic<int> discounted{0};
+  for (int t = 0; t < 8; ++t) {
+    pool.emplace_back([&, t] {
+      auto r = poster.post(payment(fmt::format("wl-{}", t), "P14", "M1", Channel::bank_app, "20.00",
+                                   "2026-11-24T12:30:00+08:00"));
+      if (r && r->discounted) ++discounted;
+    });
+  }
+  for (auto& th : pool) th.join();
+  EXPECT_EQ(discounted.load(), 2);
+}
+
 }  // namespace
 }  // namespace promoledger::testing
