@@ -31,6 +31,7 @@ fi
 echo "test.sh: database tests use: $PROMOLEDGER_TEST_DB (own cluster: $started_cluster)" >&2
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$root/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # The CLI tests run the real binary.
 export PROMOLEDGER_BIN="$root/$build_dir/app/promoledger"
