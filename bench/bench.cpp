@@ -267,6 +267,78 @@ json check_invariants(ledger::Database& db) {
   return json{{"ok", ok}, {"checks", checks}};
 }
 
+// The branch report's work for a date range: outlets x channels from the per-merchant-day aggregates,
+// rolled up to sub-branch and branch. Returns the number of rows produced.
+std::size_t month_report_rows(ledger::Database& db, date::year_month_day from, date::year_month_day to) {
+  auto lease = db.lease();
+  const std::string f = ledger::format_day(from), t = ledger::format_day(to);
+  soci::rowset<soci::row> rows =
+      (lease->prepare << "SELECT b.code, sb.code, o.code, s.channel, sum(s.payments)::text, sum(s.amount_fen)::text, "
+                         "sum(s.discounted)::text, sum(s.discount_fen)::text FROM promo.merchant_day_stats s "
+                         "JOIN ledger.merchant m ON m.id = s.merchant_id JOIN ledger.org_unit o ON o.id = m.outlet_id "
+                         "JOIN ledger.org_unit sb ON sb.id = o.parent_id JOIN ledger.org_unit b ON b.id = sb.parent_id "
+                         "WHERE s.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date) "
+                         "GROUP BY ROLLUP (b.code, sb.code, o.code), s.channel",
+       soci::use(f), soci::use(t));
+  std::size_t n = 0;
+  for (const auto& row : rows) {
+    (void)row;
+    ++n;
+  }
+  return n;
+}
+
+// A month of payments written in bulk: what promo.post_payment writes (entries, lines, payments,
+// per-merchant-day aggregates), generated set-wise in SQL instead of one call per payment. Triggers
+// are bypassed for the load (session_replication_role = replica), and the lines carry placeholder
+// hashes: the load is for measuring reports, not the chain. Documented in docs/benchmarks.md.
+json load_month(ledger::Database& db, long long lines_target, int merchants) {
+  const long long payments = lines_target / 2;  // 90 % two-line payments, 10 % three-line: ~2.1 lines each
+  const auto t0 = Clock::now();
+  exec(db, fmt::format(R"SQL(
+    SET session_replication_role = replica;
+    SELECT ledger.add_org_unit('RB', 'branch', 'Report branch', NULL);
+    SELECT ledger.add_org_unit('RSB' || s, 'sub_branch', 'Report sub-branch ' || s, 'RB') FROM generate_series(1, 5) s;
+    SELECT ledger.add_org_unit('RO' || o, 'outlet', 'Report outlet ' || o, 'RSB' || (1 + o % 5)) FROM generate_series(1, 100) o;
+    SELECT ledger.add_merchant('RM' || m, 'Report merchant ' || m, 'RO' || (1 + m % 100)) FROM generate_series(1, {1}) m;
+    SELECT ledger.add_payer('RP' || p, 'Report payer ' || p) FROM generate_series(1, 5000) p;
+    SELECT ledger.open_account('outlet:RO' || o || ':subsidy:660101', 'subsidy', 'expense', NULL, NULL) FROM generate_series(1, 100) o;
+    CREATE TEMP TABLE gen AS
+      SELECT n, DATE '2026-11-01' + (n % 30)::int AS day,
+             (SELECT id FROM ledger.merchant WHERE code = 'RM' || (1 + n % {1})) AS merchant_id,
+             CASE WHEN n % 10 = 0 THEN 'bank_app' WHEN n % 10 = 1 THEN 'alipay' ELSE 'wechat' END AS channel,
+             1000 + (n * 7919) % 9000 AS amount_fen,
+             CASE WHEN n % 10 = 0 THEN 700 + (n % 201) ELSE 0 END AS discount_fen
+        FROM generate_series(1::bigint, {0}::bigint) n;
+    INSERT INTO ledger.journal_entry (id, external_ref, kind, business_day, posted_at, content_hash)
+      OVERRIDING SYSTEM VALUE
+      SELECT 1000000000 + n, 'bulk:' || n, 'payment', day, day + time '12:00', sha256(n::text::bytea) FROM gen;
+    INSERT INTO promo.payment (payment_id, payer_id, merchant_id, outlet_id, channel, amount_fen, paid_at, business_day,
+                               discount_fen, payer_share_fen, merchant_share_fen, reason, entry_id)
+      SELECT 'bulk-' || n, 1 + n % 5000, g.merchant_id, m.outlet_id, channel, amount_fen, day + time '12:00', day,
+             0, 0, 0, 'bulk_load', 1000000000 + n FROM gen g JOIN ledger.merchant m ON m.id = g.merchant_id;
+    INSERT INTO ledger.journal_line (entry_id, line_no, account_id, side, amount_fen, account_seq, balance_after_fen, line_hash)
+      SELECT 1000000000 + n, 1, (SELECT account_id FROM ledger.payer WHERE id = 1 + n % 5000), 'D',
+             amount_fen - discount_fen / 2, 1000000000 + n, 0, sha256(n::text::bytea) FROM gen
+      UNION ALL
+      SELECT 1000000000 + n, 2, m.account_id, 'C', amount_fen + (discount_fen - discount_fen / 2), 1000000000 + n, 0,
+             sha256(n::text::bytea) FROM gen g JOIN ledger.merchant m ON m.id = g.merchant_id
+      UNION ALL
+      SELECT 1000000000 + n, 3, (SELECT id FROM ledger.account WHERE code = 'outlet:RO1:subsidy:660101'), 'D',
+             discount_fen, 1000000000 + n, 0, sha256(n::text::bytea) FROM gen WHERE discount_fen > 0;
+    INSERT INTO promo.merchant_day_stats (merchant_id, business_day, channel, payments, amount_fen, discounted,
+                                          discount_fen, payer_share_fen, merchant_share_fen)
+      SELECT merchant_id, day, channel, count(*), sum(amount_fen), count(*) FILTER (WHERE discount_fen > 0),
+             sum(discount_fen), sum(discount_fen / 2), sum(discount_fen - discount_fen / 2)
+        FROM gen GROUP BY merchant_id, day, channel;
+    RESET session_replication_role;
+    ANALYZE;
+  )SQL", payments, merchants));
+  const double load_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  return json{{"journal_lines", scalar(db, "SELECT count(*) FROM ledger.journal_line")},
+              {"payments", scalar(db, "SELECT count(*) FROM promo.payment")}, {"load_s", load_s}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -288,6 +360,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--json-out", json_out);
   auto* deal_cmd = app.add_subcommand("deal", "time dealing decks for --merchants merchants");
   auto* verify_cmd = app.add_subcommand("verify", "check the invariants");
+  long long lines = 10'000'000;
+  auto* report_cmd = app.add_subcommand("report", "load a month of journal lines in bulk, then time the branch report");
+  report_cmd->add_option("--lines", lines, "journal lines to load (default 10,000,000)")->check(CLI::Range(1000LL, 100'000'000LL));
   CLI11_PARSE(app, argc, argv);
   spdlog::set_level(spdlog::level::warn);
   try {
@@ -339,6 +414,28 @@ int main(int argc, char** argv) {
       std::cout << json{{"merchants", merchants}, {"decks_dealt", report.decks_dealt}, {"cards", report.cards_dealt},
                         {"deal_s", deal_s}}.dump()
                 << '\n';
+    } else if (report_cmd->parsed()) {
+      ledger::Database db({conninfo, 1});
+      {
+        auto lease = db.lease();
+        ledger::migrate(*lease);
+      }
+      json result = load_month(db, lines, 2000);
+      const auto range_from = ledger::parse_day("2026-11-01").value();
+      const auto range_to = ledger::parse_day("2026-11-30").value();
+      std::vector<double> times_ms;
+      std::size_t rows = 0;
+      for (int i = 0; i < 5; ++i) {
+        const auto t0 = Clock::now();
+        rows = month_report_rows(db, range_from, range_to);
+        times_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+      }
+      std::sort(times_ms.begin(), times_ms.end());
+      result["scenario"] = "report";
+      result["report_ms"] = times_ms[times_ms.size() / 2];
+      result["report_ms_all"] = times_ms;
+      result["report_rows"] = rows;
+      std::cout << result.dump() << '\n';
     } else if (verify_cmd->parsed()) {
       ledger::Database db({conninfo, 1});
       std::cout << check_invariants(db).dump() << '\n';
