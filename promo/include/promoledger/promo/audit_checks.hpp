@@ -1,0 +1,50 @@
+#pragma once
+// What auditors need: the whole chain behind one payment, every subsidy of an outlet, and a
+// verification of the ledger and the promotion's rules over the whole database.
+//
+// Thread safety: free functions; each leases its own session.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <date/date.h>
+#include <nlohmann/json.hpp>
+
+#include "promoledger/ledger/database.hpp"
+#include "promoledger/ledger/money.hpp"
+
+namespace promoledger::promo {
+
+// payment -> eligibility decision -> card (deck, position, amount, seed commitment, algorithm version,
+// seed once revealed) -> campaign (parameters, creator, approver, lifecycle) -> journal entry and its
+// lines (with chain hashes) -> accounts and their balances now -> reversal, if any.
+// nullopt when there is no such payment. Money as decimal strings.
+std::optional<nlohmann::json> trace_payment(ledger::Database& db, const std::string& payment_id);
+
+struct SubsidyRow {
+  std::string payment_id;
+  std::string business_day;
+  std::string merchant;
+  std::string payer;
+  ledger::WideFen amount_fen = 0, discount_fen = 0, payer_share_fen = 0, merchant_share_fen = 0;
+  std::int64_t entry_id = 0;
+  std::int64_t deck_id = 0;
+  std::int32_t card_position = 0;
+  bool reversed = false;
+};
+// nullopt when the outlet does not exist.
+std::optional<std::vector<SubsidyRow>> outlet_subsidies(ledger::Database& db, const std::string& outlet_code,
+                                                        date::year_month_day from, date::year_month_day to);
+
+struct AuditCheck {
+  std::string name;
+  std::int64_t violations = 0;
+  std::string sample;  // the first few violations, in words
+  bool ok() const { return violations == 0; }
+};
+// Every check (docs/operations.md lists them). Set-based SQL, plus a re-deal of every deck in C++.
+std::vector<AuditCheck> verify_all(ledger::Database& db);
+
+}  // namespace promoledger::promo

@@ -1,0 +1,339 @@
+#include "promoledger/promo/audit_checks.hpp"
+
+#include <fmt/format.h>
+
+#include "promoledger/ledger/business_day.hpp"
+#include "promoledger/ledger/ledger.hpp"
+#include "promoledger/promo/deck.hpp"
+
+namespace promoledger::promo {
+namespace {
+
+using ledger::format_fen;
+using ledger::rethrow_as_database_error;
+using nlohmann::json;
+
+constexpr std::size_t sample_max = 5;
+
+json opt_text(const soci::row& row, std::size_t i) {
+  return row.get_indicator(i) == soci::i_null ? json(nullptr) : json(row.get<std::string>(i));
+}
+
+std::string money(const soci::row& row, std::size_t i) {
+  return row.get_indicator(i) == soci::i_null ? "" : format_fen(ledger::parse_wide_fen(row.get<std::string>(i)).value());
+}
+
+// Runs a check query returning one text row per violation (LIMIT applied here) and a count.
+AuditCheck sql_check(soci::session& s, const std::string& name, const std::string& violations_sql) {
+  AuditCheck c{name, 0, ""};
+  long long n = 0;
+  s << "SELECT count(*) FROM (" + violations_sql + ") v", soci::into(n);
+  c.violations = n;
+  if (n > 0) {
+    soci::rowset<soci::row> rows = (s.prepare << "SELECT * FROM (" + violations_sql + ") v LIMIT " +
+                                                     std::to_string(sample_max));
+    for (const soci::row& row : rows) c.sample += (c.sample.empty() ? "" : "; ") + row.get<std::string>(0);
+  }
+  return c;
+}
+
+std::string unhex(const std::string& hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  return out;
+}
+
+}  // namespace
+
+std::optional<json> trace_payment(ledger::Database& db, const std::string& payment_id) {
+  auto lease = db.lease();
+  soci::session& s = *lease;
+  try {
+    json out;
+    long long entry_id = 0, campaign_id = 0;
+    bool has_campaign = false, has_deck = false;
+    {
+      soci::rowset<soci::row> rows = (s.prepare <<
+          "SELECT p.payment_id, py.code, m.code, o.code, p.channel, p.amount_fen::text, "
+          "to_char(p.paid_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD HH24:MI:SS'), p.business_day::text, "
+          "p.discount_fen::text, p.payer_share_fen::text, p.merchant_share_fen::text, p.reason, p.entry_id, "
+          "p.campaign_id, p.deck_id, p.card_position "
+          "FROM promo.payment p JOIN ledger.payer py ON py.id = p.payer_id JOIN ledger.merchant m ON m.id = p.merchant_id "
+          "JOIN ledger.org_unit o ON o.id = p.outlet_id WHERE p.payment_id = :id",
+          soci::use(payment_id));
+      bool found = false;
+      for (const soci::row& row : rows) {
+        found = true;
+        const auto amount = ledger::parse_wide_fen(row.get<std::string>(5)).value();
+        const auto payer_share = ledger::parse_wide_fen(row.get<std::string>(9)).value();
+        const auto merchant_share = ledger::parse_wide_fen(row.get<std::string>(10)).value();
+        out["payment"] = json{{"payment_id", row.get<std::string>(0)}, {"payer", row.get<std::string>(1)},
+                              {"merchant", row.get<std::string>(2)}, {"home_outlet", row.get<std::string>(3)},
+                              {"channel", row.get<std::string>(4)}, {"amount", format_fen(amount)},
+                              {"paid_at_local", row.get<std::string>(6)}, {"business_day", row.get<std::string>(7)}};
+        const bool discounted = row.get_indicator(11) == soci::i_null;
+        out["decision"] = json{{"discounted", discounted}, {"reason", opt_text(row, 11)},
+                               {"discount", money(row, 8)}, {"payer_discount", format_fen(payer_share)},
+                               {"payer_pays", format_fen(amount - payer_share)},
+                               {"merchant_reward", format_fen(merchant_share)},
+                               {"merchant_receives", format_fen(amount + merchant_share)}};
+        entry_id = row.get<long long>(12);
+        if (row.get_indicator(13) != soci::i_null) {
+          has_campaign = true;
+          campaign_id = row.get<long long>(13);
+        }
+        if (row.get_indicator(14) != soci::i_null) {
+          has_deck = true;
+          out["decision"]["card_position"] = row.get<int>(15);
+        }
+      }
+      if (!found) return std::nullopt;
+    }
+    if (has_deck) {
+      soci::rowset<soci::row> rows = (s.prepare <<
+          "SELECT d.id, d.business_day::text, d.algorithm_version, d.deck_order, d.seed_commitment, d.seed_revealed, "
+          "d.card_count, d.used_count, d.status, d.cards_fen[p.card_position]::text, "
+          "to_char(d.dealt_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') "
+          "FROM promo.deck d JOIN promo.payment p ON p.deck_id = d.id WHERE p.payment_id = :id",
+          soci::use(payment_id));
+      for (const soci::row& row : rows) {
+        out["card"] = json{{"deck_id", row.get<long long>(0)}, {"business_day", row.get<std::string>(1)},
+                           {"position", out["decision"]["card_position"]}, {"amount", money(row, 9)},
+                           {"algorithm_version", row.get<int>(2)}, {"deck_order", row.get<std::string>(3)},
+                           {"seed_commitment", row.get<std::string>(4)}, {"seed_revealed", opt_text(row, 5)},
+                           {"cards_in_deck", row.get<int>(6)}, {"cards_used", row.get<int>(7)},
+                           {"deck_status", row.get<std::string>(8)}, {"dealt_at_utc", row.get<std::string>(10)}};
+      }
+    }
+    if (has_campaign) {
+      soci::rowset<soci::row> rows = (s.prepare <<
+          "SELECT id, name, status, gl_code, params::text, created_by, to_char(created_at AT TIME ZONE 'UTC', "
+          "'YYYY-MM-DD HH24:MI:SS'), approved_by, to_char(approved_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') "
+          "FROM promo.campaign WHERE id = :id",
+          soci::use(campaign_id));
+      for (const soci::row& row : rows) {
+        out["campaign"] = json{{"id", row.get<long long>(0)}, {"name", row.get<std::string>(1)},
+                               {"status", row.get<std::string>(2)}, {"gl_code", row.get<std::string>(3)},
+                               {"parameters", json::parse(row.get<std::string>(4))},
+                               {"created_by", row.get<std::string>(5)}, {"created_at_utc", row.get<std::string>(6)},
+                               {"approved_by", opt_text(row, 7)}, {"approved_at_utc", opt_text(row, 8)}};
+      }
+      json events = json::array();
+      soci::rowset<soci::row> ev = (s.prepare <<
+          "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), actor, action, coalesce(from_status, ''), "
+          "to_status FROM promo.campaign_event WHERE campaign_id = :id ORDER BY id",
+          soci::use(campaign_id));
+      for (const soci::row& row : ev) {
+        events.push_back(json{{"at_utc", row.get<std::string>(0)}, {"actor", row.get<std::string>(1)},
+                              {"action", row.get<std::string>(2)}, {"from", row.get<std::string>(3)},
+                              {"to", row.get<std::string>(4)}});
+      }
+      out["campaign"]["events"] = events;
+    }
+    const auto entry_json = [&](long long id) {
+      json entry;
+      soci::rowset<soci::row> head = (s.prepare <<
+          "SELECT id, external_ref, kind, business_day::text, to_char(posted_at AT TIME ZONE 'UTC', "
+          "'YYYY-MM-DD HH24:MI:SS.US'), description, encode(content_hash, 'hex'), reverses_entry_id "
+          "FROM ledger.journal_entry WHERE id = :id",
+          soci::use(id));
+      for (const soci::row& row : head) {
+        entry = json{{"entry_id", row.get<long long>(0)}, {"external_ref", row.get<std::string>(1)},
+                     {"kind", row.get<std::string>(2)}, {"business_day", row.get<std::string>(3)},
+                     {"posted_at_utc", row.get<std::string>(4)}, {"description", row.get<std::string>(5)},
+                     {"content_hash", row.get<std::string>(6)},
+                     {"reverses_entry_id", row.get_indicator(7) == soci::i_null ? json(nullptr)
+                                                                                : json(row.get<long long>(7))}};
+      }
+      json lines = json::array();
+      soci::rowset<soci::row> rows = (s.prepare <<
+          "SELECT l.line_no, a.code, l.side, l.amount_fen::text, l.account_seq, l.balance_after_fen::text, "
+          "encode(l.line_hash, 'hex') FROM ledger.journal_line l JOIN ledger.account a ON a.id = l.account_id "
+          "WHERE l.entry_id = :id ORDER BY l.line_no",
+          soci::use(id));
+      for (const soci::row& row : rows) {
+        lines.push_back(json{{"line", row.get<int>(0)}, {"account", row.get<std::string>(1)},
+                             {"side", row.get<std::string>(2) == "D" ? "debit" : "credit"}, {"amount", money(row, 3)},
+                             {"account_seq", row.get<long long>(4)}, {"balance_after", money(row, 5)},
+                             {"line_hash", row.get<std::string>(6)}});
+      }
+      entry["lines"] = lines;
+      return entry;
+    };
+    out["entry"] = entry_json(entry_id);
+    {
+      soci::rowset<soci::row> rev = (s.prepare <<
+          "SELECT entry_id FROM promo.payment_reversal WHERE payment_id = :id", soci::use(payment_id));
+      for (const soci::row& row : rev) out["reversal"] = entry_json(row.get<long long>(0));
+    }
+    json accounts = json::array();
+    soci::rowset<soci::row> acc = (s.prepare <<
+        "SELECT a.code, a.type, CASE a.normal_side WHEN 'D' THEN b.debits_fen - b.credits_fen "
+        "ELSE b.credits_fen - b.debits_fen END::text, b.line_count FROM ledger.journal_line l "
+        "JOIN ledger.account a ON a.id = l.account_id JOIN ledger.account_balance b ON b.account_id = a.id "
+        "WHERE l.entry_id = :id ORDER BY l.line_no",
+        soci::use(entry_id));
+    for (const soci::row& row : acc) {
+      accounts.push_back(json{{"account", row.get<std::string>(0)}, {"type", row.get<std::string>(1)},
+                              {"balance_now", money(row, 2)}, {"lines", row.get<long long>(3)}});
+    }
+    out["accounts"] = accounts;
+    return out;
+  } catch (...) {
+    rethrow_as_database_error(fmt::format("tracing payment {}", payment_id));
+  }
+}
+
+std::optional<std::vector<SubsidyRow>> outlet_subsidies(ledger::Database& db, const std::string& outlet_code,
+                                                        date::year_month_day from, date::year_month_day to) {
+  auto lease = db.lease();
+  soci::session& s = *lease;
+  const std::string f = ledger::format_day(from), t = ledger::format_day(to);
+  try {
+    long long outlet_id = 0;
+    soci::indicator ind = soci::i_null;
+    s << "SELECT id FROM ledger.org_unit WHERE code = :c AND kind = 'outlet'", soci::use(outlet_code),
+        soci::into(outlet_id, ind);
+    if (!s.got_data()) return std::nullopt;
+    std::vector<SubsidyRow> out;
+    soci::rowset<soci::row> rows = (s.prepare <<
+        "SELECT p.payment_id, p.business_day::text, m.code, py.code, p.amount_fen::text, p.discount_fen::text, "
+        "p.payer_share_fen::text, p.merchant_share_fen::text, p.entry_id, p.deck_id, p.card_position, "
+        "(r.payment_id IS NOT NULL)::int FROM promo.payment p JOIN ledger.merchant m ON m.id = p.merchant_id "
+        "JOIN ledger.payer py ON py.id = p.payer_id LEFT JOIN promo.payment_reversal r ON r.payment_id = p.payment_id "
+        "WHERE p.outlet_id = :o AND p.deck_id IS NOT NULL AND p.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date) "
+        "ORDER BY p.business_day, p.payment_id LIMIT 100000",
+        soci::use(outlet_id), soci::use(f), soci::use(t));
+    for (const soci::row& row : rows) {
+      SubsidyRow r;
+      r.payment_id = row.get<std::string>(0);
+      r.business_day = row.get<std::string>(1);
+      r.merchant = row.get<std::string>(2);
+      r.payer = row.get<std::string>(3);
+      r.amount_fen = ledger::parse_wide_fen(row.get<std::string>(4)).value();
+      r.discount_fen = ledger::parse_wide_fen(row.get<std::string>(5)).value();
+      r.payer_share_fen = ledger::parse_wide_fen(row.get<std::string>(6)).value();
+      r.merchant_share_fen = ledger::parse_wide_fen(row.get<std::string>(7)).value();
+      r.entry_id = row.get<long long>(8);
+      r.deck_id = row.get<long long>(9);
+      r.card_position = row.get<int>(10);
+      r.reversed = row.get<int>(11) != 0;
+      out.push_back(std::move(r));
+    }
+    return out;
+  } catch (...) {
+    rethrow_as_database_error(fmt::format("reading subsidies of outlet {}", outlet_code));
+  }
+}
+
+std::vector<AuditCheck> verify_all(ledger::Database& db) {
+  std::vector<AuditCheck> out;
+  ledger::Ledger ledger(db);
+  for (const auto& c : ledger.verify()) out.push_back(AuditCheck{c.name, c.violations, c.sample});
+  auto lease = db.lease();
+  soci::session& s = *lease;
+  try {
+    out.push_back(sql_check(s, "subsidy_lines_match_cards",
+        "SELECT format('payment %s: discount %s, card %s, subsidy debits matching %s', p.payment_id, p.discount_fen, "
+        "  d.cards_fen[p.card_position], (SELECT count(*) FROM ledger.journal_line l WHERE l.entry_id = p.entry_id "
+        "  AND l.account_id = cm.subsidy_account_id AND l.side = 'D' AND l.amount_fen = p.discount_fen)) "
+        "FROM promo.payment p LEFT JOIN promo.deck d ON d.id = p.deck_id "
+        "LEFT JOIN promo.campaign_merchant cm ON cm.campaign_id = p.campaign_id AND cm.merchant_id = p.merchant_id "
+        "WHERE p.deck_id IS NOT NULL AND (d.id IS NULL OR cm.subsidy_account_id IS NULL "
+        "  OR p.discount_fen <> d.cards_fen[p.card_position] OR (SELECT count(*) FROM ledger.journal_line l "
+        "  WHERE l.entry_id = p.entry_id AND l.account_id = cm.subsidy_account_id AND l.side = 'D' "
+        "  AND l.amount_fen = p.discount_fen) <> 1) "
+        "UNION ALL "
+        "SELECT format('entry %s debits subsidy account %s by %s without a card', l.entry_id, l.account_id, l.amount_fen) "
+        "FROM ledger.journal_line l WHERE l.side = 'D' "
+        "AND l.account_id IN (SELECT subsidy_account_id FROM promo.campaign_merchant) "
+        "AND NOT EXISTS (SELECT 1 FROM promo.payment p WHERE p.entry_id = l.entry_id AND p.deck_id IS NOT NULL)"));
+    out.push_back(sql_check(s, "cards_used_once",
+        "SELECT format('deck %s: used_count %s, %s payment(s) on %s distinct position(s), highest %s', d.id, d.used_count, "
+        "  coalesce(u.n, 0), coalesce(u.nd, 0), coalesce(u.mx, 0)) FROM promo.deck d "
+        "LEFT JOIN (SELECT deck_id, count(*) AS n, count(DISTINCT card_position) AS nd, max(card_position) AS mx "
+        "  FROM promo.payment WHERE deck_id IS NOT NULL GROUP BY deck_id) u ON u.deck_id = d.id "
+        "WHERE coalesce(u.n, 0) <> d.used_count OR coalesce(u.nd, 0) <> d.used_count OR coalesce(u.mx, 0) > d.used_count"));
+    out.push_back(sql_check(s, "daily_cap",
+        "SELECT format('merchant %s on %s: %s discounts, cap %s', m.code, x.business_day, x.n, c.cards_per_day) "
+        "FROM (SELECT campaign_id, merchant_id, business_day, count(*) AS n FROM promo.payment WHERE deck_id IS NOT NULL "
+        "  GROUP BY 1, 2, 3) x JOIN promo.campaign c ON c.id = x.campaign_id JOIN ledger.merchant m ON m.id = x.merchant_id "
+        "WHERE x.n > c.cards_per_day"));
+    out.push_back(sql_check(s, "split_adds_up",
+        "SELECT format('payment %s: amount %s, payer share %s, merchant share %s, discount %s', p.payment_id, p.amount_fen, "
+        "  p.payer_share_fen, p.merchant_share_fen, p.discount_fen) FROM promo.payment p "
+        "JOIN ledger.payer py ON py.id = p.payer_id JOIN ledger.merchant m ON m.id = p.merchant_id "
+        "WHERE p.payer_share_fen + p.merchant_share_fen <> p.discount_fen "
+        "OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.account_id = py.account_id "
+        "  AND l.side = 'D' AND l.amount_fen = p.amount_fen - p.payer_share_fen) "
+        "OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.account_id = m.account_id "
+        "  AND l.side = 'C' AND l.amount_fen = p.amount_fen + p.merchant_share_fen)"));
+    out.push_back(sql_check(s, "budget_within_limit",
+        "SELECT format('campaign %s: total %s, reserved %s (open decks %s), spent %s (closed days %s)', c.id, "
+        "  c.budget_total_fen, c.budget_reserved_fen, o.open_fen, c.budget_spent_fen, cl.closed_fen) FROM promo.campaign c "
+        "CROSS JOIN LATERAL (SELECT coalesce(sum(reserved_fen), 0) AS open_fen FROM promo.deck d "
+        "  WHERE d.campaign_id = c.id AND d.status = 'open') o "
+        "CROSS JOIN LATERAL (SELECT coalesce(sum(subsidy_fen), 0) AS closed_fen FROM promo.day_close dc "
+        "  WHERE dc.campaign_id = c.id) cl "
+        "WHERE c.budget_reserved_fen + c.budget_spent_fen > c.budget_total_fen OR c.budget_reserved_fen <> o.open_fen "
+        "OR c.budget_spent_fen <> cl.closed_fen"));
+    // The columns whose foreign keys were dropped from the hot path (migration 0004) are checked here.
+    out.push_back(sql_check(s, "referential_integrity",
+        "SELECT format('payment %s refers to a missing payer, merchant, outlet, campaign or deck', p.payment_id) "
+        "FROM promo.payment p WHERE NOT EXISTS (SELECT 1 FROM ledger.payer x WHERE x.id = p.payer_id) "
+        "OR NOT EXISTS (SELECT 1 FROM ledger.merchant x WHERE x.id = p.merchant_id) "
+        "OR NOT EXISTS (SELECT 1 FROM ledger.org_unit x WHERE x.id = p.outlet_id) "
+        "OR (p.campaign_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM promo.campaign x WHERE x.id = p.campaign_id)) "
+        "OR (p.deck_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM promo.deck x WHERE x.id = p.deck_id)) "
+        "UNION ALL SELECT format('entry %s line %s refers to missing account %s', l.entry_id, l.line_no, l.account_id) "
+        "FROM ledger.journal_line l WHERE NOT EXISTS (SELECT 1 FROM ledger.account a WHERE a.id = l.account_id)"));
+    // Decks: the band rule, and a re-deal from the campaign secret compared card by card.
+    AuditCheck band{"deck_band_rule", 0, ""};
+    AuditCheck redeal{"decks_redeal", 0, ""};
+    soci::rowset<soci::row> decks = (s.prepare <<
+        "SELECT d.id, d.campaign_id, m.code, d.business_day::text, d.algorithm_version, d.deck_order, d.seed_commitment, "
+        "coalesce(d.seed_revealed, ''), array_to_string(d.cards_fen, ','), encode(c.secret, 'hex'), c.min_discount_fen, "
+        "c.max_discount_fen, c.band_low_fen, c.band_high_fen, c.band_share_bp, c.cards_per_day "
+        "FROM promo.deck d JOIN promo.campaign c ON c.id = d.campaign_id JOIN ledger.merchant m ON m.id = d.merchant_id "
+        "ORDER BY d.id");
+    const auto note = [](AuditCheck& c, const std::string& what) {
+      ++c.violations;
+      if (c.violations <= static_cast<std::int64_t>(sample_max)) c.sample += (c.sample.empty() ? "" : "; ") + what;
+    };
+    for (const soci::row& row : decks) {
+      const long long deck_id = row.get<long long>(0);
+      const DeckParams params{row.get<long long>(10), row.get<long long>(11), row.get<long long>(12),
+                              row.get<long long>(13), row.get<int>(14), row.get<int>(15),
+                              deck_order_from_string(row.get<std::string>(5)).value_or(DeckOrder::stratified)};
+      std::vector<std::int64_t> stored;
+      const std::string cards_text = row.get<std::string>(8);
+      for (std::size_t pos = 0; pos < cards_text.size();) {
+        const std::size_t comma = cards_text.find(',', pos);
+        stored.push_back(std::stoll(cards_text.substr(pos, comma - pos)));
+        pos = comma == std::string::npos ? cards_text.size() : comma + 1;
+      }
+      const auto problems = check_deck(params, stored);
+      if (!problems.empty()) note(band, fmt::format("deck {}: {}", deck_id, problems.front()));
+      if (row.get<int>(4) != deck_algorithm_version) {
+        note(redeal, fmt::format("deck {}: algorithm version {} is not known to this build", deck_id, row.get<int>(4)));
+        continue;
+      }
+      const DeckSeed seed = derive_seed(unhex(row.get<std::string>(9)), row.get<long long>(1), row.get<std::string>(2),
+                                        row.get<std::string>(3), row.get<int>(4));
+      if (seed_commitment_hex(seed) != row.get<std::string>(6)) {
+        note(redeal, fmt::format("deck {}: the seed derived from the secret does not match the commitment", deck_id));
+      } else if (!row.get<std::string>(7).empty() && row.get<std::string>(7) != to_hex(seed)) {
+        note(redeal, fmt::format("deck {}: the revealed seed is not the derived one", deck_id));
+      } else if (validate(params).empty() && deal(params, seed) != stored) {
+        note(redeal, fmt::format("deck {}: re-dealt cards differ from the stored ones", deck_id));
+      }
+    }
+    out.push_back(band);
+    out.push_back(redeal);
+  } catch (...) {
+    rethrow_as_database_error("verifying");
+  }
+  return out;
+}
+
+}  // namespace promoledger::promo
