@@ -207,7 +207,8 @@ void print_trace_text(const json& t) {
     std::cout << fmt::format("campaign  {} \"{}\" [{}], GL {}, created by {} at {} UTC, approved by {} at {} UTC\n",
                              c["id"].get<long long>(), c["name"].get<std::string>(), c["status"].get<std::string>(),
                              c["gl_code"].get<std::string>(), c["created_by"].get<std::string>(),
-                             c["created_at_utc"].get<std::string>(), c["approved_by"].dump(), c["approved_at_utc"].dump());
+                             c["created_at_utc"].get<std::string>(), c["approved_by"].is_null() ? "-" : c["approved_by"].get<std::string>(),
+                             c["approved_at_utc"].is_null() ? "-" : c["approved_at_utc"].get<std::string>());
     std::cout << "          parameters " << c["parameters"].dump() << '\n';
   }
   const auto print_entry = [](const char* title, const json& e) {
