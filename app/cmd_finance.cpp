@@ -49,8 +49,9 @@ void report_commands(CLI::App& app, Context& ctx) {
     const auto [from, to] = range_of(outlets_range);
     const auto rows = promo::outlet_report(ctx.database(), from, to);
     Table t{{"level", "branch", "sub_branch", "outlet", "payments", "amount", "wechat", "alipay", "bank_app",
-             "bank_app_amount", "bank_app_share", "discounted", "subsidy", "payer_part", "merchant_part", "reversed"},
-            {false, false, false, false, true, true, true, true, true, true, true, true, true, true, true, true},
+             "bank_app_amount", "bank_app_share", "discounted", "subsidy", "payer_part", "merchant_part", "reversed",
+             "reversed_subsidy", "net_subsidy"},
+            {false, false, false, false, true, true, true, true, true, true, true, true, true, true, true, true, true, true},
             {}};
     for (const auto& r : rows) {
       if (level != "all" && r.level != level) continue;
@@ -58,7 +59,8 @@ void report_commands(CLI::App& app, Context& ctx) {
                         text(r.wechat.payments), text(r.alipay.payments), text(r.bank_app.payments),
                         money_text(r.bank_app.amount_fen), promo::share_percent(r.bank_app.payments, r.total.payments),
                         text(r.discounted), money_text(r.subsidy_fen), money_text(r.payer_part_fen),
-                        money_text(r.merchant_part_fen), text(r.reversed)});
+                        money_text(r.merchant_part_fen), text(r.reversed), money_text(r.reversed_subsidy_fen),
+                        money_text(r.subsidy_fen - r.reversed_subsidy_fen)});
     }
     const auto budgets = promo::budget_report(ctx.database());
     Table b{{"campaign", "name", "status", "budget", "reserved", "spent", "left"},
@@ -94,9 +96,20 @@ void report_commands(CLI::App& app, Context& ctx) {
   static long long campaign_id = 0;
   static Range campaign_range;
   campaign->add_option("ID", campaign_id, "campaign id")->required();
-  add_range(campaign, campaign_range);
+  campaign->add_option("--from", campaign_range.from, "first business day (default: the campaign's first day)");
+  campaign->add_option("--to", campaign_range.to, "last business day (default: the campaign's last day)");
   campaign->callback([&ctx] {
-    const auto [from, to] = range_of(campaign_range);
+    Range range = campaign_range;
+    if (range.from.empty() || range.to.empty()) {
+      auto lease = ctx.database().lease();
+      std::string first, last;
+      *lease << "SELECT first_day::text, last_day::text FROM promo.campaign WHERE id = :id", soci::use(campaign_id),
+          soci::into(first), soci::into(last);
+      if (!lease->got_data()) throw CommandError(exit_rejected, "unknown_campaign", fmt::format("no campaign {}", campaign_id));
+      if (range.from.empty()) range.from = first;
+      if (range.to.empty()) range.to = last;
+    }
+    const auto [from, to] = range_of(range);
     const auto rows = promo::campaign_report(ctx.database(), campaign_id, from, to);
     Table t{{"business_day", "merchant", "outlet", "deck", "dealt", "used", "expired", "subsidy", "used_in_band",
              "band_share"},
@@ -270,19 +283,31 @@ void audit_commands(CLI::App& app, Context& ctx) {
       payer += r.payer_share_fen;
       merchant += r.merchant_share_fen;
     }
-    if (!ctx.json) {
-      t.rows.push_back({"total", text(static_cast<std::int64_t>(rows->size())), "", "", "", money_text(total),
-                        money_text(payer), money_text(merchant), "", "", "", ""});
+    if (ctx.json) {
+      json list = json::array();
+      for (const auto& r : *rows) {
+        list.push_back(json{{"business_day", r.business_day}, {"payment_id", r.payment_id}, {"merchant", r.merchant},
+                            {"payer", r.payer}, {"amount", money_text(r.amount_fen)}, {"discount", money_text(r.discount_fen)},
+                            {"payer_part", money_text(r.payer_share_fen)}, {"merchant_part", money_text(r.merchant_share_fen)},
+                            {"entry_id", r.entry_id}, {"deck_id", r.deck_id}, {"card_position", r.card_position},
+                            {"reversed", r.reversed}});
+      }
+      print_json(json{{"outlet", outlet}, {"from", subsidies_range.from}, {"to", subsidies_range.to},
+                      {"subsidies", list}, {"count", rows->size()}, {"total_discount", money_text(total)},
+                      {"total_payer_part", money_text(payer)}, {"total_merchant_part", money_text(merchant)}},
+                 std::cout);
+      return;
     }
+    t.rows.push_back({"total", "", "", "", "", money_text(total), money_text(payer), money_text(merchant),
+                      fmt::format("{} subsidies", rows->size()), "", "", ""});
     print(ctx, t, std::cout);
   });
 
   audit->add_subcommand("verify", "check every invariant of the ledger and the campaign rules")->callback([&ctx] {
-    const auto checks = promo::verify_all(ctx.database());
-    ledger::Ledger ledger(ctx.database());
-    const std::string digest = ledger.chain_digest();
-    bool ok = true;
-    for (const auto& c : checks) ok = ok && c.ok();
+    const auto report = promo::verify_all(ctx.database());
+    const auto& checks = report.checks;
+    const std::string& digest = report.chain_digest;
+    const bool ok = report.ok();
     if (ctx.json) {
       json list = json::array();
       for (const auto& c : checks) {

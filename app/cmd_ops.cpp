@@ -93,9 +93,11 @@ void org_commands(CLI::App& app, Context& ctx) {
   auto* org = app.add_subcommand("org", "the organisation: branches, sub-branches, outlets, merchants, payers");
   org->require_subcommand(1);
   auto* import = org->add_subcommand("import", "import an organisation CSV, all or nothing");
-  static std::string file;
+  static std::string file, opening_date;
   import->add_option("FILE", file, "CSV: kind,code,name,parent,opening_balance")->required();
+  import->add_option("--date", opening_date, "business day of the opening deposits (default: today)");
   import->callback([&ctx] {
+    const auto opening_day = opening_date.empty() ? ledger::business_day_of(ledger::now()) : day_arg(opening_date, "--date");
     const std::string text = read_file(file);
     auto rows = parse_csv(text, file, 5);
     if (!rows) usage_error(rows.error());
@@ -156,7 +158,7 @@ void org_commands(CLI::App& app, Context& ctx) {
         // the payer: importing the same file again replays them; a changed amount is refused.
         s << "SELECT ledger.open_account('bank:funding', 'bank funding of payer deposits', 'asset', NULL, NULL)",
             soci::into(id);
-        const std::string day = ledger::format_day(ledger::business_day_of(ledger::now()));
+        const std::string day = ledger::format_day(opening_day);
         for (const auto& [payer, amount] : openings) {
           const std::string ref = "opening:payer:" + payer;
           const std::string codes = "{bank:funding,payer:" + payer + ":deposit}";

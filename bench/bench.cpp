@@ -58,6 +58,28 @@ long long scalar(ledger::Database& db, const std::string& sql) {
   return v;
 }
 
+// The pilot's parameters for one bench day, with a budget that never runs out; created and approved.
+void approve_pilot_campaign(ledger::Database& db, const std::string& name, const std::string& branch,
+                            std::vector<std::string> merchant_codes) {
+  promo::CampaignParams p;
+  p.name = name;
+  p.funding_branch = branch;
+  p.gl_code = "660101";
+  p.merchants = std::move(merchant_codes);
+  p.first_day = ledger::parse_day(bench_day).value();
+  p.last_day = p.first_day;
+  p.min_payment = ledger::Money::parse("10.00").value();
+  p.min_discount = ledger::Money::parse("1.00").value();
+  p.max_discount = ledger::Money::parse("10.00").value();
+  p.band_low = ledger::Money::parse("7.00").value();
+  p.band_high = ledger::Money::parse("9.00").value();
+  p.budget_total = ledger::Money::parse("1000000000.00").value();
+  promo::Campaigns campaigns(db);
+  auto id = campaigns.create(p, json{{"name", name}}, "bench.maker");
+  if (!id) throw std::runtime_error(id.error().detail);
+  if (!campaigns.approve(*id, "bench.checker")) throw std::runtime_error("bench campaign approval failed");
+}
+
 // The organisation, written in bulk through the same SQL functions the import uses. Merchants
 // MB00001.. are spread over outlets; merchant MHOT0 .. MHOTn sit in one outlet (hot-outlet).
 void setup(ledger::Database& db, int merchants, int outlets, int payers, int hot_outlet_merchants) {
@@ -85,24 +107,8 @@ void setup(ledger::Database& db, int merchants, int outlets, int payers, int hot
                        "ARRAY['bank:funding', 'payer:' || code || ':deposit'], ARRAY['D', 'C'], "
                        "ARRAY[100000000000, 100000000000]::bigint[]) FROM ledger.payer",
                        bench_day));
-  promo::Campaigns campaigns(db);
   const auto make = [&](const std::string& name, std::vector<std::string> codes) {
-    promo::CampaignParams p;
-    p.name = name;
-    p.funding_branch = "BB";
-    p.gl_code = "660101";
-    p.merchants = std::move(codes);
-    p.first_day = ledger::parse_day(bench_day).value();
-    p.last_day = p.first_day;
-    p.min_payment = ledger::Money::parse("10.00").value();
-    p.min_discount = ledger::Money::parse("1.00").value();
-    p.max_discount = ledger::Money::parse("10.00").value();
-    p.band_low = ledger::Money::parse("7.00").value();
-    p.band_high = ledger::Money::parse("9.00").value();
-    p.budget_total = ledger::Money::parse("1000000000.00").value();
-    auto id = campaigns.create(p, json{{"name", name}}, "bench.maker");
-    if (!id) throw std::runtime_error(id.error().detail);
-    if (!campaigns.approve(*id, "bench.checker")) throw std::runtime_error("approve failed");
+    approve_pilot_campaign(db, name, "BB", std::move(codes));
   };
   std::vector<std::string> spread, hot, pilot;
   for (int m = 1; m <= merchants; ++m) spread.push_back(fmt::format("MB{:06}", m));
@@ -201,7 +207,7 @@ json run(ledger::Database& db, const std::string& scenario, int clients, int dur
     });
   }
   std::this_thread::sleep_for(std::chrono::seconds(warmup_s));
-  const long long retries_before = 0;
+  const auto retries_before = ledger::retries_taken().load();
   measuring = true;
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::seconds(duration_s));
@@ -224,7 +230,7 @@ json run(ledger::Database& db, const std::string& scenario, int clients, int dur
     const auto idx = std::min(all.size() - 1, static_cast<std::size_t>(p * static_cast<double>(all.size())));
     return static_cast<double>(all[idx]) / 1000.0;
   };
-  (void)retries_before;
+  const auto retries = ledger::retries_taken().load() - retries_before;
   return json{{"scenario", scenario},
               {"clients", clients},
               {"duration_s", elapsed_s},
@@ -232,6 +238,7 @@ json run(ledger::Database& db, const std::string& scenario, int clients, int dur
               {"discounted", total.discounted},
               {"rejected", total.rejected},
               {"errors", total.errors},
+              {"retries", retries},
               {"payments_per_s", static_cast<double>(total.ok) / elapsed_s},
               {"latency_ms", {{"p50", pct(0.50)}, {"p95", pct(0.95)}, {"p99", pct(0.99)}, {"max", all.empty() ? 0.0 : static_cast<double>(all.back()) / 1000.0}}}};
 }
@@ -391,25 +398,11 @@ int main(int argc, char** argv) {
                    "SELECT ledger.add_merchant('DM' || m, 'Deal merchant ' || m, 'DO' || (1 + m % 100)) "
                    "FROM generate_series(1, {}) m;",
                    merchants));
-      promo::CampaignParams p;
-      p.name = "deal bench";
-      p.funding_branch = "DB";
-      p.gl_code = "660101";
-      for (int m = 1; m <= merchants; ++m) p.merchants.push_back(fmt::format("DM{}", m));
-      p.first_day = ledger::parse_day(bench_day).value();
-      p.last_day = p.first_day;
-      p.min_payment = ledger::Money::parse("10.00").value();
-      p.min_discount = ledger::Money::parse("1.00").value();
-      p.max_discount = ledger::Money::parse("10.00").value();
-      p.band_low = ledger::Money::parse("7.00").value();
-      p.band_high = ledger::Money::parse("9.00").value();
-      p.budget_total = ledger::Money::parse("1000000000.00").value();
-      promo::Campaigns campaigns(db);
-      auto id = campaigns.create(p, json{{"name", p.name}}, "bench.maker");
-      if (!id) throw std::runtime_error(id.error().detail);
-      if (!campaigns.approve(*id, "bench.checker")) throw std::runtime_error("approve failed");
+      std::vector<std::string> codes;
+      for (int m = 1; m <= merchants; ++m) codes.push_back(fmt::format("DM{}", m));
+      approve_pilot_campaign(db, "deal bench", "DB", std::move(codes));
       const auto t0 = Clock::now();
-      const auto report = promo::deal_day(db, p.first_day);
+      const auto report = promo::deal_day(db, ledger::parse_day(bench_day).value());
       const double deal_s = std::chrono::duration<double>(Clock::now() - t0).count();
       std::cout << json{{"merchants", merchants}, {"decks_dealt", report.decks_dealt}, {"cards", report.cards_dealt},
                         {"deal_s", deal_s}}.dump()

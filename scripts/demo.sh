@@ -40,7 +40,7 @@ step "migrate"
 $pl db migrate
 
 step "import the example organisation (a branch, two sub-branches, three outlets, a food street, 200 payers)"
-$pl org import examples/organisation.csv
+$pl org import examples/organisation.csv --date "$(date -u -d "$day - 1 day" +%F)"
 
 step "create the pilot campaign (maker: ops.zhang) and approve it (checker: fin.li)"
 campaign_id=$($pl --json campaign list | sed -n 's/.*"id": \([0-9]*\),.*/\1/p' | head -n1 || true)

@@ -163,8 +163,7 @@ TEST_F(PromoTest, DecksAreReproducibleAndMeetTheBandRule) {
                          "JOIN ledger.merchant m ON m.id = d.merchant_id JOIN promo.campaign c ON c.id = d.campaign_id");
   int decks = 0;
   for (const soci::row& row : rows) {
-    std::string hex = row.get<std::string>(3), secret;
-    for (std::size_t i = 0; i < hex.size(); i += 2) secret += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+    const std::string secret = promo::bytes_from_hex(row.get<std::string>(3));
     const auto seed = promo::derive_seed(secret, id, row.get<std::string>(0), "2026-11-24");
     const auto cards = promo::deal(pilot_params({}).deck_params(), seed);
     std::string literal = "{";

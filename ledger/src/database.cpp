@@ -22,6 +22,11 @@ void rethrow_as_database_error(std::string_view what_doing) {
   }
 }
 
+std::atomic<std::uint64_t>& retries_taken() {
+  static std::atomic<std::uint64_t> counter{0};
+  return counter;
+}
+
 std::optional<std::string> conninfo_from(std::optional<std::string> explicit_conninfo) {
   if (explicit_conninfo && !explicit_conninfo->empty()) return explicit_conninfo;
   if (const char* env = std::getenv("PROMOLEDGER_DB"); env != nullptr && *env != '\0') return std::string(env);

@@ -37,12 +37,6 @@ AuditCheck sql_check(soci::session& s, const std::string& name, const std::strin
   return c;
 }
 
-std::string unhex(const std::string& hex) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-  return out;
-}
-
 }  // namespace
 
 std::optional<json> trace_payment(ledger::Database& db, const std::string& payment_id) {
@@ -226,13 +220,21 @@ std::optional<std::vector<SubsidyRow>> outlet_subsidies(ledger::Database& db, co
   }
 }
 
-std::vector<AuditCheck> verify_all(ledger::Database& db) {
-  std::vector<AuditCheck> out;
-  ledger::Ledger ledger(db);
-  for (const auto& c : ledger.verify()) out.push_back(AuditCheck{c.name, c.violations, c.sample});
+AuditReport verify_all(ledger::Database& db) {
+  AuditReport report;
+  std::vector<AuditCheck>& out = report.checks;
   auto lease = db.lease();
   soci::session& s = *lease;
   try {
+    soci::transaction tx(s);
+    ledger::exec_script(s, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", "starting the audit snapshot");
+    {
+      soci::rowset<soci::row> rows =
+          (s.prepare << "SELECT check_name, violations, coalesce(sample, '') FROM ledger.verify(5)");
+      for (const soci::row& row : rows) {
+        out.push_back(AuditCheck{row.get<std::string>(0), row.get<long long>(1), row.get<std::string>(2)});
+      }
+    }
     out.push_back(sql_check(s, "subsidy_lines_match_cards",
         "SELECT format('payment %s: discount %s, card %s, subsidy debits matching %s', p.payment_id, p.discount_fen, "
         "  d.cards_fen[p.card_position], (SELECT count(*) FROM ledger.journal_line l WHERE l.entry_id = p.entry_id "
@@ -240,9 +242,11 @@ std::vector<AuditCheck> verify_all(ledger::Database& db) {
         "FROM promo.payment p LEFT JOIN promo.deck d ON d.id = p.deck_id "
         "LEFT JOIN promo.campaign_merchant cm ON cm.campaign_id = p.campaign_id AND cm.merchant_id = p.merchant_id "
         "WHERE p.deck_id IS NOT NULL AND (d.id IS NULL OR cm.subsidy_account_id IS NULL "
-        "  OR p.discount_fen <> d.cards_fen[p.card_position] OR (SELECT count(*) FROM ledger.journal_line l "
-        "  WHERE l.entry_id = p.entry_id AND l.account_id = cm.subsidy_account_id AND l.side = 'D' "
-        "  AND l.amount_fen = p.discount_fen) <> 1) "
+        "  OR p.discount_fen <> d.cards_fen[p.card_position] "
+        "  OR (SELECT count(*) FROM ledger.journal_line l WHERE l.entry_id = p.entry_id "
+        "      AND l.account_id = cm.subsidy_account_id) <> 1 "
+        "  OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id "
+        "      AND l.account_id = cm.subsidy_account_id AND l.side = 'D' AND l.amount_fen = p.discount_fen)) "
         "UNION ALL "
         "SELECT format('entry %s debits subsidy account %s by %s without a card', l.entry_id, l.account_id, l.amount_fen) "
         "FROM ledger.journal_line l WHERE l.side = 'D' "
@@ -293,7 +297,7 @@ std::vector<AuditCheck> verify_all(ledger::Database& db) {
     soci::rowset<soci::row> decks = (s.prepare <<
         "SELECT d.id, d.campaign_id, m.code, d.business_day::text, d.algorithm_version, d.deck_order, d.seed_commitment, "
         "coalesce(d.seed_revealed, ''), array_to_string(d.cards_fen, ','), encode(c.secret, 'hex'), c.min_discount_fen, "
-        "c.max_discount_fen, c.band_low_fen, c.band_high_fen, c.band_share_bp, c.cards_per_day "
+        "c.max_discount_fen, c.band_low_fen, c.band_high_fen, c.band_share_bp, c.cards_per_day, c.deck_order "
         "FROM promo.deck d JOIN promo.campaign c ON c.id = d.campaign_id JOIN ledger.merchant m ON m.id = d.merchant_id "
         "ORDER BY d.id");
     const auto note = [](AuditCheck& c, const std::string& what) {
@@ -302,9 +306,14 @@ std::vector<AuditCheck> verify_all(ledger::Database& db) {
     };
     for (const soci::row& row : decks) {
       const long long deck_id = row.get<long long>(0);
+      // The campaign's (frozen) parameters, not the deck's copy: a deck must follow its campaign.
       const DeckParams params{row.get<long long>(10), row.get<long long>(11), row.get<long long>(12),
                               row.get<long long>(13), row.get<int>(14), row.get<int>(15),
-                              deck_order_from_string(row.get<std::string>(5)).value_or(DeckOrder::stratified)};
+                              deck_order_from_string(row.get<std::string>(16)).value_or(DeckOrder::stratified)};
+      if (row.get<std::string>(5) != row.get<std::string>(16)) {
+        note(band, fmt::format("deck {}: dealt {}, the campaign says {}", deck_id, row.get<std::string>(5),
+                               row.get<std::string>(16)));
+      }
       std::vector<std::int64_t> stored;
       const std::string cards_text = row.get<std::string>(8);
       for (std::size_t pos = 0; pos < cards_text.size();) {
@@ -318,22 +327,27 @@ std::vector<AuditCheck> verify_all(ledger::Database& db) {
         note(redeal, fmt::format("deck {}: algorithm version {} is not known to this build", deck_id, row.get<int>(4)));
         continue;
       }
-      const DeckSeed seed = derive_seed(unhex(row.get<std::string>(9)), row.get<long long>(1), row.get<std::string>(2),
+      const DeckSeed seed = derive_seed(bytes_from_hex(row.get<std::string>(9)), row.get<long long>(1), row.get<std::string>(2),
                                         row.get<std::string>(3), row.get<int>(4));
       if (seed_commitment_hex(seed) != row.get<std::string>(6)) {
         note(redeal, fmt::format("deck {}: the seed derived from the secret does not match the commitment", deck_id));
       } else if (!row.get<std::string>(7).empty() && row.get<std::string>(7) != to_hex(seed)) {
         note(redeal, fmt::format("deck {}: the revealed seed is not the derived one", deck_id));
-      } else if (validate(params).empty() && deal(params, seed) != stored) {
+      } else if (!validate(params).empty()) {
+        note(redeal, fmt::format("deck {}: its campaign's parameters cannot deal a deck: {}", deck_id,
+                                 validate(params).front()));
+      } else if (deal(params, seed) != stored) {
         note(redeal, fmt::format("deck {}: re-dealt cards differ from the stored ones", deck_id));
       }
     }
     out.push_back(band);
     out.push_back(redeal);
+    s << "SELECT ledger.chain_digest()", soci::into(report.chain_digest);
+    tx.commit();
   } catch (...) {
     rethrow_as_database_error("verifying");
   }
-  return out;
+  return report;
 }
 
 }  // namespace promoledger::promo

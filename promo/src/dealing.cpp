@@ -16,13 +16,6 @@ namespace {
 
 using ledger::rethrow_as_database_error;
 
-std::string hex_to_bytes(const std::string& hex) {
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-  return out;
-}
-
 struct CampaignRow {
   long long id;
   std::string secret_hex;
@@ -98,7 +91,7 @@ void deal_campaign(soci::session& s, const CampaignRow& c, const std::string& da
          soci::use(cid), soci::use(day));
     for (const soci::row& row : rows) outlet_used_fen[row.get<long long>(0)] = row.get<long long>(1);
   }
-  const std::string secret = hex_to_bytes(c.secret_hex);
+  const std::string secret = bytes_from_hex(c.secret_hex);
   long long budget_left_fen = c.budget_left_fen;
   long long reserved_now_fen = 0;
   std::vector<long long> ids, sums;
@@ -249,7 +242,7 @@ CloseReport close_day(ledger::Database& database, date::year_month_day day) {
         for (const soci::row& row : rows) {
           deck_ids.push_back(row.get<long long>(0));
           const DeckSeed seed =
-              derive_seed(hex_to_bytes(row.get<std::string>(1)), row.get<long long>(2), row.get<std::string>(3), day_text);
+              derive_seed(bytes_from_hex(row.get<std::string>(1)), row.get<long long>(2), row.get<std::string>(3), day_text);
           seeds.push_back(to_hex(seed));
         }
       }

@@ -169,6 +169,22 @@ DeckSeed derive_seed(std::string_view campaign_secret, std::int64_t campaign_id,
 
 std::string to_hex(const DeckSeed& seed) { return hex(seed.bytes); }
 
+std::string bytes_from_hex(std::string_view text) {
+  assert(text.size() % 2 == 0);
+  const auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    throw std::invalid_argument("not a hex digit");
+  };
+  std::string out;
+  out.reserve(text.size() / 2);
+  for (std::size_t i = 0; i + 1 < text.size(); i += 2) {
+    out += static_cast<char>(nibble(text[i]) * 16 + nibble(text[i + 1]));
+  }
+  return out;
+}
+
 std::string seed_commitment_hex(const DeckSeed& seed) {
   std::array<std::uint8_t, EVP_MAX_MD_SIZE> digest{};
   unsigned int length = 0;

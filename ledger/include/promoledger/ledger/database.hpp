@@ -7,6 +7,7 @@
 
 #include <soci/soci.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -94,6 +95,9 @@ pg_conn* native_handle(soci::session& session);
 // Runs a script of one or more statements through libpq; throws DatabaseError with the SQLSTATE.
 void exec_script(soci::session& session, const std::string& sql, std::string_view what_doing);
 
+// Retries taken by with_retry in this process (for benchmarks and monitoring).
+std::atomic<std::uint64_t>& retries_taken();
+
 // Bounded retry of a unit of work on serialization failures and deadlocks.
 inline constexpr int retries_max = 5;
 template <class F>
@@ -103,6 +107,7 @@ auto with_retry(F&& unit_of_work) -> decltype(unit_of_work()) {
       return unit_of_work();
     } catch (const DatabaseError& e) {
       if (!e.retryable() || attempt >= retries_max) throw;
+      retries_taken().fetch_add(1, std::memory_order_relaxed);
     }
   }
 }

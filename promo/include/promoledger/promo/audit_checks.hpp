@@ -44,7 +44,19 @@ struct AuditCheck {
   std::string sample;  // the first few violations, in words
   bool ok() const { return violations == 0; }
 };
-// Every check (docs/operations.md lists them). Set-based SQL, plus a re-deal of every deck in C++.
-std::vector<AuditCheck> verify_all(ledger::Database& db);
+struct AuditReport {
+  std::vector<AuditCheck> checks;
+  std::string chain_digest;  // of the same snapshot the checks read
+  bool ok() const {
+    for (const auto& c : checks) {
+      if (!c.ok()) return false;
+    }
+    return true;
+  }
+};
+// Every check (docs/operations.md lists them): set-based SQL plus a re-deal of every deck in C++, all
+// in one REPEATABLE READ, READ ONLY transaction, so that the checks and the digest describe one state
+// even while payments are being posted.
+AuditReport verify_all(ledger::Database& db);
 
 }  // namespace promoledger::promo

@@ -63,6 +63,9 @@ struct DeckSeed {
 DeckSeed derive_seed(std::string_view campaign_secret, std::int64_t campaign_id, std::string_view merchant_code,
                      std::string_view business_day_iso, std::int32_t algorithm_version = deck_algorithm_version);
 std::string to_hex(const DeckSeed& seed);
+// Bytes from lowercase or uppercase hex (the campaign secret as PostgreSQL's encode(…, 'hex') gives it).
+// REQUIRES: an even number of hex digits.
+std::string bytes_from_hex(std::string_view hex);
 // Lowercase hex SHA-256 of the 32 seed bytes: stored with the deck from the start.
 std::string seed_commitment_hex(const DeckSeed& seed);
 
