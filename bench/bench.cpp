@@ -303,6 +303,7 @@ json load_month(ledger::Database& db, long long lines_target, int merchants) {
   const long long payments = lines_target / 2;  // 90 % two-line payments, 10 % three-line: ~2.1 lines each
   const auto t0 = Clock::now();
   exec(db, fmt::format(R"SQL(
+    SET statement_timeout = 0;  -- a bulk load of millions of rows; sessions default to 30 s
     SET session_replication_role = replica;
     SELECT ledger.add_org_unit('RB', 'branch', 'Report branch', NULL);
     SELECT ledger.add_org_unit('RSB' || s, 'sub_branch', 'Report sub-branch ' || s, 'RB') FROM generate_series(1, 5) s;
