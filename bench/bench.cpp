@@ -312,12 +312,15 @@ json load_month(ledger::Database& db, long long lines_target, int merchants) {
     SELECT ledger.add_payer('RP' || p, 'Report payer ' || p) FROM generate_series(1, 5000) p;
     SELECT ledger.open_account('outlet:RO' || o || ':subsidy:660101', 'subsidy', 'expense', NULL, NULL) FROM generate_series(1, 100) o;
     CREATE TEMP TABLE gen AS
-      SELECT n, DATE '2026-11-01' + (n % 30)::int AS day,
-             (SELECT id FROM ledger.merchant WHERE code = 'RM' || (1 + n % {1})) AS merchant_id,
-             CASE WHEN n % 10 = 0 THEN 'bank_app' WHEN n % 10 = 1 THEN 'alipay' ELSE 'wechat' END AS channel,
-             1000 + (n * 7919) % 9000 AS amount_fen,
-             CASE WHEN n % 10 = 0 THEN 700 + (n % 201) ELSE 0 END AS discount_fen
+      -- Day, merchant and channel from independent hashes of n, so every merchant sees every channel
+      -- on every day (the aggregate table gets its realistic size: merchants x days x channels).
+      SELECT n, DATE '2026-11-01' + (abs(hashint8(n)) % 30)::int AS day,
+             (SELECT id FROM ledger.merchant WHERE code = 'RM' || (1 + abs(hashint8(n + 7919)) % {1})) AS merchant_id,
+             CASE WHEN abs(hashint8(n + 104729)) % 50 = 0 THEN 'bank_app'
+                  WHEN abs(hashint8(n + 104729)) % 50 < 5 THEN 'alipay' ELSE 'wechat' END AS channel,
+             1000 + (n * 7919) % 9000 AS amount_fen, 0::bigint AS discount_fen
         FROM generate_series(1::bigint, {0}::bigint) n;
+    UPDATE gen SET discount_fen = 700 + (n % 201) WHERE channel = 'bank_app';
     INSERT INTO ledger.journal_entry (id, external_ref, kind, business_day, posted_at, content_hash)
       OVERRIDING SYSTEM VALUE
       SELECT 1000000000 + n, 'bulk:' || n, 'payment', day, day + time '12:00', sha256(n::text::bytea) FROM gen;

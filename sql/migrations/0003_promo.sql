@@ -242,13 +242,6 @@ CREATE TYPE promo.payment_result AS (
   detail              text      -- words for a rejection
 );
 
-CREATE FUNCTION promo.payment_content_hash(p_payment_id text, p_payer text, p_merchant text, p_channel text,
-                                           p_amount_fen bigint, p_paid_at timestamptz)
-RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
-  SELECT sha256(convert_to(concat_ws('|', 'v1', p_payer, p_merchant, p_channel, p_amount_fen,
-    (extract(epoch FROM p_paid_at) * 1000000)::bigint, p_payment_id), 'UTF8'))
-$$;
-
 -- The stored result of a payment, as a replay returns it.
 CREATE FUNCTION promo.result_of(p_payment promo.payment, p_status text) RETURNS promo.payment_result
 LANGUAGE sql STABLE AS $$
@@ -330,7 +323,8 @@ BEGIN
     r.status := 'business_day_mismatch';
     r.detail := format('paid at %s local is day %s, not %s', v_local, v_local::date, p_business_day); RETURN r;
   END IF;
-  -- promo.payment_content_hash, inline (an expression, not a statement per payment).
+  -- What a replay must match: payer, merchant, channel, amount, time (microseconds) and id. Stored as
+  -- the entry's content_hash. Written as an expression, not a function call: no statement per payment.
   v_hash := sha256(convert_to(concat_ws('|', 'v1', p_payer, p_merchant, p_channel, p_amount_fen,
     (extract(epoch FROM p_paid_at) * 1000000)::bigint, p_payment_id), 'UTF8'));
   -- A replay is answered before any lock is taken.
