@@ -30,11 +30,15 @@ if [[ -z "${PROMOLEDGER_DB:-}" ]]; then
   # A fresh demo database each run, so the figures are always those of one day.
   bash scripts/pg.sh psql -q -d postgres -c "DROP DATABASE IF EXISTS promoledger_demo WITH (FORCE)" \
     -c "CREATE DATABASE promoledger_demo" >/dev/null
-  export PROMOLEDGER_DB="$conn dbname=promoledger_demo"
+  export PROMOLEDGER_DB="${conn/dbname=promoledger/dbname=promoledger_demo}"
 fi
 echo "demo: database: $PROMOLEDGER_DB" >&2
 
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+if [[ -t 1 ]]; then
+  step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else
+  step() { printf '\n== %s\n' "$*"; }
+fi
 
 step "migrate"
 $pl db migrate
