@@ -102,7 +102,7 @@ import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 base = {r["clients"]: r["payments_per_s"] for r in rows if r.get("scenario") == "baseline"}
 promo = {r["clients"]: r["payments_per_s"] for r in rows if r.get("scenario") == "promo"}
-print(f'{"scenario":<14}{"clients":>8}{"per s":>10}{"x base":>8}{"x promo":>9}{"p50 ms":>8}{"p95 ms":>8}{"p99 ms":>8}{"max ms":>9}{"errors":>8}  invariants')
+print(f'{"scenario":<14}{"clients":>8}{"per s":>10}{"x base":>8}{"x promo":>9}{"p50 ms":>8}{"p95 ms":>8}{"p99 ms":>8}{"max ms":>9}{"errors":>8}{"retries":>8}  invariants')
 for r in rows:
     if "clients" not in r:
         continue
@@ -110,7 +110,8 @@ for r in rows:
     ratio = v / base[c] if base.get(c) else 0
     rp = v / promo[c] if promo.get(c) and r["scenario"] != "baseline" else 0
     inv = "" if r["scenario"] == "baseline" else ("ok" if r["invariants"]["ok"] else "FAILED")
-    print(f'{r["scenario"]:<14}{c:>8}{v:>10.0f}{ratio:>8.2f}{rp:>9.2f}{lat["p50"]:>8.2f}{lat["p95"]:>8.2f}{lat["p99"]:>8.2f}{lat["max"]:>9.1f}{r.get("errors",0):>8}  {inv}')
+    rp_text = f'{rp:>9.2f}' if rp else f'{"":>9}'
+    print(f'{r["scenario"]:<14}{c:>8}{v:>10.0f}{ratio:>8.2f}{rp_text}{lat["p50"]:>8.2f}{lat["p95"]:>8.2f}{lat["p99"]:>8.2f}{lat["max"]:>9.1f}{r.get("errors",0):>8}{r.get("retries",""):>8}  {inv}')
 for r in rows:
     if r.get("scenario") == "deal":
         d = r["detail"]; print(f'deal: {d["decks_dealt"]} decks ({d["cards"]} cards) in {d["deal_s"]:.2f} s')
