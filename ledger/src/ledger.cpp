@@ -213,27 +213,24 @@ std::int64_t Ledger::open_account(const AccountSpec& spec) {
   return id;
 }
 
-Expected<PostResult, Rejection> Ledger::post(const Entry& entry) {
-  const std::string codes = array_literal(entry.lines(), [](const Line& l) { return l.account_code; });
-  const std::string sides =
-      array_literal(entry.lines(), [](const Line& l) { return std::string(1, static_cast<char>(l.side)); });
-  const std::string amounts = array_literal(entry.lines(), [](const Line& l) { return std::to_string(l.amount.fen()); });
-  const std::string day = format_day(entry.business_day());
+namespace {
+
+// One call of a posting function that returns (status, entry_id, detail), with the bounded retry and
+// the translation of rejections the database can only raise (a limit, a concurrent reversal).
+// `execute` binds its own inputs and runs the statement into the three outputs.
+template <class Execute>
+Expected<PostResult, Rejection> call_posting_function(Database& database, const std::string& what, Execute&& execute) {
   return with_retry([&]() -> Expected<PostResult, Rejection> {
-    auto lease = database_.lease();
+    auto lease = database.lease();
     std::string status;
     std::string detail;
     long long entry_id = 0;
     soci::indicator id_ind = soci::i_ok;
     try {
-      *lease << "SELECT status, entry_id, coalesce(detail, '') FROM ledger.post_entry(:ref, :kind, CAST(:day AS date), "
-                ":descr, CAST(:codes AS text[]), CAST(:sides AS text[]), CAST(:amounts AS bigint[]))",
-          soci::use(entry.external_ref()), soci::use(entry.kind()), soci::use(day), soci::use(entry.description()),
-          soci::use(codes), soci::use(sides), soci::use(amounts), soci::into(status), soci::into(entry_id, id_ind),
-          soci::into(detail);
+      execute(*lease, status, entry_id, id_ind, detail);
     } catch (...) {
       try {
-        rethrow_as_database_error(fmt::format("posting entry {}", entry.external_ref()));
+        rethrow_as_database_error(what);
       } catch (const DatabaseError& e) {
         if (auto rejection = rejection_from(e)) return unexpected(*rejection);
         throw;
@@ -244,6 +241,25 @@ Expected<PostResult, Rejection> Ledger::post(const Entry& entry) {
   });
 }
 
+}  // namespace
+
+Expected<PostResult, Rejection> Ledger::post(const Entry& entry) {
+  const std::string codes = array_literal(entry.lines(), [](const Line& l) { return l.account_code; });
+  const std::string sides =
+      array_literal(entry.lines(), [](const Line& l) { return std::string(1, static_cast<char>(l.side)); });
+  const std::string amounts = array_literal(entry.lines(), [](const Line& l) { return std::to_string(l.amount.fen()); });
+  const std::string day = format_day(entry.business_day());
+  return call_posting_function(
+      database_, fmt::format("posting entry {}", entry.external_ref()),
+      [&](soci::session& s, std::string& status, long long& entry_id, soci::indicator& id_ind, std::string& detail) {
+        s << "SELECT status, entry_id, coalesce(detail, '') FROM ledger.post_entry(:ref, :kind, CAST(:day AS date), "
+             ":descr, CAST(:codes AS text[]), CAST(:sides AS text[]), CAST(:amounts AS bigint[]))",
+            soci::use(entry.external_ref()), soci::use(entry.kind()), soci::use(day), soci::use(entry.description()),
+            soci::use(codes), soci::use(sides), soci::use(amounts), soci::into(status), soci::into(entry_id, id_ind),
+            soci::into(detail);
+      });
+}
+
 Expected<PostResult, Rejection> Ledger::reverse(std::int64_t entry_id, const std::string& external_ref,
                                                 date::year_month_day business_day, const std::string& description) {
   if (external_ref.empty() || external_ref.size() > external_ref_length_max) {
@@ -252,28 +268,14 @@ Expected<PostResult, Rejection> Ledger::reverse(std::int64_t entry_id, const std
   }
   const std::string day = format_day(business_day);
   const long long original = entry_id;
-  return with_retry([&]() -> Expected<PostResult, Rejection> {
-    auto lease = database_.lease();
-    std::string status;
-    std::string detail;
-    long long new_id = 0;
-    soci::indicator id_ind = soci::i_ok;
-    try {
-      *lease << "SELECT status, entry_id, coalesce(detail, '') FROM ledger.reverse_entry(:id, :ref, CAST(:day AS date), "
-                ":descr)",
-          soci::use(original), soci::use(external_ref), soci::use(day), soci::use(description), soci::into(status),
-          soci::into(new_id, id_ind), soci::into(detail);
-    } catch (...) {
-      try {
-        rethrow_as_database_error(fmt::format("reversing entry {}", entry_id));
-      } catch (const DatabaseError& e) {
-        if (auto rejection = rejection_from(e)) return unexpected(*rejection);
-        throw;
-      }
-    }
-    if (status == "already_reversed") return unexpected(Rejection{Reject::already_reversed, detail});
-    return post_result_from(status, id_ind == soci::i_null ? std::nullopt : std::optional<std::int64_t>(new_id), detail);
-  });
+  return call_posting_function(
+      database_, fmt::format("reversing entry {}", entry_id),
+      [&](soci::session& s, std::string& status, long long& new_id, soci::indicator& id_ind, std::string& detail) {
+        s << "SELECT status, entry_id, coalesce(detail, '') FROM ledger.reverse_entry(:id, :ref, CAST(:day AS date), "
+             ":descr)",
+            soci::use(original), soci::use(external_ref), soci::use(day), soci::use(description), soci::into(status),
+            soci::into(new_id, id_ind), soci::into(detail);
+      });
 }
 
 Expected<AccountBalance, Rejection> Ledger::balance_where(std::string_view account_code, const std::string& line_filter,
