@@ -34,8 +34,14 @@ std::string read_file(const std::string& path) {
   return text.str();
 }
 
+// "code: words", with the code once even when the database's words already start with it.
+std::string describe(const promo::Rejection& r) {
+  const std::string code(promo::to_string(r.code));
+  return r.detail.rfind(code + ":", 0) == 0 ? r.detail : code + ": " + r.detail;
+}
+
 [[noreturn]] void rejected(const promo::Rejection& r) {
-  throw CommandError(exit_rejected, std::string(promo::to_string(r.code)), r.detail);
+  throw CommandError(exit_rejected, std::string(promo::to_string(r.code)), describe(r));
 }
 
 json payment_json(const promo::PaymentResult& r) {
@@ -490,7 +496,7 @@ void payment_commands(CLI::App& app, Context& ctx) {
             ++bad;
             failures.push_back(json{{"line", r.line}, {"error", promo::to_string(result.error().code)},
                                     {"message", result.error().detail}});
-            std::cerr << where << promo::to_string(result.error().code) << ": " << result.error().detail << '\n';
+            std::cerr << where << describe(result.error()) << '\n';
           } else {
             (result->status == promo::PaymentResult::Status::posted ? posted : replayed)++;
             if (result->discounted && result->status == promo::PaymentResult::Status::posted) {

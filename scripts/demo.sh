@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 build_dir=${BUILD_DIR:-build}
 echo "demo: building ($build_dir, Release)" >&2
-cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DPROMOLEDGER_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build_dir" -j "$(nproc 2>/dev/null || echo 2)" --target promoledger >/dev/null
 pl="$build_dir/app/promoledger"
 

@@ -22,6 +22,14 @@ void rethrow_as_database_error(std::string_view what_doing) {
   }
 }
 
+std::string DatabaseError::primary_message() const {
+  const std::string_view text = what();
+  const std::size_t start = text.find("ERROR:  ");
+  if (start == std::string_view::npos) return std::string(text);
+  const std::string_view rest = text.substr(start + 8);
+  return std::string(rest.substr(0, rest.find('\n')));
+}
+
 std::atomic<std::uint64_t>& retries_taken() {
   static std::atomic<std::uint64_t> counter{0};
   return counter;

@@ -189,11 +189,11 @@ Expected<PostResult, Rejection> post_result_from(const std::string& status, std:
 
 std::optional<Rejection> rejection_from(const DatabaseError& error) {
   if (error.sqlstate() == sqlstate::insufficient_funds) {
-    return Rejection{Reject::insufficient_funds, error.what()};
+    return Rejection{Reject::insufficient_funds, error.primary_message()};
   }
   if (error.sqlstate() == sqlstate::unique_violation &&
       std::string_view(error.what()).find("reverses_entry_id") != std::string_view::npos) {
-    return Rejection{Reject::already_reversed, error.what()};
+    return Rejection{Reject::already_reversed, error.primary_message()};
   }
   return std::nullopt;
 }

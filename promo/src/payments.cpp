@@ -10,7 +10,9 @@ namespace {
 using ledger::DatabaseError;
 
 std::optional<Rejection> rejection_from(const DatabaseError& error) {
-  if (error.sqlstate() == ledger::sqlstate::insufficient_funds) return Rejection{Reject::insufficient_funds, error.what()};
+  if (error.sqlstate() == ledger::sqlstate::insufficient_funds) {
+    return Rejection{Reject::insufficient_funds, error.primary_message()};
+  }
   return std::nullopt;
 }
 
@@ -149,7 +151,7 @@ Expected<ReversalResult, Rejection> PaymentPoster::reverse(const std::string& pa
       } catch (const DatabaseError& e) {
         if (auto rejection = rejection_from(e)) return unexpected(*rejection);
         if (e.sqlstate() == ledger::sqlstate::unique_violation) {
-          return unexpected(Rejection{Reject::already_reversed, e.what()});
+          return unexpected(Rejection{Reject::already_reversed, e.primary_message()});
         }
         throw;
       }

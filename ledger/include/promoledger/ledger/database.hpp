@@ -41,6 +41,9 @@ class DatabaseError : public std::runtime_error {
       : std::runtime_error(std::move(message)), sqlstate_(std::move(sqlstate_code)) {}
   // Five characters, or empty when the failure did not come from the server.
   const std::string& sqlstate() const { return sqlstate_; }
+  // PostgreSQL's primary message alone ("insufficient_funds: account … would fall below …"), without
+  // SOCI's context and the statement text: what a rejection shows to a person.
+  std::string primary_message() const;
   bool retryable() const {
     return sqlstate_ == sqlstate::serialization_failure || sqlstate_ == sqlstate::deadlock_detected;
   }
