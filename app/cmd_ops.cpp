@@ -1,4 +1,5 @@
 // Operations: db, org import, campaigns, dealing and closing days, payments and reversals.
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -38,6 +39,14 @@ std::string read_file(const std::string& path) {
 std::string describe(const promo::Rejection& r) {
   const std::string code(promo::to_string(r.code));
   return r.detail.rfind(code + ":", 0) == 0 ? r.detail : code + ": " + r.detail;
+}
+
+// Who is acting, when --by is not given: the operating-system user (recorded in the campaign's events).
+std::string default_actor() {
+  for (const char* name : {"PROMOLEDGER_USER", "USER", "LOGNAME"}) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
+  }
+  return "unknown";
 }
 
 [[noreturn]] void rejected(const promo::Rejection& r) {
@@ -249,8 +258,9 @@ void campaign_commands(CLI::App& app, Context& ctx) {
   auto* create = c->add_subcommand("create", "create a draft campaign from a JSON document");
   static std::string file, by;
   create->add_option("--file", file, "campaign JSON (see examples/pilot-campaign.json)")->required();
-  create->add_option("--by", by, "who creates it (the maker)")->required();
+  create->add_option("--by", by, "who creates it, the maker (default: $PROMOLEDGER_USER or $USER)");
   create->callback([&ctx] {
+    if (by.empty()) by = default_actor();
     json document;
     try {
       document = json::parse(read_file(file));
@@ -299,8 +309,9 @@ void campaign_commands(CLI::App& app, Context& ctx) {
     auto id = std::make_shared<long long>(0);
     auto actor = std::make_shared<std::string>();
     sub->add_option("ID", *id, "campaign id")->required();
-    sub->add_option("--by", *actor, "who does it")->required();
+    sub->add_option("--by", *actor, "who does it (default: $PROMOLEDGER_USER or $USER)");
     sub->callback([&ctx, id, actor, action = std::string(action)] {
+      if (actor->empty()) *actor = default_actor();
       promo::Campaigns campaigns(ctx.database());
       auto status = campaigns.transition(*id, action, *actor);
       if (!status) rejected(status.error());

@@ -257,6 +257,18 @@ TEST_F(CliTest, CampaignCommandsGiveJsonShapesAndRefuseBadDocuments) {
   EXPECT_EQ(show["min_payment"], "10.00");
   EXPECT_EQ(show["max_discount"], "10.00");
   EXPECT_EQ(run({"campaign", "show", "999"}).exit_code, 1);
+  // Without --by the actor is the OS user (PROMOLEDGER_USER first), recorded in the lifecycle.
+  ::setenv("PROMOLEDGER_USER", "ops.night", 1);
+  r = run({"campaign", "pause", std::to_string(id)}, true);
+  ::unsetenv("PROMOLEDGER_USER");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["status"], "paused");
+  r = run({"campaign", "show", std::to_string(id)}, true);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["events"].back()["actor"], "ops.night");
+  ASSERT_EQ(run({"campaign", "resume", std::to_string(id), "--by", "ops.day"}).exit_code, 0);
+  r = run({"db", "status"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out).size(), 4u);
   EXPECT_EQ(run({"deal", "--date", "2026-13-01"}).exit_code, 2);
   r = run({"deal", "--date", "2026-11-24"}, true);
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -482,5 +482,24 @@ TEST_F(PromoTest, TimeWindowAndPerPayerDailyLimit) {
   EXPECT_EQ(discounted.load(), 2);
 }
 
+TEST_F(PromoTest, OutletDailyBudgetFundsDecksInMerchantOrder) {
+  // 200.00 a day per outlet is one worst-case deck: O1 can fund M1's deck but not M2's as well.
+  auto params = pilot_params({"M1", "M2", "M3"});
+  params.outlet_daily_budget = cny("200.00");
+  approved_campaign(params);
+  const auto report = promo::deal_day(db(), day("2026-11-24"));
+  EXPECT_EQ(report.decks_dealt, 2);
+  EXPECT_EQ(report.unfunded, 1);
+  EXPECT_EQ(text("SELECT m.code || ' ' || u.reason FROM promo.deck_unfunded u JOIN ledger.merchant m ON m.id = u.merchant_id"),
+            "M2 outlet_daily_budget");
+  promo::PaymentPoster poster(db());
+  auto r = poster.post(payment("ob-1", "P15", "M2", Channel::bank_app, "30.00", "2026-11-24T12:00:00+08:00"));
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->reason, "budget_exhausted");
+  EXPECT_LE(scalar("SELECT sum(reserved_fen)::bigint FROM promo.deck d JOIN ledger.merchant m ON m.id = d.merchant_id "
+                   "WHERE m.outlet_id = (SELECT id FROM ledger.org_unit WHERE code = 'O1')"),
+            20000);
+}
+
 }  // namespace
 }  // namespace promoledger::testing
