@@ -11,31 +11,14 @@
 #include "cli.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/promo/payments.hpp"
+#include "promoledger/promo/splitmix.hpp"
 
 namespace promoledger::app {
 namespace {
 
 using nlohmann::json;
 
-// splitmix64: a tiny generator whose output is fixed by its definition, so a seed gives the same
-// day on every platform and library version (std distributions are implementation-defined).
-struct SplitMix {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  // Uniform in [0, n) without modulo bias.
-  std::uint64_t below(std::uint64_t n) {
-    const std::uint64_t limit = UINT64_MAX - UINT64_MAX % n;
-    std::uint64_t x;
-    do x = next();
-    while (x >= limit);
-    return x % n;
-  }
-};
+using promo::SplitMix;
 
 struct Mix {
   int wechat = 90, alipay = 8, bank_app = 2;

@@ -26,6 +26,7 @@
 #include "promoledger/promo/campaign.hpp"
 #include "promoledger/promo/dealing.hpp"
 #include "promoledger/promo/payments.hpp"
+#include "promoledger/promo/splitmix.hpp"
 
 namespace {
 
@@ -35,16 +36,7 @@ using nlohmann::json;
 
 constexpr const char* bench_day = "2026-11-24";
 
-struct SplitMix {
-  std::uint64_t state;
-  std::uint64_t next() {
-    std::uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-  }
-  std::uint64_t below(std::uint64_t n) { return next() % n; }  // bias irrelevant for load generation
-};
+using promo::SplitMix;
 
 void exec(ledger::Database& db, const std::string& sql) {
   auto lease = db.lease();
