@@ -91,8 +91,11 @@ void db_commands(CLI::App& app, Context& ctx) {
     Table t{{"migration", "checksum", "applied_at_utc", "state"}, {}, {}};
     bool changed = false;
     for (const auto& m : ledger::migration_status(*lease)) {
-      const std::string state = m.changed() ? "CHANGED" : (m.applied_at ? "applied" : "pending");
-      changed = changed || m.changed();
+      // A changed function file is the normal state between a new release and `db migrate`, which
+      // re-applies it; a changed numbered migration is an error (history must not be edited).
+      const bool refused = m.changed() && !m.function_file;
+      const std::string state = refused ? "CHANGED" : (m.applied_at && !m.changed() ? "applied" : "pending");
+      changed = changed || refused;
       t.rows.push_back({m.name, m.checksum_hex.substr(0, 16), m.applied_at.value_or(""), state});
     }
     print(ctx, t, std::cout);

@@ -20,8 +20,11 @@ void ensure_table(soci::session& session) {
   exec_script(session,
               "CREATE TABLE IF NOT EXISTS public.promoledger_migration ("
               "  name text PRIMARY KEY, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
+              "  applied_by text NOT NULL DEFAULT current_user);"
+              "CREATE TABLE IF NOT EXISTS public.promoledger_function_history ("
+              "  name text NOT NULL, checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now(),"
               "  applied_by text NOT NULL DEFAULT current_user)",
-              "creating the migration table");
+              "creating the migration tables");
 }
 
 std::map<std::string, std::pair<std::string, std::string>> applied(soci::session& session) {
@@ -33,6 +36,25 @@ std::map<std::string, std::pair<std::string, std::string>> applied(soci::session
     out.emplace(row.get<std::string>(0), std::make_pair(row.get<std::string>(1), row.get<std::string>(2)));
   }
   return out;
+}
+
+// Runs one file in its own transaction together with the statement that records it.
+void apply_in_transaction(soci::session& session, const EmbeddedMigration& m, const std::string& checksum,
+                          const char* record_sql) {
+  exec_script(session, "BEGIN", "starting a migration");
+  try {
+    exec_script(session, m.sql, fmt::format("applying {}", m.name));
+    // Named variables: SOCI binds by reference and executes when the full expression ends.
+    const std::string name(m.name);
+    session << record_sql, soci::use(name, "n"), soci::use(checksum, "c");
+    exec_script(session, "COMMIT", fmt::format("committing {}", m.name));
+  } catch (...) {
+    try {
+      exec_script(session, "ROLLBACK", "rolling back");
+    } catch (...) {
+    }
+    throw;
+  }
 }
 
 }  // namespace
@@ -78,22 +100,25 @@ MigrationReport migrate(soci::session& session) {
         continue;
       }
       spdlog::info("applying migration {}", m.name);
-      exec_script(session, "BEGIN", "starting a migration");
-      try {
-        exec_script(session, m.sql, fmt::format("applying migration {}", m.name));
-        // A named variable: SOCI binds by reference and executes when the full expression ends.
-        const std::string name(m.name);
-        session << "INSERT INTO public.promoledger_migration (name, checksum) VALUES (:n, :c)", soci::use(name),
-            soci::use(checksum);
-        exec_script(session, "COMMIT", fmt::format("committing migration {}", m.name));
-      } catch (...) {
-        try {
-          exec_script(session, "ROLLBACK", "rolling back");
-        } catch (...) {
-        }
-        throw;
-      }
+      apply_in_transaction(session, m, checksum,
+                           "INSERT INTO public.promoledger_migration (name, checksum) VALUES (:n, :c)");
       report.applied_now.emplace_back(m.name);
+    }
+    // Function files after every migration: they may use any table. Unchanged ones are skipped.
+    for (const EmbeddedMigration& f : embedded_function_files()) {
+      const std::string checksum = sha256_hex(f.sql);
+      if (auto it = done.find(f.name); it != done.end() && it->second.first == checksum) {
+        ++report.functions_unchanged;
+        continue;
+      }
+      spdlog::info("applying function file {}", f.name);
+      apply_in_transaction(session, f, checksum,
+                           "WITH recorded AS (INSERT INTO public.promoledger_migration (name, checksum) VALUES (:n, :c) "
+                           "ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now(), "
+                           "applied_by = current_user RETURNING name, checksum) "
+                           "INSERT INTO public.promoledger_function_history (name, checksum) "
+                           "SELECT name, checksum FROM recorded");
+      report.applied_now.emplace_back(f.name);
     }
   } catch (...) {
     rethrow_as_database_error("migrating");
@@ -109,6 +134,14 @@ std::vector<MigrationState> migration_status(soci::session& session) {
     for (const EmbeddedMigration& m : embedded_migrations()) {
       MigrationState state{m.name, sha256_hex(m.sql), std::nullopt, std::nullopt};
       if (auto it = done.find(m.name); it != done.end()) {
+        state.applied_checksum_hex = it->second.first;
+        state.applied_at = it->second.second;
+      }
+      out.push_back(std::move(state));
+    }
+    for (const EmbeddedMigration& f : embedded_function_files()) {
+      MigrationState state{f.name, sha256_hex(f.sql), std::nullopt, std::nullopt, true};
+      if (auto it = done.find(f.name); it != done.end()) {
         state.applied_checksum_hex = it->second.first;
         state.applied_at = it->second.second;
       }

@@ -1,9 +1,13 @@
 #pragma once
-// Versioned schema migrations, embedded in the binary from sql/migrations/*.sql at build time.
-// Applied in name order, each in its own transaction, recorded with its SHA-256 in
-// public.promoledger_migration. Re-running is a no-op; an applied file whose text changed is an error
-// (migrations are never edited once applied: write a new one). Concurrent migrators are serialized by
-// an advisory lock.
+// Versioned schema migrations, embedded in the binary at build time, in two kinds:
+// - sql/migrations/NNNN_*.sql: tables, indexes, triggers and data changes. Applied once each, in name
+//   order, each in its own transaction, recorded with its SHA-256 in public.promoledger_migration. An
+//   applied file whose text changed is an error (history is never edited: write a new migration).
+// - sql/functions/<schema>.sql: the one current definition of every function of a schema
+//   (CREATE OR REPLACE). Applied after the migrations whenever its checksum differs from the recorded
+//   one, in its own transaction; recorded under the name functions/<schema>.sql, and every application
+//   is kept in public.promoledger_function_history, so an auditor sees when the posting rules changed.
+// Re-running is a no-op. Concurrent migrators are serialized by an advisory lock.
 
 #include <soci/soci.h>
 
@@ -19,18 +23,21 @@ struct EmbeddedMigration {
   const char* sql;
 };
 std::span<const EmbeddedMigration> embedded_migrations();
+std::span<const EmbeddedMigration> embedded_function_files();
 
 struct MigrationState {
   std::string name;
   std::string checksum_hex;                 // of the embedded text
   std::optional<std::string> applied_at;    // UTC, when applied
   std::optional<std::string> applied_checksum_hex;
+  bool function_file = false;  // re-applied when changed, rather than refused
   bool changed() const { return applied_checksum_hex && *applied_checksum_hex != checksum_hex; }
 };
 
 struct MigrationReport {
-  std::vector<std::string> applied_now;
-  std::size_t already_applied = 0;
+  std::vector<std::string> applied_now;     // numbered migrations and function files applied by this call
+  std::size_t already_applied = 0;          // numbered migrations that were applied before
+  std::size_t functions_unchanged = 0;      // function files whose recorded checksum matched
 };
 
 // Throws DatabaseError on a failure or a changed, already-applied migration (nothing of that

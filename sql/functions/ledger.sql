@@ -1,0 +1,490 @@
+-- promoledger: the current definition of every function of the ledger schema (organisation, accounts,
+-- journal, posting, verification). This file is re-applied by `promoledger db migrate` whenever its
+-- checksum changes (recorded in public.promoledger_migration as functions/ledger.sql), after the
+-- numbered migrations, so the text here is the one the database runs. Tables, indexes, triggers and
+-- data changes live in sql/migrations/ (append-only history); a function that is dropped or changes
+-- its signature is dropped by a migration.
+--
+-- SQLSTATEs raised here (class PL): PL001 insufficient_funds, PL003 unbalanced_at_commit,
+-- PL004 append_only, PL005 invalid_reference.
+
+CREATE OR REPLACE FUNCTION ledger.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'append_only: % on %.% is refused; the journal is append-only, post a reversing entry instead',
+    TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME USING ERRCODE = 'PL004';
+END $$;
+
+CREATE OR REPLACE FUNCTION ledger.org_unit_parent_kind() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  v_parent_kind text;
+BEGIN
+  IF NEW.parent_id IS NULL THEN RETURN NEW; END IF;
+  SELECT kind INTO v_parent_kind FROM ledger.org_unit WHERE id = NEW.parent_id;
+  IF (NEW.kind = 'sub_branch' AND v_parent_kind <> 'branch')
+     OR (NEW.kind = 'outlet' AND v_parent_kind <> 'sub_branch') THEN
+    RAISE EXCEPTION 'org unit % (%) cannot have a parent of kind %', NEW.code, NEW.kind, v_parent_kind
+      USING ERRCODE = '23514';
+  END IF;
+  RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION ledger.merchant_outlet_kind() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM ledger.org_unit WHERE id = NEW.outlet_id AND kind = 'outlet') THEN
+    RAISE EXCEPTION 'merchant %: home unit % is not an outlet', NEW.code, NEW.outlet_id USING ERRCODE = '23514';
+  END IF;
+  RETURN NEW;
+END $$;
+
+CREATE OR REPLACE FUNCTION ledger.genesis_hash(p_account_id bigint) RETURNS bytea
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT sha256(convert_to('promoledger/account/v1/' || p_account_id::text, 'UTF8'))
+$$;
+
+-- Opens an account (idempotent when the same code is opened again with the same type and limit).
+CREATE OR REPLACE FUNCTION ledger.open_account(p_code text, p_name text, p_type text, p_min_balance_fen bigint,
+                                    p_org_unit_id bigint)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, ledger AS $$
+DECLARE
+  v_id bigint;
+  v_account ledger.account;
+BEGIN
+  SELECT * INTO v_account FROM ledger.account WHERE code = p_code;
+  IF FOUND THEN
+    IF v_account.type <> p_type OR v_account.min_balance_fen IS DISTINCT FROM p_min_balance_fen THEN
+      RAISE EXCEPTION 'account % exists with type % and limit %', p_code, v_account.type, v_account.min_balance_fen
+        USING ERRCODE = '23505';
+    END IF;
+    RETURN v_account.id;
+  END IF;
+  INSERT INTO ledger.account (code, name, type, min_balance_fen, org_unit_id)
+  VALUES (p_code, p_name, p_type, p_min_balance_fen, p_org_unit_id)
+  RETURNING id INTO v_id;
+  INSERT INTO ledger.account_balance (account_id, normal_side, min_balance_fen, head_hash)
+  SELECT a.id, a.normal_side, a.min_balance_fen, ledger.genesis_hash(a.id) FROM ledger.account a WHERE a.id = v_id;
+  RETURN v_id;
+END $$;
+
+-- Adds an org unit under its parent (by codes). Returns its id.
+CREATE OR REPLACE FUNCTION ledger.add_org_unit(p_code text, p_kind text, p_name text, p_parent_code text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, ledger AS $$
+DECLARE
+  v_parent bigint;
+  v_id bigint;
+BEGIN
+  IF p_parent_code IS NOT NULL AND p_parent_code <> '' THEN
+    SELECT id INTO v_parent FROM ledger.org_unit WHERE code = p_parent_code;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'unknown parent unit %', p_parent_code USING ERRCODE = 'PL005';
+    END IF;
+  END IF;
+  -- Importing the same unit again is a no-op; a different definition under the same code is an error.
+  SELECT u.id INTO v_id FROM ledger.org_unit u WHERE u.code = p_code;
+  IF FOUND THEN
+    IF NOT EXISTS (SELECT 1 FROM ledger.org_unit u WHERE u.id = v_id AND u.kind = p_kind AND u.name = p_name
+                   AND u.parent_id IS NOT DISTINCT FROM v_parent) THEN
+      RAISE EXCEPTION 'org unit % exists with another kind, name or parent', p_code USING ERRCODE = '23505';
+    END IF;
+    RETURN v_id;
+  END IF;
+  INSERT INTO ledger.org_unit (code, kind, name, parent_id) VALUES (p_code, p_kind, p_name, v_parent) RETURNING id INTO v_id;
+  RETURN v_id;
+END $$;
+
+-- Adds a merchant with its settlement account (liability: what the bank owes the merchant).
+CREATE OR REPLACE FUNCTION ledger.add_merchant(p_code text, p_name text, p_outlet_code text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, ledger AS $$
+DECLARE
+  v_outlet bigint;
+  v_account bigint;
+  v_id bigint;
+BEGIN
+  SELECT id INTO v_outlet FROM ledger.org_unit WHERE code = p_outlet_code;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'unknown outlet %', p_outlet_code USING ERRCODE = 'PL005';
+  END IF;
+  SELECT m.id INTO v_id FROM ledger.merchant m WHERE m.code = p_code;
+  IF FOUND THEN
+    IF NOT EXISTS (SELECT 1 FROM ledger.merchant m WHERE m.id = v_id AND m.name = p_name AND m.outlet_id = v_outlet) THEN
+      RAISE EXCEPTION 'merchant % exists with another name or home outlet', p_code USING ERRCODE = '23505';
+    END IF;
+    RETURN v_id;
+  END IF;
+  v_account := ledger.open_account('merchant:' || p_code || ':settlement', 'settlement of merchant ' || p_code,
+                                   'liability', NULL, v_outlet);
+  INSERT INTO ledger.merchant (code, name, outlet_id, account_id) VALUES (p_code, p_name, v_outlet, v_account)
+  RETURNING id INTO v_id;
+  RETURN v_id;
+END $$;
+
+-- Adds a payer with a deposit account that may never be overdrawn (min balance 0).
+CREATE OR REPLACE FUNCTION ledger.add_payer(p_code text, p_name text)
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, ledger AS $$
+DECLARE
+  v_account bigint;
+  v_id bigint;
+BEGIN
+  SELECT p.id INTO v_id FROM ledger.payer p WHERE p.code = p_code;
+  IF FOUND THEN
+    IF NOT EXISTS (SELECT 1 FROM ledger.payer p WHERE p.id = v_id AND p.name = p_name) THEN
+      RAISE EXCEPTION 'payer % exists with another name', p_code USING ERRCODE = '23505';
+    END IF;
+    RETURN v_id;
+  END IF;
+  v_account := ledger.open_account('payer:' || p_code || ':deposit', 'deposit of payer ' || p_code, 'liability', 0, NULL);
+  INSERT INTO ledger.payer (code, name, account_id) VALUES (p_code, p_name, v_account) RETURNING id INTO v_id;
+  RETURN v_id;
+END $$;
+
+-- Content of an entry for the idempotency comparison: a replay must carry the same kind, day,
+-- description, reversal link and lines (in order) to be called the same entry.
+CREATE OR REPLACE FUNCTION ledger.entry_content_hash(p_kind text, p_business_day date, p_description text,
+                                          p_reverses_entry_id bigint, p_account_codes text[], p_sides text[],
+                                          p_amounts_fen bigint[])
+RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+  SELECT sha256(convert_to(concat_ws('|', 'v1', p_kind, p_business_day, coalesce(p_reverses_entry_id, 0),
+    array_to_string(p_account_codes, ','), array_to_string(p_sides, ','), array_to_string(p_amounts_fen, ','),
+    p_description), 'UTF8'))
+$$;
+
+-- What one line contributes to its account's hash chain. Every field is of a restricted character
+-- set except external_ref, which comes last, so the encoding is unambiguous. Covers the entry header
+-- too (day, kind, time, reversal link, content hash), so editing a header breaks its lines' links.
+-- Written as two STABLE one-expression SQL functions so that PostgreSQL inlines them into the posting
+-- functions' expressions (no function call per line) and verify uses the very same text.
+CREATE OR REPLACE FUNCTION ledger.entry_digest_header(p_business_day date, p_posted_at timestamptz,
+                                                      p_reverses_entry_id bigint, p_content_hash bytea, p_kind text,
+                                                      p_external_ref text)
+RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT concat_ws('|', p_business_day, (extract(epoch FROM p_posted_at) * 1000000)::bigint,
+                   coalesce(p_reverses_entry_id, 0), encode(p_content_hash, 'hex'), p_kind, p_external_ref)
+$$;
+
+CREATE OR REPLACE FUNCTION ledger.line_hash(p_prev_hash bytea, p_entry_id bigint, p_line_no integer,
+                                            p_account_id bigint, p_side text, p_amount_fen bigint,
+                                            p_account_seq bigint, p_balance_after_fen bigint, p_entry_header text)
+RETURNS bytea LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT sha256(p_prev_hash || convert_to(concat_ws('|', 'v1', p_entry_id, p_line_no, p_account_id, p_side,
+                                                     p_amount_fen, p_account_seq, p_balance_after_fen, p_entry_header),
+                                           'UTF8'))
+$$;
+
+-- The normal-side balance: what a limit is compared with and what a line records as balance_after_fen.
+CREATE OR REPLACE FUNCTION ledger.normal_balance(p_normal_side text, p_debits_fen bigint, p_credits_fen bigint)
+RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT CASE WHEN p_normal_side = 'D' THEN p_debits_fen - p_credits_fen ELSE p_credits_fen - p_debits_fen END
+$$;
+
+CREATE OR REPLACE FUNCTION ledger.line_digest(p_prev_hash bytea, p_entry ledger.journal_entry, p_line_no integer,
+                                              p_account_id bigint, p_side text, p_amount_fen bigint,
+                                              p_account_seq bigint, p_balance_after_fen bigint)
+RETURNS bytea LANGUAGE sql STABLE PARALLEL SAFE AS $$
+  SELECT ledger.line_hash(p_prev_hash, p_entry.id, p_line_no, p_account_id, p_side, p_amount_fen, p_account_seq,
+                          p_balance_after_fen,
+                          ledger.entry_digest_header(p_entry.business_day, p_entry.posted_at, p_entry.reverses_entry_id,
+                                                     p_entry.content_hash, p_entry.kind, p_entry.external_ref))
+$$;
+
+-- Applies the lines of one general entry whose header is already inserted (opening deposits, transfers,
+-- reversals; payments are applied set-wise by promo.post_payments, with the same helpers). Four
+-- statements: lock every account of the entry in one SELECT ... ORDER BY account_id FOR UPDATE (the
+-- global lock order, so no deadlocks), compute sequence numbers, running balances, limits and chain
+-- hashes in memory, then write the balances with one UPDATE and the lines with one INSERT.
+-- REQUIRES: the arrays have equal length 2..64, amounts > 0, sides 'D'/'C' (checked by callers).
+CREATE OR REPLACE FUNCTION ledger.apply_lines(p_entry ledger.journal_entry, p_account_ids bigint[], p_sides text[],
+                                              p_amounts_fen bigint[])
+RETURNS void LANGUAGE plpgsql AS $$
+-- No SET search_path here: it runs only inside the SECURITY DEFINER posting functions, which fix the
+-- search_path already, and a SET clause costs a configuration save and restore on every call.
+DECLARE
+  v_lines integer := cardinality(p_account_ids);
+  v_order integer[];
+  v_acc bigint[];          -- locked accounts, ascending id
+  v_side text[];
+  v_min bigint[];
+  v_debits bigint[];
+  v_credits bigint[];
+  v_count bigint[];
+  v_head bytea[];
+  v_seq bigint[] := array_fill(0::bigint, ARRAY[v_lines]);
+  v_after bigint[] := array_fill(0::bigint, ARRAY[v_lines]);
+  v_hash bytea[] := array_fill(''::bytea, ARRAY[v_lines]);
+  v_i integer;
+  v_k integer := 0;
+  v_balance bigint;
+  v_header text;
+BEGIN
+  SELECT array_agg(t.ord::integer ORDER BY t.account_id, t.ord) INTO v_order
+    FROM unnest(p_account_ids) WITH ORDINALITY AS t(account_id, ord);
+  SELECT array_agg(s.account_id ORDER BY s.account_id), array_agg(s.normal_side::text ORDER BY s.account_id),
+         array_agg(s.min_balance_fen ORDER BY s.account_id), array_agg(s.debits_fen ORDER BY s.account_id),
+         array_agg(s.credits_fen ORDER BY s.account_id), array_agg(s.line_count ORDER BY s.account_id),
+         array_agg(s.head_hash ORDER BY s.account_id)
+    INTO v_acc, v_side, v_min, v_debits, v_credits, v_count, v_head
+    FROM (SELECT b.* FROM ledger.account_balance b WHERE b.account_id = ANY(p_account_ids)
+          ORDER BY b.account_id FOR UPDATE) s;
+  -- The entry's part of every line digest, formatted once (see ledger.line_digest).
+  v_header := ledger.entry_digest_header(p_entry.business_day, p_entry.posted_at, p_entry.reverses_entry_id,
+                                        p_entry.content_hash, p_entry.kind, p_entry.external_ref);
+  FOREACH v_i IN ARRAY v_order LOOP
+    -- Lines arrive sorted by account: advance to this line's account among the locked ones.
+    WHILE v_k = 0 OR v_acc[v_k] <> p_account_ids[v_i] LOOP
+      v_k := v_k + 1;
+      IF v_k > coalesce(cardinality(v_acc), 0) THEN
+        RAISE EXCEPTION 'invalid_reference: line % names account id %, which does not exist', v_i, p_account_ids[v_i]
+          USING ERRCODE = 'PL005';
+      END IF;
+    END LOOP;
+    IF p_sides[v_i] = 'D' THEN
+      v_debits[v_k] := v_debits[v_k] + p_amounts_fen[v_i];
+    ELSE
+      v_credits[v_k] := v_credits[v_k] + p_amounts_fen[v_i];
+    END IF;
+    v_balance := ledger.normal_balance(v_side[v_k], v_debits[v_k], v_credits[v_k]);
+    IF v_min[v_k] IS NOT NULL AND v_balance < v_min[v_k] THEN
+      RAISE EXCEPTION 'insufficient_funds: account % would fall below its limit of % fen (line %: % %)',
+        (SELECT code FROM ledger.account WHERE id = v_acc[v_k]), v_min[v_k], v_i, p_sides[v_i], p_amounts_fen[v_i]
+        USING ERRCODE = 'PL001';
+    END IF;
+    v_count[v_k] := v_count[v_k] + 1;
+    v_head[v_k] := ledger.line_hash(v_head[v_k], p_entry.id, v_i, v_acc[v_k], p_sides[v_i], p_amounts_fen[v_i],
+                                    v_count[v_k], v_balance, v_header);
+    v_seq[v_i] := v_count[v_k];
+    v_after[v_i] := v_balance;
+    v_hash[v_i] := v_head[v_k];
+  END LOOP;
+  UPDATE ledger.account_balance b
+     SET debits_fen = u.debits_fen, credits_fen = u.credits_fen, line_count = u.line_count, head_hash = u.head_hash
+    FROM unnest(v_acc, v_debits, v_credits, v_count, v_head) AS u(account_id, debits_fen, credits_fen, line_count, head_hash)
+   WHERE b.account_id = u.account_id;
+  INSERT INTO ledger.journal_line (entry_id, line_no, account_id, side, amount_fen, account_seq, balance_after_fen, line_hash)
+  SELECT p_entry.id, t.ord, t.account_id, t.side, t.amount_fen, t.seq, t.after_fen, t.hash
+    FROM unnest(p_account_ids, p_sides, p_amounts_fen, v_seq, v_after, v_hash)
+         WITH ORDINALITY AS t(account_id, side, amount_fen, seq, after_fen, hash, ord);
+END $$;
+
+-- The second check on a separate path: at commit, every new entry has >= 2 lines and balances.
+CREATE OR REPLACE FUNCTION ledger.check_entry_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  v_debits numeric;
+  v_credits numeric;
+  v_lines bigint;
+BEGIN
+  SELECT coalesce(sum(amount_fen) FILTER (WHERE side = 'D'), 0), coalesce(sum(amount_fen) FILTER (WHERE side = 'C'), 0),
+         count(*)
+    INTO v_debits, v_credits, v_lines
+    FROM ledger.journal_line WHERE entry_id = NEW.id;
+  IF v_lines < 2 OR v_debits <> v_credits THEN
+    RAISE EXCEPTION 'unbalanced_at_commit: entry % (%) has % lines, debits % fen, credits % fen',
+      NEW.id, NEW.external_ref, v_lines, v_debits, v_credits USING ERRCODE = 'PL003';
+  END IF;
+  RETURN NULL;
+END $$;
+
+-- Posts a general entry. Returns (status, entry_id, detail): status 'posted', 'exists' (a replay with
+-- the same content: the original entry), or a rejection; nothing is written on a rejection.
+-- The C++ EntryBuilder enforces the same guards first; these are the second path.
+CREATE OR REPLACE FUNCTION ledger.post_entry(p_external_ref text, p_kind text, p_business_day date, p_description text,
+                                  p_account_codes text[], p_sides text[], p_amounts_fen bigint[],
+                                  p_reverses_entry_id bigint DEFAULT NULL)
+RETURNS TABLE (status text, entry_id bigint, detail text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, ledger AS $$
+DECLARE
+  v_lines integer := coalesce(cardinality(p_account_codes), 0);
+  v_debits numeric;
+  v_credits numeric;
+  v_ids bigint[];
+  v_unknown text;
+  v_hash bytea;
+  v_entry ledger.journal_entry;
+  v_existing ledger.journal_entry;
+BEGIN
+  IF p_external_ref IS NULL OR length(p_external_ref) NOT BETWEEN 1 AND 128 THEN
+    RETURN QUERY SELECT 'invalid_external_ref'::text, NULL::bigint, 'external_ref must be 1..128 characters'::text; RETURN;
+  END IF;
+  IF v_lines < 2 THEN
+    RETURN QUERY SELECT 'too_few_lines'::text, NULL::bigint, format('%s line(s); an entry needs at least 2', v_lines); RETURN;
+  END IF;
+  IF v_lines > 64 THEN
+    RETURN QUERY SELECT 'too_many_lines'::text, NULL::bigint, format('%s lines; at most 64', v_lines); RETURN;
+  END IF;
+  IF coalesce(cardinality(p_sides), 0) <> v_lines OR coalesce(cardinality(p_amounts_fen), 0) <> v_lines THEN
+    RETURN QUERY SELECT 'malformed_lines'::text, NULL::bigint, 'accounts, sides and amounts differ in length'::text; RETURN;
+  END IF;
+  IF EXISTS (SELECT 1 FROM unnest(p_amounts_fen) a WHERE a IS NULL OR a <= 0) THEN
+    RETURN QUERY SELECT 'amount_must_be_positive'::text, NULL::bigint, 'every line amount must be > 0 fen'::text; RETURN;
+  END IF;
+  IF EXISTS (SELECT 1 FROM unnest(p_sides) s WHERE s IS NULL OR s NOT IN ('D', 'C')) THEN
+    RETURN QUERY SELECT 'invalid_side'::text, NULL::bigint, 'side must be D or C'::text; RETURN;
+  END IF;
+  SELECT coalesce(sum(a) FILTER (WHERE s = 'D'), 0), coalesce(sum(a) FILTER (WHERE s = 'C'), 0)
+    INTO v_debits, v_credits FROM unnest(p_sides, p_amounts_fen) AS t(s, a);
+  IF v_debits <> v_credits THEN
+    RETURN QUERY SELECT 'unbalanced'::text, NULL::bigint, format('debits %s fen <> credits %s fen', v_debits, v_credits); RETURN;
+  END IF;
+  SELECT array_agg(a.id ORDER BY t.ord), min(t.code) FILTER (WHERE a.id IS NULL)
+    INTO v_ids, v_unknown
+    FROM unnest(p_account_codes) WITH ORDINALITY AS t(code, ord) LEFT JOIN ledger.account a ON a.code = t.code;
+  IF v_unknown IS NOT NULL THEN
+    RETURN QUERY SELECT 'unknown_account'::text, NULL::bigint, format('no account with code %s', v_unknown); RETURN;
+  END IF;
+  v_hash := ledger.entry_content_hash(p_kind, p_business_day, coalesce(p_description, ''), p_reverses_entry_id,
+                                      p_account_codes, p_sides, p_amounts_fen);
+  IF p_reverses_entry_id IS NOT NULL THEN
+    -- The original's row lock makes concurrent reversals of one entry take turns. Without it, a replay
+    -- under the same reference racing the first could be refused by the unique index on
+    -- reverses_entry_id (23505) before ON CONFLICT (external_ref) answers `exists`: PostgreSQL checks
+    -- non-arbiter unique indexes with an error, not with DO NOTHING. NO KEY UPDATE does not block the
+    -- KEY SHARE locks of foreign-key checks on that row.
+    PERFORM 1 FROM ledger.journal_entry e WHERE e.id = p_reverses_entry_id FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+      RETURN QUERY SELECT 'unknown_entry'::text, NULL::bigint, format('no entry %s to reverse', p_reverses_entry_id); RETURN;
+    END IF;
+  END IF;
+
+  -- Idempotency: the unique external_ref decides. A concurrent insert of the same ref waits here for
+  -- the other transaction and then sees its committed row (READ COMMITTED, new snapshot per statement).
+  INSERT INTO ledger.journal_entry (external_ref, kind, business_day, description, content_hash, reverses_entry_id)
+  VALUES (p_external_ref, p_kind, p_business_day, coalesce(p_description, ''), v_hash, p_reverses_entry_id)
+  ON CONFLICT (external_ref) DO NOTHING
+  RETURNING * INTO v_entry;
+  IF v_entry.id IS NULL THEN
+    SELECT * INTO v_existing FROM ledger.journal_entry e WHERE e.external_ref = p_external_ref;
+    IF v_existing.content_hash = v_hash THEN
+      RETURN QUERY SELECT 'exists'::text, v_existing.id, NULL::text;
+    ELSE
+      RETURN QUERY SELECT 'exists_with_different_content'::text, v_existing.id,
+        format('entry %s was posted under %s with other content', v_existing.id, p_external_ref);
+    END IF;
+    RETURN;
+  END IF;
+  PERFORM ledger.apply_lines(v_entry, v_ids, p_sides, p_amounts_fen);
+  RETURN QUERY SELECT 'posted'::text, v_entry.id, NULL::text;
+END $$;
+
+-- Reverses an entry as a whole: the same lines with the sides swapped, referencing the original.
+-- Returns (status, entry_id, detail): 'posted', 'exists' (this reversal was already posted),
+-- 'unknown_entry', 'already_reversed' (by another reference), 'cannot_reverse_a_reversal'.
+CREATE OR REPLACE FUNCTION ledger.reverse_entry(p_entry_id bigint, p_external_ref text, p_business_day date, p_description text)
+RETURNS TABLE (status text, entry_id bigint, detail text)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, ledger AS $$
+DECLARE
+  v_original ledger.journal_entry;
+  v_codes text[];
+  v_sides text[];
+  v_amounts bigint[];
+  v_other ledger.journal_entry;
+BEGIN
+  SELECT * INTO v_original FROM ledger.journal_entry e WHERE e.id = p_entry_id;
+  IF NOT FOUND THEN
+    RETURN QUERY SELECT 'unknown_entry'::text, NULL::bigint, format('no entry %s', p_entry_id); RETURN;
+  END IF;
+  IF v_original.reverses_entry_id IS NOT NULL THEN
+    RETURN QUERY SELECT 'cannot_reverse_a_reversal'::text, NULL::bigint,
+      format('entry %s is itself the reversal of entry %s', p_entry_id, v_original.reverses_entry_id); RETURN;
+  END IF;
+  SELECT * INTO v_other FROM ledger.journal_entry e WHERE e.reverses_entry_id = p_entry_id;
+  IF FOUND AND v_other.external_ref <> p_external_ref THEN
+    RETURN QUERY SELECT 'already_reversed'::text, v_other.id,
+      format('entry %s was already reversed by entry %s (%s)', p_entry_id, v_other.id, v_other.external_ref); RETURN;
+  END IF;
+  SELECT array_agg(a.code ORDER BY l.line_no), array_agg(CASE l.side WHEN 'D' THEN 'C' ELSE 'D' END ORDER BY l.line_no),
+         array_agg(l.amount_fen ORDER BY l.line_no)
+    INTO v_codes, v_sides, v_amounts
+    FROM ledger.journal_line l JOIN ledger.account a ON a.id = l.account_id WHERE l.entry_id = p_entry_id;
+  RETURN QUERY SELECT * FROM ledger.post_entry(p_external_ref, 'reversal', p_business_day,
+    coalesce(p_description, format('reversal of entry %s', p_entry_id)), v_codes, v_sides, v_amounts, p_entry_id);
+END $$;
+
+-- Tamper evidence: recomputes every link of every account's chain, and checks the derived state.
+-- Returns one row per check: (check_name, violations, sample) where sample describes the first few.
+CREATE OR REPLACE FUNCTION ledger.verify(p_sample_max integer DEFAULT 5)
+RETURNS TABLE (check_name text, violations bigint, sample text)
+LANGUAGE sql STABLE SET search_path = pg_catalog, ledger AS $$
+  WITH entry_totals AS (
+    SELECT e.id, e.external_ref,
+           coalesce(sum(l.amount_fen) FILTER (WHERE l.side = 'D'), 0) AS debits,
+           coalesce(sum(l.amount_fen) FILTER (WHERE l.side = 'C'), 0) AS credits,
+           count(l.entry_id) AS lines
+      FROM ledger.journal_entry e LEFT JOIN ledger.journal_line l ON l.entry_id = e.id
+     GROUP BY e.id, e.external_ref),
+  bad_entries AS (
+    SELECT format('entry %s (%s): %s lines, debits %s, credits %s', id, external_ref, lines, debits, credits) AS what
+      FROM entry_totals WHERE lines < 2 OR debits <> credits ORDER BY id),
+  account_totals AS (
+    SELECT b.account_id, b.debits_fen, b.credits_fen, b.line_count, b.head_hash,
+           coalesce(sum(l.amount_fen) FILTER (WHERE l.side = 'D'), 0) AS line_debits,
+           coalesce(sum(l.amount_fen) FILTER (WHERE l.side = 'C'), 0) AS line_credits,
+           count(l.entry_id) AS lines
+      FROM ledger.account_balance b LEFT JOIN ledger.journal_line l ON l.account_id = b.account_id
+     GROUP BY b.account_id),
+  bad_balances AS (
+    SELECT format('account %s: stored debits %s credits %s lines %s; lines sum to debits %s credits %s in %s lines',
+                  account_id, debits_fen, credits_fen, line_count, line_debits, line_credits, lines) AS what
+      FROM account_totals
+     WHERE debits_fen <> line_debits OR credits_fen <> line_credits OR line_count <> lines ORDER BY account_id),
+  chained AS (
+    SELECT l.*, e AS entry, b.normal_side,
+           lag(l.line_hash) OVER w AS prev_hash,
+           row_number() OVER w AS expected_seq,
+           sum(CASE WHEN l.side = b.normal_side THEN l.amount_fen ELSE -l.amount_fen END) OVER w AS running_fen
+      FROM ledger.journal_line l
+      JOIN ledger.journal_entry e ON e.id = l.entry_id
+      JOIN ledger.account_balance b ON b.account_id = l.account_id
+    WINDOW w AS (PARTITION BY l.account_id ORDER BY l.account_seq)),
+  bad_links AS (
+    SELECT format('account %s line seq %s (entry %s line %s): %s', account_id, account_seq, entry_id, line_no,
+             CASE WHEN account_seq <> expected_seq THEN format('sequence gap: expected seq %s', expected_seq)
+                  WHEN balance_after_fen <> running_fen THEN format('running balance %s, lines sum to %s', balance_after_fen, running_fen)
+                  ELSE 'hash does not match its content and predecessor' END) AS what
+      FROM chained
+     WHERE account_seq <> expected_seq
+        OR balance_after_fen <> running_fen
+        OR line_hash <> ledger.line_digest(coalesce(prev_hash, ledger.genesis_hash(account_id)), entry, line_no,
+                                           account_id, side, amount_fen, account_seq, balance_after_fen)
+     ORDER BY account_id, account_seq),
+  heads AS (
+    SELECT b.account_id, b.head_hash, b.line_count,
+           (SELECT l.line_hash FROM ledger.journal_line l WHERE l.account_id = b.account_id
+             ORDER BY l.account_seq DESC LIMIT 1) AS last_hash
+      FROM ledger.account_balance b),
+  bad_heads AS (
+    SELECT format('account %s: head hash does not match its last line', account_id) AS what
+      FROM heads WHERE head_hash <> coalesce(last_hash, ledger.genesis_hash(account_id)) ORDER BY account_id)
+  SELECT 'entries_balance', (SELECT count(*) FROM bad_entries),
+         (SELECT string_agg(what, '; ') FROM (SELECT what FROM bad_entries LIMIT p_sample_max) s)
+  UNION ALL
+  SELECT 'balances_equal_lines', (SELECT count(*) FROM bad_balances),
+         (SELECT string_agg(what, '; ') FROM (SELECT what FROM bad_balances LIMIT p_sample_max) s)
+  UNION ALL
+  SELECT 'hash_chain_links', (SELECT count(*) FROM bad_links),
+         (SELECT string_agg(what, '; ') FROM (SELECT what FROM bad_links LIMIT p_sample_max) s)
+  UNION ALL
+  SELECT 'hash_chain_heads', (SELECT count(*) FROM bad_heads),
+         (SELECT string_agg(what, '; ') FROM (SELECT what FROM bad_heads LIMIT p_sample_max) s)
+$$;
+
+-- A digest of every account's chain head: recorded by `audit verify`, kept by auditors outside the
+-- database. Rewriting history consistently (every hash recomputed) changes this digest.
+CREATE OR REPLACE FUNCTION ledger.chain_digest() RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, ledger AS $$
+  SELECT encode(sha256(convert_to(coalesce(string_agg(account_id || ':' || line_count || ':' || encode(head_hash, 'hex'), ','
+                                   ORDER BY account_id), ''), 'UTF8')), 'hex')
+    FROM ledger.account_balance
+$$;
+
+-- Privileges, restated here because a new function is executable by PUBLIC until revoked.
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA ledger FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ledger.post_entry(text, text, date, text, text[], text[], bigint[], bigint),
+                          ledger.reverse_entry(bigint, text, date, text),
+                          ledger.open_account(text, text, text, bigint, bigint),
+                          ledger.add_org_unit(text, text, text, text), ledger.add_merchant(text, text, text),
+                          ledger.add_payer(text, text)
+  TO promoledger_app;
+GRANT EXECUTE ON FUNCTION ledger.verify(integer), ledger.chain_digest(),
+                          ledger.line_digest(bytea, ledger.journal_entry, integer, bigint, text, bigint, bigint, bigint),
+                          ledger.genesis_hash(bigint),
+                          ledger.entry_digest_header(date, timestamptz, bigint, bytea, text, text),
+                          ledger.line_hash(bytea, bigint, integer, bigint, text, bigint, bigint, bigint, text),
+                          ledger.normal_balance(text, bigint, bigint)
+  TO promoledger_auditor, promoledger_app;
