@@ -22,6 +22,27 @@ void rethrow_as_database_error(std::string_view what_doing) {
   }
 }
 
+bool is_connection_failure(const DatabaseError& error) {
+  const std::string& state = error.sqlstate();
+  return state.empty() || state.starts_with("08") || state.starts_with("57P");
+}
+
+void PgArrayLiteral::add(std::string_view element) {
+  assert(element.find('\0') == std::string_view::npos);
+  if (text_.size() > 1) text_ += ',';
+  text_ += '"';
+  for (char c : element) {
+    if (c == '"' || c == '\\') text_ += '\\';
+    text_ += c;
+  }
+  text_ += '"';
+}
+
+std::string PgArrayLiteral::finish() && {
+  text_ += '}';
+  return std::move(text_);
+}
+
 std::string DatabaseError::primary_message() const {
   const std::string_view text = what();
   const std::size_t start = text.find("ERROR:  ");
@@ -51,15 +72,33 @@ Database::Database(DatabaseOptions options) : options_(std::move(options)) {
     for (std::size_t i = 0; i < options_.pool_size; ++i) {
       soci::session& session = pool_->at(i);
       session.open(soci::postgresql, options_.conninfo);
-      // Fixed session settings: timestamps cross the boundary in UTC, and nothing waits forever.
-      exec_script(session,
-                  fmt::format("SET TimeZone = 'UTC'; SET statement_timeout = {}; SET lock_timeout = {}",
-                              options_.statement_timeout.count(), options_.statement_timeout.count()),
-                  "configuring the session");
+      configure(session);
     }
   } catch (...) {
     rethrow_as_database_error("connecting to the database");
   }
+}
+
+void Database::configure(soci::session& session) {
+  // Fixed session settings: timestamps cross the boundary in UTC, and nothing waits forever.
+  exec_script(session,
+              fmt::format("SET TimeZone = 'UTC'; SET statement_timeout = {}; SET lock_timeout = {}",
+                          options_.statement_timeout.count(), options_.statement_timeout.count()),
+              "configuring the session");
+}
+
+void Database::ensure_connected(soci::session& session) {
+  PGconn* conn = native_handle(session);
+  if (PQstatus(conn) == CONNECTION_OK) return;
+  // PQreset reconnects the same PGconn with the same parameters, so SOCI's backend stays valid.
+  // Server-side state (prepared statements, settings) is gone: settings are applied again here, and
+  // users of prepared statements re-prepare on SQLSTATE 26000.
+  PQreset(conn);
+  if (PQstatus(conn) != CONNECTION_OK) {
+    throw DatabaseError(fmt::format("the database cannot be reached: {}", PQerrorMessage(conn)), "08006");
+  }
+  configure(session);
+  reconnects_.fetch_add(1, std::memory_order_relaxed);
 }
 
 Database::~Database() = default;

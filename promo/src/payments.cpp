@@ -1,8 +1,13 @@
 #include "promoledger/promo/payments.hpp"
 
+#include <array>
 #include <cassert>
+#include <charconv>
+#include <cstring>
+#include <memory>
 
 #include <fmt/format.h>
+#include <libpq-fe.h>
 
 namespace promoledger::promo {
 namespace {
@@ -39,98 +44,185 @@ std::string_view to_string(PaymentResult::Status status) {
   return status == PaymentResult::Status::posted ? "posted" : "exists";
 }
 
-struct PaymentPoster::Prepared {
-  // Bound by reference into the statement: set the inputs, execute, read the outputs.
-  std::string payment_id_in, payer, merchant, channel, paid_at, day;
-  long long amount_fen_in = 0;
-  std::string status, payment_id, reason, business_day, detail;
-  long long entry_id = 0, amount_fen = 0, discount_fen = 0, payer_fen = 0, merchant_fen = 0, campaign_id = 0, deck_id = 0;
-  int discounted = 0, card_position = 0;
-  soci::indicator entry_ind = soci::i_ok, reason_ind = soci::i_ok, campaign_ind = soci::i_ok, deck_ind = soci::i_ok,
-                  card_ind = soci::i_ok, amount_ind = soci::i_ok, discount_ind = soci::i_ok, payer_ind = soci::i_ok,
-                  merchant_ind = soci::i_ok, discounted_ind = soci::i_ok, day_ind = soci::i_ok, detail_ind = soci::i_ok;
-  soci::statement statement;
+namespace {
 
-  explicit Prepared(soci::session& session)
-      : statement((session.prepare << "SELECT status, payment_id, entry_id, discounted::int, reason, amount_fen, "
-                                      "discount_fen, payer_share_fen, merchant_share_fen, campaign_id, deck_id, "
-                                      "card_position, business_day::text, detail FROM promo.post_payment(:id, :payer, "
-                                      ":merchant, :channel, :amount, CAST(:at AS timestamptz), CAST(:day AS date))",
-                   soci::use(payment_id_in), soci::use(payer), soci::use(merchant), soci::use(channel),
-                   soci::use(amount_fen_in), soci::use(paid_at), soci::use(day), soci::into(status),
-                   soci::into(payment_id), soci::into(entry_id, entry_ind), soci::into(discounted, discounted_ind),
-                   soci::into(reason, reason_ind), soci::into(amount_fen, amount_ind),
-                   soci::into(discount_fen, discount_ind), soci::into(payer_fen, payer_ind),
-                   soci::into(merchant_fen, merchant_ind), soci::into(campaign_id, campaign_ind),
-                   soci::into(deck_id, deck_ind), soci::into(card_position, card_ind),
-                   soci::into(business_day, day_ind), soci::into(detail, detail_ind))) {}
+constexpr const char* post_statement_name = "promoledger_post_payments_v1";
+constexpr const char* post_statement_sql =
+    "SELECT status, payment_id, entry_id, discounted, reason, amount_fen, discount_fen, payer_share_fen, "
+    "merchant_share_fen, campaign_id, deck_id, card_position, business_day, detail "
+    "FROM promo.post_payments($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::timestamptz[], "
+    "$7::date[])";
+constexpr int post_columns = 14;
+constexpr std::string_view sqlstate_no_such_statement = "26000";
+
+struct ResultDeleter {
+  void operator()(PGresult* r) const { PQclear(r); }
 };
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
-PaymentPoster::PaymentPoster(ledger::Database& database) : database_(database) {}
-PaymentPoster::~PaymentPoster() = default;
-
-PaymentPoster::Prepared& PaymentPoster::prepared_for(soci::session& session) {
-  std::lock_guard lock(prepared_mutex_);
-  auto& slot = prepared_[&session];
-  if (!slot) slot = std::make_unique<Prepared>(session);
-  return *slot;
+// A failed libpq call as DatabaseError, with the server's SQLSTATE when there is one.
+DatabaseError error_of(PGconn* conn, const PGresult* result, std::string_view what_doing) {
+  const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  const char* message = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
+  return DatabaseError(fmt::format("{}: ERROR:  {}", what_doing, message != nullptr ? message : "?"),
+                       state != nullptr ? state : "");
 }
 
-Expected<PaymentResult, Rejection> PaymentPoster::post(const PaymentRequest& request) {
-  // The business day is decided here with the tz database and checked again by the database.
-  const std::string day = ledger::format_day(ledger::business_day_of(request.paid_at));
-  const std::string paid_at = ledger::format_timestamp_utc(request.paid_at);
-  return ledger::with_retry([&]() -> Expected<PaymentResult, Rejection> {
-    auto lease = database_.lease();
-    Prepared* p = nullptr;
-    try {
-      p = &prepared_for(*lease);
-      p->payment_id_in = request.payment_id;
-      p->payer = request.payer;
-      p->merchant = request.merchant;
-      p->channel = std::string(to_string(request.channel));
-      p->amount_fen_in = request.amount.fen();
-      p->paid_at = paid_at;
-      p->day = day;
-      // One statement, one round trip, one transaction (autocommit).
-      p->statement.execute(true);
-    } catch (...) {
-      try {
-        ledger::rethrow_as_database_error(fmt::format("posting payment {}", request.payment_id));
-      } catch (const DatabaseError& e) {
-        if (auto rejection = rejection_from(e)) return unexpected(*rejection);
-        throw;
-      }
+bool succeeded(const PGresult* result) { return result != nullptr && PQresultStatus(result) == PGRES_TUPLES_OK; }
+
+std::int64_t int_at(const PGresult* r, int row, int column) {
+  const char* text = PQgetvalue(r, row, column);
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text, text + std::strlen(text), value);
+  if (error != std::errc() || *end != '\0') {
+    throw DatabaseError(fmt::format("post_payments returned \"{}\" where an integer belongs", text), "");
+  }
+  return value;
+}
+
+std::optional<std::int64_t> optional_int_at(const PGresult* r, int row, int column) {
+  if (PQgetisnull(r, row, column)) return std::nullopt;
+  return int_at(r, row, column);
+}
+
+// One result row as the caller's outcome: the figures for posted and exists, a typed rejection else.
+PaymentPoster::Outcome outcome_of(const PGresult* r, int row) {
+  const std::string status = PQgetvalue(r, row, 0);
+  if (status != "posted" && status != "exists") {
+    const auto code = reject_from_string(status);
+    if (!code) throw DatabaseError(fmt::format("post_payments returned an unknown status \"{}\"", status), "");
+    std::string words = PQgetisnull(r, row, 13) ? status : PQgetvalue(r, row, 13);
+    if (*code == Reject::exists_with_different_content && !PQgetisnull(r, row, 2)) {
+      words += fmt::format(" (first posted as entry {})", int_at(r, row, 2));
     }
-    if (p->status != "posted" && p->status != "exists") {
-      const auto code = reject_from_string(p->status);
-      if (!code) throw DatabaseError(fmt::format("post_payment returned an unknown status \"{}\"", p->status), "");
-      std::string words = p->detail_ind == soci::i_null ? p->status : p->detail;
-      if (*code == Reject::exists_with_different_content && p->entry_ind != soci::i_null) {
-        words += fmt::format(" (first posted as entry {})", p->entry_id);
-      }
-      return unexpected(Rejection{*code, words});
+    return unexpected(Rejection{*code, std::move(words)});
+  }
+  PaymentResult result;
+  result.status = status == "posted" ? PaymentResult::Status::posted : PaymentResult::Status::exists;
+  result.payment_id = PQgetvalue(r, row, 1);
+  result.entry_id = int_at(r, row, 2);
+  result.discounted = std::string_view(PQgetvalue(r, row, 3)) == "t";
+  if (!PQgetisnull(r, row, 4)) result.reason = PQgetvalue(r, row, 4);
+  result.amount = Money::from_fen(int_at(r, row, 5));
+  result.discount = Money::from_fen(int_at(r, row, 6));
+  result.payer_discount = Money::from_fen(int_at(r, row, 7));
+  result.merchant_reward = Money::from_fen(int_at(r, row, 8));
+  result.campaign_id = optional_int_at(r, row, 9);
+  result.deck_id = optional_int_at(r, row, 10);
+  if (auto card = optional_int_at(r, row, 11)) result.card_position = static_cast<std::int32_t>(*card);
+  result.business_day = PQgetvalue(r, row, 12);
+  // The same properties the database's CHECKs hold, asserted on this side of the boundary too.
+  assert(result.payer_discount.fen() + result.merchant_reward.fen() == result.discount.fen());
+  assert(result.payer_discount.fen() < result.amount.fen());
+  assert(result.discounted == result.discount.is_positive());
+  assert(result.discounted == result.card_position.has_value());
+  assert(result.discounted != result.reason.has_value());
+  return result;
+}
+
+// A text that libpq cannot carry (it ends C strings at a NUL byte) is refused before the database,
+// with the rejection the database would give a code that does not exist.
+std::optional<Rejection> refused_before_database(const PaymentRequest& r) {
+  constexpr char nul = '\0';
+  if (r.payment_id.find(nul) != std::string::npos) {
+    return Rejection{Reject::invalid_payment_id, "payment id must be 1..64 of A-Z a-z 0-9 _ . : - (it holds a NUL byte)"};
+  }
+  if (r.payer.find(nul) != std::string::npos) return Rejection{Reject::unknown_payer, "no payer (the code holds a NUL byte)"};
+  if (r.merchant.find(nul) != std::string::npos) {
+    return Rejection{Reject::unknown_merchant, "no merchant (the code holds a NUL byte)"};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+PaymentPoster::PaymentPoster(ledger::Database& database) : database_(database) {}
+
+PaymentPoster::Outcome PaymentPoster::post(const PaymentRequest& request) {
+  return std::move(post_batch(std::span<const PaymentRequest>(&request, 1)).front());
+}
+
+std::vector<PaymentPoster::Outcome> PaymentPoster::post_batch(std::span<const PaymentRequest> requests) {
+  assert(!requests.empty());
+  assert(requests.size() <= batch_size_max);
+  std::vector<std::optional<Outcome>> outcomes(requests.size());
+  std::vector<std::size_t> sent;  // indexes of the requests that go to the database, in order
+  sent.reserve(requests.size());
+  ledger::PgArrayLiteral ids, payers, merchants, channels, amounts, paid_at, days;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const PaymentRequest& r = requests[i];
+    if (auto refused = refused_before_database(r)) {
+      outcomes[i] = unexpected(std::move(*refused));
+      continue;
     }
-    assert(p->entry_ind != soci::i_null);
-    assert(p->payer_fen + p->merchant_fen == p->discount_fen);
-    assert(p->payer_fen < p->amount_fen);
-    PaymentResult r;
-    r.status = p->status == "posted" ? PaymentResult::Status::posted : PaymentResult::Status::exists;
-    r.payment_id = p->payment_id;
-    r.entry_id = p->entry_id;
-    r.discounted = p->discounted != 0;
-    if (p->reason_ind != soci::i_null) r.reason = p->reason;
-    r.amount = Money::from_fen(p->amount_fen);
-    r.discount = Money::from_fen(p->discount_fen);
-    r.payer_discount = Money::from_fen(p->payer_fen);
-    r.merchant_reward = Money::from_fen(p->merchant_fen);
-    if (p->campaign_ind != soci::i_null) r.campaign_id = p->campaign_id;
-    if (p->deck_ind != soci::i_null) r.deck_id = p->deck_id;
-    if (p->card_ind != soci::i_null) r.card_position = p->card_position;
-    r.business_day = p->business_day;
-    assert(r.discounted == r.discount.is_positive());
-    return r;
-  });
+    sent.push_back(i);
+    ids.add(r.payment_id);
+    payers.add(r.payer);
+    merchants.add(r.merchant);
+    channels.add(to_string(r.channel));
+    amounts.add(std::to_string(r.amount.fen()));
+    paid_at.add(ledger::format_timestamp_utc(r.paid_at));
+    // The business day is decided here with the tz database and checked again by the database.
+    days.add(ledger::format_day(ledger::business_day_of(r.paid_at)));
+  }
+  if (!sent.empty()) {
+    const std::array<std::string, 7> arrays{std::move(ids).finish(),      std::move(payers).finish(),
+                                            std::move(merchants).finish(), std::move(channels).finish(),
+                                            std::move(amounts).finish(),   std::move(paid_at).finish(),
+                                            std::move(days).finish()};
+    std::array<const char*, 7> values{};
+    for (std::size_t a = 0; a < arrays.size(); ++a) values[a] = arrays[a].c_str();
+    const std::string what = fmt::format("posting a batch of {} payment(s) from {}", sent.size(),
+                                         requests[sent.front()].payment_id);
+    Result result = ledger::with_retry([&]() -> Result {
+      auto lease = database_.lease();
+      PGconn* conn = ledger::native_handle(*lease);
+      bool prepared = false;
+      {
+        std::lock_guard lock(prepared_mutex_);
+        prepared = prepared_on_.count(conn) != 0;
+      }
+      for (int attempt = 0; attempt < 2; ++attempt) {
+        if (!prepared) {
+          Result p(PQprepare(conn, post_statement_name, post_statement_sql, 0, nullptr));
+          if (p == nullptr || PQresultStatus(p.get()) != PGRES_COMMAND_OK) {
+            const DatabaseError e = error_of(conn, p.get(), what);
+            // Prepared already on this connection (by another PaymentPoster sharing the pool): use it.
+            if (e.sqlstate() != "42P05") throw e;
+          }
+          std::lock_guard lock(prepared_mutex_);
+          prepared_on_.insert(conn);
+          prepared = true;
+        }
+        // One statement, one round trip, one transaction (autocommit): when the result arrives,
+        // the batch has committed.
+        Result r(PQexecPrepared(conn, post_statement_name, static_cast<int>(values.size()), values.data(), nullptr,
+                                nullptr, 0));
+        if (succeeded(r.get())) return r;
+        DatabaseError e = error_of(conn, r.get(), what);
+        if (e.sqlstate() == sqlstate_no_such_statement && attempt == 0) {
+          prepared = false;  // the session was reconnected: the server forgot the statement
+          continue;
+        }
+        if (ledger::is_connection_failure(e)) throw ledger::OutcomeUnknown(e.what(), e.sqlstate());
+        throw e;
+      }
+      throw DatabaseError(fmt::format("{}: the statement could not be prepared", what), "");
+    });
+    if (PQntuples(result.get()) != static_cast<int>(sent.size()) || PQnfields(result.get()) != post_columns) {
+      throw DatabaseError(fmt::format("{}: {} result rows of {} columns for {} payments", what, PQntuples(result.get()),
+                                      PQnfields(result.get()), sent.size()),
+                          "");
+    }
+    for (std::size_t row = 0; row < sent.size(); ++row) outcomes[sent[row]] = outcome_of(result.get(), static_cast<int>(row));
+  }
+  std::vector<Outcome> out;
+  out.reserve(outcomes.size());
+  for (auto& o : outcomes) {
+    assert(o.has_value());
+    out.push_back(std::move(*o));
+  }
+  return out;
 }
 
 Expected<ReversalResult, Rejection> PaymentPoster::reverse(const std::string& payment_id,

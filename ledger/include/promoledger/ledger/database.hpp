@@ -52,6 +52,17 @@ class DatabaseError : public std::runtime_error {
   std::string sqlstate_;
 };
 
+// The connection failed while a unit of work was in flight, so it may or may not have committed.
+// Idempotent work (a payment, by its id) may be re-sent safely; the next lease reconnects.
+class OutcomeUnknown : public DatabaseError {
+ public:
+  using DatabaseError::DatabaseError;
+};
+
+// Whether a failure means the connection, not the statement, failed: no SQLSTATE, class 08
+// (connection exception) or 57P (the server shut down or terminated the session).
+bool is_connection_failure(const DatabaseError& error);
+
 // Rethrows a SOCI error (or any std::exception) as DatabaseError, keeping its SQLSTATE.
 [[noreturn]] void rethrow_as_database_error(std::string_view what_doing);
 
@@ -74,20 +85,27 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   // A session leased from the pool; returned when the Lease is destroyed. Blocks while all are leased.
+  // A session whose connection was lost is reconnected (and configured again) before it is handed
+  // out; if the server cannot be reached, the lease throws DatabaseError (SQLSTATE 08006).
   class Lease {
    public:
-    explicit Lease(soci::connection_pool& pool) : session_(pool) {}
+    explicit Lease(Database& database) : session_(*database.pool_) { database.ensure_connected(session_); }
     soci::session& operator*() { return session_; }
     soci::session* operator->() { return &session_; }
 
    private:
     soci::session session_;
   };
-  Lease lease() { return Lease(*pool_); }
+  Lease lease() { return Lease(*this); }
 
   const DatabaseOptions& options() const { return options_; }
+  // Connections re-established since start-up (for monitoring).
+  std::uint64_t reconnects() const { return reconnects_.load(std::memory_order_relaxed); }
 
  private:
+  void configure(soci::session& session);
+  void ensure_connected(soci::session& session);
+  std::atomic<std::uint64_t> reconnects_{0};
   DatabaseOptions options_;
   std::unique_ptr<soci::connection_pool> pool_;
 };
@@ -97,6 +115,18 @@ pg_conn* native_handle(soci::session& session);
 
 // Runs a script of one or more statements through libpq; throws DatabaseError with the SQLSTATE.
 void exec_script(soci::session& session, const std::string& sql, std::string_view what_doing);
+
+// Builds a PostgreSQL array literal ('{"a","b\\"c"}') for a text[], bigint[], timestamptz[] or date[]
+// parameter: every element quoted and escaped, so any text travels unchanged.
+// REQUIRES: no element contains a NUL byte (libpq cannot send one; callers refuse such input first).
+class PgArrayLiteral {
+ public:
+  void add(std::string_view element);
+  std::string finish() &&;
+
+ private:
+  std::string text_ = "{";
+};
 
 // Retries taken by with_retry in this process (for benchmarks and monitoring).
 std::atomic<std::uint64_t>& retries_taken();

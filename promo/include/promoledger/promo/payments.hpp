@@ -1,6 +1,8 @@
 #pragma once
-// Posting scan payments. Every payment is posted as one balanced journal entry in one round trip
-// (promo.post_payment): when eligible it takes the merchant's next card exactly once and the entry is
+// Posting scan payments. Every payment is posted as one balanced journal entry by promo.post_payments
+// (sql/functions/promo.sql), which takes a batch: one statement, one round trip, one transaction for
+// up to batch_size_max payments, each still all or nothing on its own. A single payment is a batch of
+// one. When eligible, a payment takes the merchant's next card exactly once and the entry is
 //   Dr payer deposit (amount - payer share), Dr outlet subsidy (discount), Cr merchant (amount + merchant share);
 // otherwise Dr payer, Cr merchant for the amount, with the reason there was no discount.
 // Idempotent by payment id: a replay returns exactly the first result (status exists) and never
@@ -8,13 +10,15 @@
 //
 // Thread safety: PaymentPoster is safe to share between threads.
 
+#include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <mutex>
 #include <optional>
-#include <unordered_map>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
+#include <vector>
 
 #include <date/date.h>
 
@@ -70,24 +74,33 @@ struct ReversalResult {
 
 class PaymentPoster {
  public:
+  // The most payments one call of promo.post_payments takes (its c_batch_max).
+  static constexpr std::size_t batch_size_max = 1000;
+  using Outcome = Expected<PaymentResult, Rejection>;
+
   explicit PaymentPoster(ledger::Database& database);
-  ~PaymentPoster();
   PaymentPoster(const PaymentPoster&) = delete;
   PaymentPoster& operator=(const PaymentPoster&) = delete;
 
-  Expected<PaymentResult, Rejection> post(const PaymentRequest& request);
+  // One payment: a batch of one. A rejection writes nothing.
+  Outcome post(const PaymentRequest& request);
+  // Up to batch_size_max payments in one transaction; one outcome per request, in request order,
+  // exactly as if they had been posted one by one in that order. Serialization failures and
+  // deadlocks retry the whole batch (bounded). Throws OutcomeUnknown when the connection failed
+  // in flight (nothing can be said of the batch; re-sending it with the same ids is safe) and
+  // DatabaseError on any other failure (nothing of the batch was posted).
+  // REQUIRES: 1 <= requests.size() <= batch_size_max.
+  std::vector<Outcome> post_batch(std::span<const PaymentRequest> requests);
   // Reverses a payment as a whole on business day `day` (default: today). The card stays used.
   Expected<ReversalResult, Rejection> reverse(const std::string& payment_id, std::optional<date::year_month_day> day);
 
  private:
-  // The hot call, prepared once per pooled session (PQprepare once, then one PQexecPrepared per
-  // payment: no parse or plan on the posting path).
-  struct Prepared;
-  Prepared& prepared_for(soci::session& session);
-
   ledger::Database& database_;
+  // Connections on which the batch statement is prepared (PQprepare once, then one PQexecPrepared
+  // per batch: no parse or plan on the posting path). A reconnected session answers 26000 and is
+  // prepared again.
   std::mutex prepared_mutex_;
-  std::unordered_map<soci::session*, std::unique_ptr<Prepared>> prepared_;
+  std::unordered_set<const void*> prepared_on_;
 };
 
 }  // namespace promoledger::promo
