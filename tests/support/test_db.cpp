@@ -17,9 +17,12 @@ namespace {
 
 std::string template_name() {
   std::string all;
-  for (const auto& m : ledger::embedded_migrations()) {
-    all += m.name;
-    all += m.sql;
+  // Function files count too: a changed function must not be tested against a template built with the old one.
+  for (const auto& files : {ledger::embedded_migrations(), ledger::embedded_function_files()}) {
+    for (const auto& m : files) {
+      all += m.name;
+      all += m.sql;
+    }
   }
   return "promoledger_tpl_" + ledger::sha256_hex(all).substr(0, 16);
 }
