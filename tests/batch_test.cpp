@@ -1,0 +1,805 @@
+// Batch posting (promo.post_payments, PaymentPoster::post_batch) and group commit (GroupCommitPoster)
+// against a real PostgreSQL: a batch gives exactly the results of posting one by one, each payment
+// stays all or nothing inside a batch, concurrent writers lose nothing, and a caller is answered only
+// after the commit.
+#include <algorithm>
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <future>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <span>
+#include <thread>
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
+
+#include "promo_fixture.hpp"
+#include "promoledger/promo/audit_checks.hpp"
+#include "promoledger/promo/group_commit.hpp"
+#include "promoledger/promo/splitmix.hpp"
+
+namespace promoledger::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using ledger::Money;
+using promo::Channel;
+using promo::GroupCommitPoster;
+using promo::PaymentPoster;
+using promo::PaymentRequest;
+using promo::PaymentResult;
+using promo::Reject;
+using Outcome = PaymentPoster::Outcome;
+using Clock = std::chrono::steady_clock;
+
+// The bank of PromoTest (BR1 -> SB1 -> O1 (M1, M2), O2 (M3); P1..P40 with 10,000.00 each) plus
+// S1..S12 with small balances (5.00 + 3.00 * i) that run out.
+constexpr int big_payers = 40;
+constexpr int small_payers = 12;
+constexpr std::int64_t big_balance_fen = 1'000'000;
+std::int64_t small_balance_fen(int i) { return 500 + 300 * i; }
+
+// Every test database gets the same campaign secret, so the same decks are dealt in each and two
+// databases can be compared card by card (the audit's re-deal still checks every deck).
+constexpr const char* campaign_secret_hex = "5eedc0ffee5eedc0ffee5eedc0ffee5eedc0ffee5eedc0ffee5eedc0ffee0001";
+
+ledger::Database& pool(TestDatabase& t) { return t.db(16); }
+
+void open_bank(TestDatabase& t) {
+  std::string script =
+      "SELECT ledger.add_org_unit('BR1', 'branch', 'Branch 1', NULL);"
+      "SELECT ledger.add_org_unit('SB1', 'sub_branch', 'Sub-branch 1', 'BR1');"
+      "SELECT ledger.add_org_unit('O1', 'outlet', 'Outlet 1', 'SB1');"
+      "SELECT ledger.add_org_unit('O2', 'outlet', 'Outlet 2', 'SB1');"
+      "SELECT ledger.add_merchant('M1', 'Noodles', 'O1');"
+      "SELECT ledger.add_merchant('M2', 'Dumplings', 'O1');"
+      "SELECT ledger.add_merchant('M3', 'Tea', 'O2');"
+      "SELECT ledger.open_account('bank:funding', 'funding', 'asset', NULL, NULL);";
+  for (int i = 1; i <= big_payers; ++i) script += fmt::format("SELECT ledger.add_payer('P{0}', 'Payer {0}');", i);
+  for (int i = 1; i <= small_payers; ++i) script += fmt::format("SELECT ledger.add_payer('S{0}', 'Small payer {0}');", i);
+  t.exec_as_admin(script);
+  ledger::Ledger ledger(pool(t));
+  auto open = [&](const std::string& payer, std::int64_t fen) {
+    auto entry = ledger::EntryBuilder("open:" + payer, "opening", day("2026-11-23"))
+                     .debit("bank:funding", Money::from_fen(fen))
+                     .credit("payer:" + payer + ":deposit", Money::from_fen(fen))
+                     .build();
+    if (!entry) throw std::runtime_error("opening entry for " + payer + " does not build");
+    auto posted = ledger.post(*entry);
+    if (!posted) throw std::runtime_error("opening entry for " + payer + ": " + posted.error().detail);
+  };
+  for (int i = 1; i <= big_payers; ++i) open(fmt::format("P{}", i), big_balance_fen);
+  for (int i = 1; i <= small_payers; ++i) open(fmt::format("S{}", i), small_balance_fen(i));
+}
+
+// Creates the campaign, gives it the fixed secret while it is a draft, approves it, deals the days.
+void start_campaign(TestDatabase& t, const promo::CampaignParams& params, const std::vector<const char*>& days) {
+  promo::Campaigns campaigns(pool(t));
+  auto id = campaigns.create(params, nlohmann::json{{"name", params.name}}, "alice");
+  if (!id) throw std::runtime_error("campaign: " + id.error().detail);
+  t.exec_as_admin(fmt::format("UPDATE promo.campaign SET secret = decode('{}', 'hex') WHERE id = {}",
+                              campaign_secret_hex, *id));
+  auto approved = campaigns.approve(*id, "bob");
+  if (!approved) throw std::runtime_error("approval: " + approved.error().detail);
+  for (const char* d : days) {
+    if (promo::deal_day(pool(t), day(d)).decks_dealt == 0) throw std::runtime_error(fmt::format("no deck dealt on {}", d));
+  }
+}
+
+void prepare(TestDatabase& t, const promo::CampaignParams& params, const std::vector<const char*>& days) {
+  open_bank(t);
+  start_campaign(t, params, days);
+}
+
+// Rows of a one-column text query, sorted here (not by the server's collation).
+std::vector<std::string> lines(ledger::Database& db, const std::string& sql) {
+  auto lease = db.lease();
+  std::vector<std::string> out;
+  soci::rowset<std::string> rows = (lease->prepare << sql);
+  for (const auto& r : rows) out.push_back(r);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+long long scalar(ledger::Database& db, const std::string& sql) {
+  auto lease = db.lease();
+  long long value = 0;
+  *lease << sql, soci::into(value);
+  return value;
+}
+
+ledger::WideFen balance(ledger::Database& db, const std::string& code) {
+  auto b = ledger::Ledger(db).balance(code);
+  EXPECT_TRUE(b.has_value()) << code;
+  return b ? b->balance_fen : ledger::WideFen(-1);
+}
+
+// Deck id -> "merchant/day", to compare decks across databases by what they are, not by id.
+std::map<std::int64_t, std::string> deck_names(ledger::Database& db) {
+  auto lease = db.lease();
+  std::map<std::int64_t, std::string> out;
+  soci::rowset<soci::row> rows = (lease->prepare << "SELECT d.id, m.code || '/' || d.business_day::text FROM promo.deck d "
+                                                    "JOIN ledger.merchant m ON m.id = d.merchant_id");
+  for (const auto& r : rows) out[r.get<long long>(0)] = r.get<std::string>(1);
+  return out;
+}
+
+// Everything a caller learns of a payment except the entry id (ids are not part of the contract
+// across databases).
+std::string describe(const Outcome& o, const std::map<std::int64_t, std::string>& decks) {
+  if (!o) return fmt::format("refused {}", promo::to_string(o.error().code));
+  const PaymentResult& r = *o;
+  std::string deck = "-";
+  if (r.deck_id) {
+    const auto it = decks.find(*r.deck_id);
+    deck = it == decks.end() ? fmt::format("no such deck {}", *r.deck_id) : it->second;
+  }
+  return fmt::format("{} {} discounted={} reason={} amount={} discount={} payer_share={} merchant_share={} card={} "
+                     "deck={} day={} campaign={}",
+                     promo::to_string(r.status), r.payment_id, r.discounted, r.reason.value_or("-"), r.amount.fen(),
+                     r.discount.fen(), r.payer_discount.fen(), r.merchant_reward.fen(),
+                     r.card_position ? std::to_string(*r.card_position) : "-", deck, r.business_day,
+                     r.campaign_id ? std::to_string(*r.campaign_id) : "-");
+}
+
+// What the outcome was, coarsely: a rejection code, exists, discounted, or the reason for no discount.
+std::string kind_of(const Outcome& o) {
+  if (!o) return std::string(promo::to_string(o.error().code));
+  if (o->status == PaymentResult::Status::exists) return "exists";
+  return o->discounted ? "discounted" : *o->reason;
+}
+
+// The state a sequence of payments leaves, as sorted text lines per aspect.
+std::map<std::string, std::vector<std::string>> state_of(ledger::Database& db) {
+  std::map<std::string, std::vector<std::string>> s;
+  s["balances"] = lines(db, "SELECT concat_ws(' ', a.code, b.debits_fen, b.credits_fen, b.line_count) FROM ledger.account a "
+                            "JOIN ledger.account_balance b ON b.account_id = a.id");
+  s["decks"] = lines(db, "SELECT concat_ws(' ', m.code, d.business_day, d.used_count, d.card_count, d.status) "
+                         "FROM promo.deck d JOIN ledger.merchant m ON m.id = d.merchant_id");
+  s["payer_days"] = lines(db, "SELECT concat_ws(' ', p.code, x.business_day, x.discounts) FROM promo.payer_day x "
+                              "JOIN ledger.payer p ON p.id = x.payer_id WHERE x.discounts > 0");
+  s["budget"] = lines(db, "SELECT concat_ws(' ', name, status, budget_total_fen, budget_reserved_fen, budget_spent_fen) "
+                          "FROM promo.campaign");
+  s["merchant_day_stats"] =
+      lines(db, "SELECT concat_ws(' ', m.code, s.business_day, s.channel, s.payments, s.amount_fen, s.discounted, "
+                "s.discount_fen, s.payer_share_fen, s.merchant_share_fen, s.reversed) FROM promo.merchant_day_stats s "
+                "JOIN ledger.merchant m ON m.id = s.merchant_id");
+  s["payments"] = lines(db, "SELECT count(*)::text FROM promo.payment");
+  return s;
+}
+
+void expect_same_state(ledger::Database& a, ledger::Database& b) {
+  const auto sa = state_of(a), sb = state_of(b);
+  for (const auto& [aspect, rows] : sa) EXPECT_EQ(rows, sb.at(aspect)) << aspect;
+}
+
+void expect_audit_passes(ledger::Database& db, const char* which) {
+  const auto report = promo::verify_all(db);
+  EXPECT_GT(report.checks.size(), 5u) << which;
+  for (const auto& c : report.checks) {
+    EXPECT_TRUE(c.ok()) << which << ": " << c.name << ": " << c.violations << " violation(s): " << c.sample;
+  }
+  const auto tb = ledger::Ledger(db).trial_balance();
+  EXPECT_EQ(tb.total_debits_fen, tb.total_credits_fen) << which;
+}
+
+struct Mix {
+  int count = 0;
+  std::uint64_t seed = 1;
+  std::string prefix;
+  std::vector<const char*> days;
+  bool small_payers = true;            // S1..S12, who run out of money
+  bool conflicting_duplicates = true;  // the same id with other content
+};
+
+// A random mix: channels, the three merchants and an unknown one (MZZ), known and unknown (U*)
+// payers, amounts from 0 (refused) through below the minimum to 60.00, and repeated ids.
+std::vector<PaymentRequest> random_payments(const Mix& mix) {
+  promo::SplitMix rng{mix.seed};
+  std::vector<PaymentRequest> out;
+  out.reserve(static_cast<std::size_t>(mix.count));
+  static const char* const merchants[] = {"M1", "M2", "M3"};
+  for (int i = 0; i < mix.count; ++i) {
+    const auto roll = rng.below(1000);
+    if (!out.empty() && roll < 30) {  // 3%: the same id and content again
+      out.push_back(out[rng.below(out.size())]);
+      continue;
+    }
+    if (!out.empty() && mix.conflicting_duplicates && roll < 45) {  // 1.5%: the same id, another amount
+      PaymentRequest r = out[rng.below(out.size())];
+      r.amount = Money::from_fen(r.amount.fen() + 1 + static_cast<std::int64_t>(rng.below(500)));
+      out.push_back(std::move(r));
+      continue;
+    }
+    PaymentRequest r{fmt::format("{}-{}", mix.prefix, i), "", "", Channel::bank_app, Money::from_fen(0), {}};
+    const auto who = rng.below(100);
+    if (who < 2) {
+      r.payer = fmt::format("U{}", rng.below(5));
+    } else if (mix.small_payers && who < 14) {
+      r.payer = fmt::format("S{}", 1 + rng.below(small_payers));
+    } else {
+      r.payer = fmt::format("P{}", 1 + rng.below(big_payers));
+    }
+    r.merchant = rng.below(100) < 2 ? "MZZ" : merchants[rng.below(3)];
+    const auto ch = rng.below(100);
+    r.channel = ch < 70 ? Channel::bank_app : ch < 85 ? Channel::wechat : Channel::alipay;
+    const auto size = rng.below(100);
+    r.amount = Money::from_fen(size == 0 ? 0 : size < 10 ? 100 + static_cast<std::int64_t>(rng.below(900))
+                                                          : 1000 + static_cast<std::int64_t>(rng.below(5000)));
+    const char* d = mix.days[rng.below(mix.days.size())];
+    r.paid_at = at(fmt::format("{}T{:02}:{:02}:{:02}+08:00", d, rng.below(24), rng.below(60), rng.below(60)).c_str());
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+PaymentRequest request(std::string id, const char* payer, const char* merchant, const char* amount,
+                       Channel channel = Channel::bank_app, const char* when = "2026-11-24T12:00:00+08:00") {
+  return PaymentRequest{std::move(id), payer, merchant, channel, cny(amount), at(when)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Differential: one by one versus batches of 1, 7, 100, 1000.
+
+TEST(BatchTest, TenThousandRandomPaymentsGiveTheSameResultsOneByOneAndInBatchesOfAnySize) {
+  TestDatabase a, b;
+  auto params = pilot_params({"M1", "M2"});
+  params.payer_daily_limit = 3;
+  const std::vector<const char*> dealt{"2026-11-24", "2026-11-25", "2026-11-26"};
+  prepare(a, params, dealt);
+  prepare(b, params, dealt);
+  // 2026-11-27 is inside the campaign but not dealt: reason not_dealt.
+  const auto payments =
+      random_payments({10'000, 20261124, "d", {"2026-11-24", "2026-11-25", "2026-11-26", "2026-11-27"}, true, true});
+
+  PaymentPoster poster_a(pool(a)), poster_b(pool(b));
+  std::vector<Outcome> one_by_one, batched;
+  one_by_one.reserve(payments.size());
+  batched.reserve(payments.size());
+  const auto t0 = Clock::now();
+  for (const auto& p : payments) one_by_one.push_back(poster_a.post(p));
+  const auto t1 = Clock::now();
+  const std::size_t sizes[] = {1, 7, 100, 1000};
+  std::size_t batches = 0;
+  for (std::size_t from = 0; from < payments.size(); ++batches) {
+    const std::size_t n = std::min(sizes[batches % 4], payments.size() - from);
+    auto part = poster_b.post_batch(std::span<const PaymentRequest>(payments).subspan(from, n));
+    ASSERT_EQ(part.size(), n);
+    for (auto& o : part) batched.push_back(std::move(o));
+    from += n;
+  }
+  const auto t2 = Clock::now();
+  std::cout << fmt::format("[ timing   ] {} payments one by one: {} ms; in {} batches: {} ms\n", payments.size(),
+                           std::chrono::duration_cast<std::chrono::milliseconds>(t1 - t0).count(), batches,
+                           std::chrono::duration_cast<std::chrono::milliseconds>(t2 - t1).count());
+
+  // Per payment, in input order (duplicates included).
+  const auto decks_a = deck_names(pool(a)), decks_b = deck_names(pool(b));
+  ASSERT_EQ(batched.size(), one_by_one.size());
+  int mismatches = 0;
+  for (std::size_t i = 0; i < payments.size(); ++i) {
+    const auto da = describe(one_by_one[i], decks_a), db = describe(batched[i], decks_b);
+    if (da != db && ++mismatches <= 10) {
+      ADD_FAILURE() << "payment #" << i << " (" << payments[i].payment_id << "): one by one: " << da
+                    << "\n  batched: " << db;
+    }
+  }
+  EXPECT_EQ(mismatches, 0);
+
+  // The mix covered what it is meant to cover.
+  std::map<std::string, int> kinds;
+  for (const auto& o : one_by_one) ++kinds[kind_of(o)];
+  for (const char* k : {"discounted", "daily_cap_reached", "channel_not_eligible", "below_minimum_payment",
+                        "no_active_campaign", "not_dealt", "payer_daily_limit", "exists", "exists_with_different_content",
+                        "insufficient_funds", "unknown_payer", "unknown_merchant", "amount_must_be_positive"}) {
+    EXPECT_GT(kinds[k], 0) << k;
+  }
+  for (const auto& [k, n] : kinds) std::cout << fmt::format("[ mix      ] {:<30} {}\n", k, n);
+
+  expect_same_state(pool(a), pool(b));
+  expect_audit_passes(pool(a), "one by one");
+  expect_audit_passes(pool(b), "batched");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Group commit under 16 threads.
+
+TEST(BatchTest, SixteenThreadsThroughGroupCommitKeepEveryInvariantAndTheTotalsArrivalOrderCannotChange) {
+  TestDatabase ref, grp;
+  const auto params = pilot_params({"M1", "M2"});  // no per-payer limit: the discounted count is order-free
+  const std::vector<const char*> days{"2026-11-24", "2026-11-25"};
+  prepare(ref, params, days);
+  prepare(grp, params, days);
+  // No small payers and no conflicting duplicates: which payment posts then cannot depend on order.
+  const auto payments = random_payments({3'000, 777, "g", days, false, false});
+
+  PaymentPoster poster_ref(pool(ref));
+  std::vector<Outcome> reference;
+  for (const auto& p : payments) reference.push_back(poster_ref.post(p));
+
+  PaymentPoster poster(pool(grp));
+  GroupCommitPoster group(poster, promo::GroupCommitOptions{2, PaymentPoster::batch_size_max, 10'000});
+  constexpr std::size_t threads = 16, in_flight = 25;
+  std::vector<std::optional<Outcome>> outcomes(payments.size());
+  std::atomic<int> failures{0};
+  std::barrier start(static_cast<std::ptrdiff_t>(threads));
+  std::vector<std::thread> pool_threads;
+  for (std::size_t t = 0; t < threads; ++t) {
+    pool_threads.emplace_back([&, t] {
+      // Thread t takes every 16th payment; odd threads go backwards, so arrival order differs from
+      // the reference's.
+      std::vector<std::size_t> mine;
+      for (std::size_t i = t; i < payments.size(); i += threads) mine.push_back(i);
+      if (t % 2 == 1) std::reverse(mine.begin(), mine.end());
+      start.arrive_and_wait();
+      for (std::size_t from = 0; from < mine.size(); from += in_flight) {
+        std::vector<std::pair<std::size_t, std::future<Outcome>>> futures;
+        for (std::size_t k = from; k < std::min(from + in_flight, mine.size()); ++k) {
+          futures.emplace_back(mine[k], group.submit(payments[mine[k]]));
+        }
+        for (auto& [i, f] : futures) {
+          try {
+            outcomes[i] = f.get();
+          } catch (const std::exception& e) {
+            ++failures;
+            ADD_FAILURE() << payments[i].payment_id << ": " << e.what();
+          }
+        }
+      }
+    });
+  }
+  for (auto& th : pool_threads) th.join();
+  const auto stats = group.stats();
+  group.stop();
+  std::cout << fmt::format("[ stats    ] {} batches, {} payments, largest {}, mean {:.1f}\n", stats.batches,
+                           stats.payments, stats.largest_batch, stats.mean_batch_size());
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(stats.largest_batch, 1u) << "no batch of more than one payment formed";
+  EXPECT_EQ(stats.payments, payments.size());
+
+  // Outcome counts by kind (posted vs exists of a duplicate pair swap with order; the sum does not).
+  std::map<std::string, int> kinds_ref, kinds_grp;
+  for (const auto& o : reference) ++kinds_ref[kind_of(o) == "exists" ? "posted or exists" : (o ? "posted or exists" : kind_of(o))];
+  for (const auto& o : outcomes) {
+    ASSERT_TRUE(o.has_value());
+    ++kinds_grp[kind_of(*o) == "exists" ? "posted or exists" : (*o ? "posted or exists" : kind_of(*o))];
+  }
+  EXPECT_EQ(kinds_grp, kinds_ref);
+  EXPECT_EQ(scalar(pool(grp), "SELECT count(*) FROM promo.payment"), scalar(pool(ref), "SELECT count(*) FROM promo.payment"));
+
+  // Per merchant-day: discounted = min(cap, eligible), eligibility counted here from the requests.
+  std::map<std::string, long long> eligible;
+  std::set<std::string> seen;
+  for (const auto& p : payments) {
+    if (!seen.insert(p.payment_id).second) continue;
+    if (p.payer[0] != 'P' || (p.merchant != "M1" && p.merchant != "M2") || p.channel != Channel::bank_app ||
+        p.amount.fen() < 1000) {
+      continue;
+    }
+    ++eligible[p.merchant + "/" + ledger::format_day(ledger::business_day_of(p.paid_at))];
+  }
+  std::vector<std::string> expected_discounted;
+  for (const auto& [merchant_day, n] : eligible) {
+    expected_discounted.push_back(fmt::format("{} {}", merchant_day, std::min(n, 20LL)));
+  }
+  std::sort(expected_discounted.begin(), expected_discounted.end());
+  ASSERT_EQ(expected_discounted.size(), 4u);
+  const std::string discounted_sql =
+      "SELECT m.code || '/' || p.business_day::text || ' ' || count(*) FROM promo.payment p "
+      "JOIN ledger.merchant m ON m.id = p.merchant_id WHERE p.deck_id IS NOT NULL GROUP BY m.code, p.business_day";
+  EXPECT_EQ(lines(pool(grp), discounted_sql), expected_discounted);
+  EXPECT_EQ(lines(pool(ref), discounted_sql), expected_discounted);
+
+  // Totals arrival order cannot change: the cards taken are each deck's first ones, so subsidies,
+  // merchant settlements, the payers' total, decks, budget and the per-merchant-day aggregates agree.
+  const std::string totals_sql =
+      "SELECT a.code || ' ' || (b.credits_fen - b.debits_fen) FROM ledger.account a "
+      "JOIN ledger.account_balance b ON b.account_id = a.id WHERE a.code NOT LIKE 'payer:%' "
+      "UNION ALL SELECT 'all payers ' || sum(b.credits_fen - b.debits_fen) FROM ledger.account a "
+      "JOIN ledger.account_balance b ON b.account_id = a.id WHERE a.code LIKE 'payer:%'";
+  EXPECT_EQ(lines(pool(grp), totals_sql), lines(pool(ref), totals_sql));
+  const auto s_grp = state_of(pool(grp)), s_ref = state_of(pool(ref));
+  for (const char* aspect : {"decks", "budget", "merchant_day_stats", "payments"}) {
+    EXPECT_EQ(s_grp.at(aspect), s_ref.at(aspect)) << aspect;
+  }
+  expect_audit_passes(pool(grp), "group commit");
+  expect_audit_passes(pool(ref), "one by one");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 3. Inside one batch.
+
+class OneBatchTest : public ::testing::Test {
+ protected:
+  TestDatabase tdb_;
+  void SetUp() override { prepare(tdb_, pilot_params({"M1", "M2"}), {"2026-11-24"}); }
+  ledger::Database& db() { return pool(tdb_); }
+};
+
+TEST_F(OneBatchTest, ARefusedPaymentInTheMiddleOfABatchChangesNothingForTheOthers) {
+  TestDatabase without;
+  prepare(without, pilot_params({"M1", "M2"}), {"2026-11-24"});
+  const std::vector<PaymentRequest> others{
+      request("o-1", "P1", "M1", "50.00"), request("o-2", "P2", "M1", "30.00"), request("o-3", "P1", "M2", "40.00"),
+      request("o-4", "P3", "M1", "25.00"), request("o-5", "P1", "M3", "12.00"), request("o-6", "P2", "M1", "18.00")};
+  // S1 holds 8.00: an eligible 20.00 at M1 cannot be paid (and must not take M1's next card);
+  // U7 is no payer.
+  const PaymentRequest poor = request("bad-funds", "S1", "M1", "20.00");
+  const PaymentRequest stranger = request("bad-payer", "U7", "M1", "20.00");
+  std::vector<PaymentRequest> with_refused(others.begin(), others.begin() + 3);
+  with_refused.push_back(poor);
+  with_refused.push_back(stranger);
+  with_refused.insert(with_refused.end(), others.begin() + 3, others.end());
+
+  PaymentPoster poster(db()), poster_without(pool(without));
+  const auto got = poster.post_batch(with_refused);
+  const auto expected = poster_without.post_batch(others);
+  ASSERT_EQ(got.size(), with_refused.size());
+  ASSERT_FALSE(got[3].has_value());
+  EXPECT_EQ(got[3].error().code, Reject::insufficient_funds) << got[3].error().detail;
+  ASSERT_FALSE(got[4].has_value());
+  EXPECT_EQ(got[4].error().code, Reject::unknown_payer) << got[4].error().detail;
+  const auto decks = deck_names(db()), decks_without = deck_names(pool(without));
+  for (std::size_t i = 0; i < others.size(); ++i) {
+    const std::size_t j = i < 3 ? i : i + 2;
+    ASSERT_TRUE(got[j].has_value()) << others[i].payment_id << ": " << got[j].error().detail;
+    EXPECT_EQ(describe(got[j], decks), describe(expected[i], decks_without));
+  }
+  EXPECT_EQ(balance(db(), "payer:S1:deposit"), small_balance_fen(1));
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment WHERE payment_id LIKE 'bad-%'"), 0);
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM ledger.journal_entry WHERE external_ref LIKE 'payment:bad-%'"), 0);
+  expect_same_state(db(), pool(without));
+  expect_audit_passes(db(), "with refused");
+}
+
+TEST_F(OneBatchTest, OfTwoPaymentsOfOnePayerOnlyTheFirstFitsTheBalanceAndTheSecondIsRefused) {
+  const std::int64_t start = small_balance_fen(5);  // 20.00
+  ASSERT_EQ(balance(db(), "payer:S5:deposit"), start);
+  PaymentPoster poster(db());
+  const std::vector<PaymentRequest> batch{request("fits", "S5", "M1", "15.00"), request("too-much", "S5", "M3", "15.00")};
+  const auto got = poster.post_batch(batch);
+  ASSERT_EQ(got.size(), 2u);
+  ASSERT_TRUE(got[0].has_value()) << got[0].error().detail;
+  EXPECT_EQ(got[0]->status, PaymentResult::Status::posted);
+  EXPECT_TRUE(got[0]->discounted);
+  ASSERT_FALSE(got[1].has_value());
+  EXPECT_EQ(got[1].error().code, Reject::insufficient_funds) << got[1].error().detail;
+  EXPECT_EQ(balance(db(), "payer:S5:deposit"), start - got[0]->payer_pays().fen());
+  EXPECT_EQ(balance(db(), "merchant:M3:settlement"), 0);
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment WHERE payment_id = 'too-much'"), 0);
+  expect_audit_passes(db(), "two of one payer");
+}
+
+TEST_F(OneBatchTest, ADuplicateIdInsideOneBatchPostsOnceAndAnswersTheRepeatWithTheFirstFigures) {
+  PaymentPoster poster(db());
+  PaymentRequest first = request("dup-1", "P1", "M1", "50.00");
+  PaymentRequest other_content = first;
+  other_content.amount = cny("51.00");
+  const std::vector<PaymentRequest> batch{first, request("between", "P2", "M1", "30.00"), first, other_content};
+  const auto got = poster.post_batch(batch);
+  ASSERT_EQ(got.size(), 4u);
+  ASSERT_TRUE(got[0].has_value());
+  ASSERT_TRUE(got[1].has_value());
+  ASSERT_TRUE(got[2].has_value()) << got[2].error().detail;
+  EXPECT_EQ(got[0]->status, PaymentResult::Status::posted);
+  EXPECT_EQ(got[0]->card_position, 1);
+  EXPECT_EQ(got[1]->card_position, 2);
+  EXPECT_EQ(got[2]->status, PaymentResult::Status::exists);
+  const auto figures = [](const PaymentResult& r) {
+    return fmt::format("entry={} discounted={} reason={} amount={} discount={} payer={} merchant={} campaign={} deck={} "
+                       "card={} day={}",
+                       r.entry_id, r.discounted, r.reason.value_or("-"), r.amount.fen(), r.discount.fen(),
+                       r.payer_discount.fen(), r.merchant_reward.fen(), r.campaign_id.value_or(-1), r.deck_id.value_or(-1),
+                       r.card_position.value_or(-1), r.business_day);
+  };
+  EXPECT_EQ(figures(*got[2]), figures(*got[0]));
+  ASSERT_FALSE(got[3].has_value());
+  EXPECT_EQ(got[3].error().code, Reject::exists_with_different_content) << got[3].error().detail;
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment WHERE payment_id = 'dup-1'"), 1);
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM ledger.journal_entry WHERE external_ref = 'payment:dup-1'"), 1);
+  EXPECT_EQ(scalar(db(), "SELECT sum(used_count) FROM promo.deck"), 2);
+  EXPECT_EQ(balance(db(), "payer:P1:deposit"), big_balance_fen - got[0]->payer_pays().fen());
+  // A later batch answers the same.
+  const auto again = poster.post_batch(std::vector<PaymentRequest>{first});
+  ASSERT_TRUE(again[0].has_value());
+  EXPECT_EQ(again[0]->status, PaymentResult::Status::exists);
+  EXPECT_EQ(figures(*again[0]), figures(*got[0]));
+  expect_audit_passes(db(), "duplicates");
+}
+
+TEST_F(OneBatchTest, AThousandEligiblePaymentsToOneMerchantInOneBatchTakeExactlyTheDailyCap) {
+  std::vector<PaymentRequest> batch;
+  for (int i = 0; i < 1000; ++i) {
+    batch.push_back(request(fmt::format("k-{}", i), fmt::format("P{}", 1 + i % big_payers).c_str(), "M1", "12.34"));
+  }
+  PaymentPoster poster(db());
+  const auto got = poster.post_batch(batch);
+  ASSERT_EQ(got.size(), 1000u);
+  std::multiset<int> positions;
+  int capped = 0;
+  for (std::size_t i = 0; i < got.size(); ++i) {
+    ASSERT_TRUE(got[i].has_value()) << i << ": " << got[i].error().detail;
+    EXPECT_EQ(got[i]->status, PaymentResult::Status::posted);
+    if (got[i]->discounted) {
+      ASSERT_TRUE(got[i]->card_position.has_value());
+      positions.insert(*got[i]->card_position);
+      EXPECT_LT(i, 20u) << "a card was given after the cap";
+    } else {
+      EXPECT_EQ(got[i]->reason, "daily_cap_reached") << i;
+      ++capped;
+    }
+  }
+  std::multiset<int> one_to_twenty;
+  for (int p = 1; p <= 20; ++p) one_to_twenty.insert(p);
+  EXPECT_EQ(positions, one_to_twenty);
+  EXPECT_EQ(capped, 980);
+  EXPECT_EQ(scalar(db(), "SELECT used_count FROM promo.deck d JOIN ledger.merchant m ON m.id = d.merchant_id "
+                         "WHERE m.code = 'M1'"),
+            20);
+  EXPECT_EQ(balance(db(), "outlet:O1:subsidy:660101"),
+            scalar(db(), "SELECT reserved_fen FROM promo.deck d JOIN ledger.merchant m ON m.id = d.merchant_id "
+                         "WHERE m.code = 'M1'"));
+  expect_audit_passes(db(), "thousand");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. Concurrent writers on overlapping accounts.
+
+TEST_F(OneBatchTest, FourWritersPostingOverlappingBatchesAtOnceSurfaceNoDeadlockAndLoseNoUpdate) {
+  PaymentPoster poster(db());
+  constexpr int writers = 4;
+  constexpr std::size_t batch_size = 50;
+  const auto retries_before = ledger::retries_taken().load();
+  struct Acked {
+    PaymentRequest request;
+    PaymentResult result;
+  };
+  std::vector<std::vector<Acked>> acked(writers);
+  std::atomic<int> errors{0}, refused{0};
+  std::barrier start(writers);
+  const auto run_for = 3s;
+  std::vector<std::thread> threads;
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      promo::SplitMix rng{static_cast<std::uint64_t>(1000 + w)};
+      static const char* const merchants[] = {"M1", "M2", "M3"};
+      start.arrive_and_wait();
+      const auto until = Clock::now() + run_for;
+      for (int n = 0; Clock::now() < until; ++n) {
+        std::vector<PaymentRequest> batch;
+        for (std::size_t k = 0; k < batch_size; ++k) {
+          batch.push_back(PaymentRequest{fmt::format("w{}-{}-{}", w, n, k), fmt::format("P{}", 1 + rng.below(big_payers)),
+                                         merchants[rng.below(3)], rng.below(10) < 8 ? Channel::bank_app : Channel::wechat,
+                                         Money::from_fen(100 + static_cast<std::int64_t>(rng.below(1900))),
+                                         at("2026-11-24T12:00:00+08:00")});
+        }
+        try {
+          auto got = poster.post_batch(batch);
+          for (std::size_t k = 0; k < got.size(); ++k) {
+            if (got[k]) {
+              acked[static_cast<std::size_t>(w)].push_back(Acked{batch[k], *got[k]});
+            } else {
+              ++refused;
+            }
+          }
+        } catch (const std::exception& e) {
+          ++errors;
+          ADD_FAILURE() << "writer " << w << ": " << e.what();
+          return;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  const auto retries = ledger::retries_taken().load() - retries_before;
+  std::size_t total = 0;
+  for (const auto& a : acked) total += a.size();
+  std::cout << fmt::format("[ load     ] {} payments acknowledged by {} writers, {} retries\n", total, writers, retries);
+  EXPECT_EQ(errors.load(), 0);
+  EXPECT_EQ(refused.load(), 0);
+  for (const auto& a : acked) EXPECT_GT(a.size(), batch_size) << "a writer got almost nothing done";
+
+  // Every acknowledged payment is stored with its figures, and nothing else is.
+  std::map<std::string, std::string> stored;
+  {
+    auto lease = db().lease();
+    soci::rowset<soci::row> rows = (lease->prepare << "SELECT payment_id, entry_id, discount_fen, payer_share_fen, "
+                                                      "merchant_share_fen, coalesce(card_position, 0) FROM promo.payment");
+    for (const auto& r : rows) {
+      stored[r.get<std::string>(0)] = fmt::format("{} {} {} {} {}", r.get<long long>(1), r.get<long long>(2),
+                                                  r.get<long long>(3), r.get<long long>(4), r.get<int>(5));
+    }
+  }
+  EXPECT_EQ(stored.size(), total);
+  std::map<std::string, std::int64_t> payer_spent, merchant_received;
+  std::map<std::int32_t, int> m1_cards;
+  int missing = 0;
+  for (const auto& writer : acked) {
+    for (const auto& [req, r] : writer) {
+      const auto it = stored.find(r.payment_id);
+      const auto want = fmt::format("{} {} {} {} {}", r.entry_id, r.discount.fen(), r.payer_discount.fen(),
+                                    r.merchant_reward.fen(), r.card_position.value_or(0));
+      if ((it == stored.end() || it->second != want) && ++missing <= 10) {
+        ADD_FAILURE() << r.payment_id << ": acknowledged " << want << ", stored "
+                      << (it == stored.end() ? "nothing" : it->second);
+      }
+      payer_spent[req.payer] += r.payer_pays().fen();
+      merchant_received[req.merchant] += r.merchant_receives().fen();
+    }
+  }
+  EXPECT_EQ(missing, 0);
+  // No lost update: each balance is exactly its start plus the acknowledged payments.
+  for (int i = 1; i <= big_payers; ++i) {
+    const std::string payer = fmt::format("P{}", i);
+    EXPECT_EQ(balance(db(), "payer:" + payer + ":deposit"), big_balance_fen - payer_spent[payer]) << payer;
+  }
+  for (const char* m : {"M1", "M2", "M3"}) {
+    EXPECT_EQ(balance(db(), fmt::format("merchant:{}:settlement", m)), merchant_received[m]) << m;
+  }
+  expect_audit_passes(db(), "concurrent writers");
+}
+
+// ---------------------------------------------------------------------------------------------
+// 5, 6. A commit held back: a test-only deferred trigger takes an advisory lock at COMMIT.
+
+constexpr long long commit_gate_key = 770077;
+
+class CommitGateTest : public OneBatchTest {
+ protected:
+  void SetUp() override {
+    OneBatchTest::SetUp();
+    tdb_.exec_as_admin(fmt::format(
+        "CREATE FUNCTION public.test_commit_gate() RETURNS trigger LANGUAGE plpgsql AS $$ "
+        "BEGIN PERFORM pg_advisory_xact_lock({}); RETURN NULL; END $$;"
+        "CREATE CONSTRAINT TRIGGER test_commit_gate AFTER INSERT ON promo.payment "
+        "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.test_commit_gate();",
+        commit_gate_key));
+    gate_ = std::make_unique<soci::session>(soci::postgresql, tdb_.conninfo());
+  }
+  void TearDown() override { gate_.reset(); }  // also releases the gate
+
+  void close_gate() { ledger::exec_script(*gate_, fmt::format("SELECT pg_advisory_lock({})", commit_gate_key), "gate"); }
+  void open_gate() { ledger::exec_script(*gate_, fmt::format("SELECT pg_advisory_unlock({})", commit_gate_key), "gate"); }
+
+  // The backend waiting at the gate, once there is one (0 after the timeout).
+  int wait_for_blocked_backend(std::chrono::milliseconds timeout = 20s) {
+    const auto until = Clock::now() + timeout;
+    while (Clock::now() < until) {
+      int pid = 0;
+      soci::indicator ind = soci::i_ok;
+      *gate_ << fmt::format("SELECT min(pid) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+                            "AND classid = 0 AND objid = {}",
+                            commit_gate_key),
+          soci::into(pid, ind);
+      if (ind == soci::i_ok && pid != 0) return pid;
+      std::this_thread::sleep_for(10ms);
+    }
+    return 0;
+  }
+
+  std::unique_ptr<soci::session> gate_;
+};
+
+// A result's figures, and the same figures as stored.
+std::string figures_of(const PaymentResult& r) {
+  return fmt::format("{} {} {} {} {} {}", r.entry_id, r.amount.fen(), r.discount.fen(), r.payer_discount.fen(),
+                     r.merchant_reward.fen(), r.card_position.value_or(0));
+}
+std::string stored_figures(ledger::Database& db, const std::string& payment_id) {
+  auto rows = lines(db, fmt::format("SELECT concat_ws(' ', entry_id, amount_fen, discount_fen, payer_share_fen, "
+                                    "merchant_share_fen, coalesce(card_position, 0)) FROM promo.payment "
+                                    "WHERE payment_id = '{}'",
+                                    payment_id));
+  return rows.size() == 1 ? rows[0] : fmt::format("{} rows", rows.size());
+}
+
+template <typename T>
+bool is_ready(std::future<T>& f, std::chrono::milliseconds wait = 0ms) {
+  return f.wait_for(wait) == std::future_status::ready;
+}
+
+TEST_F(CommitGateTest, CallersAreAnsweredOnlyAfterCommitAndABackendKilledAtCommitStoresNothing) {
+  PaymentPoster poster(db());
+  GroupCommitPoster group(poster, promo::GroupCommitOptions{1, PaymentPoster::batch_size_max, 10'000});
+  close_gate();
+  const PaymentRequest doomed = request("gate-0", "P1", "M1", "50.00");
+  auto doomed_future = group.submit(doomed);
+  const int pid = wait_for_blocked_backend();
+  ASSERT_NE(pid, 0) << "the writer never reached the commit gate";
+  // The only writer is held at COMMIT: these queue behind it.
+  std::vector<PaymentRequest> later;
+  std::vector<std::future<PaymentPoster::Outcome>> later_futures;
+  for (int i = 1; i <= 4; ++i) {
+    later.push_back(request(fmt::format("gate-{}", i), fmt::format("P{}", i + 1).c_str(), "M1", "30.00"));
+    later_futures.push_back(group.submit(later.back()));
+  }
+  std::this_thread::sleep_for(200ms);
+  EXPECT_FALSE(is_ready(doomed_future)) << "answered before its commit";
+  for (auto& f : later_futures) EXPECT_FALSE(is_ready(f)) << "answered before its commit";
+
+  ledger::exec_script(*gate_, fmt::format("SELECT pg_terminate_backend({})", pid), "killing the writer's backend");
+  ASSERT_TRUE(is_ready(doomed_future, 20s));
+  EXPECT_THROW(doomed_future.get(), ledger::OutcomeUnknown);
+  // The next batch goes out on a reconnected session and waits at the gate again: still no answer.
+  ASSERT_NE(wait_for_blocked_backend(), 0) << "the writer did not post the next batch after the kill";
+  for (auto& f : later_futures) EXPECT_FALSE(is_ready(f, 100ms)) << "answered before its commit";
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment WHERE payment_id = 'gate-0'"), 0);
+
+  open_gate();
+  std::vector<PaymentResult> acknowledged;
+  for (std::size_t i = 0; i < later_futures.size(); ++i) {
+    auto outcome = later_futures[i].get();
+    ASSERT_TRUE(outcome.has_value()) << later[i].payment_id << ": " << outcome.error().detail;
+    EXPECT_EQ(outcome->status, PaymentResult::Status::posted);
+    acknowledged.push_back(*outcome);
+  }
+  // The killed transaction never committed: nothing of gate-0 exists, so re-sending posts it once.
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment WHERE payment_id = 'gate-0'"), 0);
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM ledger.journal_entry WHERE external_ref = 'payment:gate-0'"), 0);
+  EXPECT_EQ(balance(db(), "payer:P1:deposit"), big_balance_fen);
+  auto resent = group.post(doomed);
+  ASSERT_TRUE(resent.has_value()) << resent.error().detail;
+  EXPECT_EQ(resent->status, PaymentResult::Status::posted);
+  acknowledged.push_back(*resent);
+  auto replay = group.post(doomed);
+  ASSERT_TRUE(replay.has_value()) << replay.error().detail;
+  EXPECT_EQ(replay->status, PaymentResult::Status::exists);
+  EXPECT_EQ(replay->entry_id, resent->entry_id);
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment WHERE payment_id = 'gate-0'"), 1);
+  // A later payment goes through too (the writer's session works again).
+  auto fresh = group.post(request("gate-after", "P9", "M2", "20.00"));
+  ASSERT_TRUE(fresh.has_value()) << fresh.error().detail;
+  EXPECT_EQ(fresh->status, PaymentResult::Status::posted);
+  acknowledged.push_back(*fresh);
+  group.stop();
+
+  for (const auto& r : acknowledged) {
+    EXPECT_EQ(figures_of(r), stored_figures(db(), r.payment_id)) << r.payment_id;
+  }
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment"), static_cast<long long>(acknowledged.size()));
+  const auto stats = group.stats();
+  EXPECT_EQ(stats.unknown_batches, 1u);
+  expect_audit_passes(db(), "after the kill");
+}
+
+TEST_F(CommitGateTest, AFullQueueRefusesTheNextPaymentWithQueueFullAndStoresNothingOfIt) {
+  PaymentPoster poster(db());
+  GroupCommitPoster group(poster, promo::GroupCommitOptions{1, PaymentPoster::batch_size_max, 4});
+  close_gate();
+  std::vector<std::future<PaymentPoster::Outcome>> futures;
+  futures.push_back(group.submit(request("q-0", "P1", "M1", "20.00")));
+  ASSERT_NE(wait_for_blocked_backend(), 0) << "the writer never reached the commit gate";
+  for (int i = 1; i <= 4; ++i) {
+    futures.push_back(group.submit(request(fmt::format("q-{}", i), fmt::format("P{}", i + 1).c_str(), "M1", "20.00")));
+  }
+  EXPECT_EQ(group.stats().queue_depth, 4u);
+  const PaymentRequest refused = request("q-refused", "P7", "M1", "20.00");
+  EXPECT_THROW(group.submit(refused), promo::QueueFull);
+  EXPECT_EQ(group.stats().refused_queue_full, 1u);
+  for (auto& f : futures) EXPECT_FALSE(is_ready(f));
+
+  open_gate();
+  for (auto& f : futures) {
+    auto outcome = f.get();
+    ASSERT_TRUE(outcome.has_value()) << outcome.error().detail;
+    EXPECT_EQ(outcome->status, PaymentResult::Status::posted);
+  }
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment WHERE payment_id = 'q-refused'"), 0);
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM ledger.journal_entry WHERE external_ref = 'payment:q-refused'"), 0);
+  EXPECT_EQ(balance(db(), "payer:P7:deposit"), big_balance_fen);
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment"), 5);
+  // Once there is room, the same payment is taken.
+  auto later = group.post(refused);
+  ASSERT_TRUE(later.has_value()) << later.error().detail;
+  EXPECT_EQ(later->status, PaymentResult::Status::posted);
+  group.stop();
+  expect_audit_passes(db(), "queue full");
+}
+
+}  // namespace
+}  // namespace promoledger::testing
