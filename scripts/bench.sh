@@ -1,21 +1,34 @@
 #!/usr/bin/env bash
 # Benchmarks payment posting next to pgbench on the same throwaway cluster, in one run, so every figure
 # is a ratio taken under the same conditions (docs/benchmarks.md). fsync and synchronous_commit stay on.
-#   ./scripts/bench.sh            full run: 4 and 8 clients, 30 s each after a 5 s warm-up, 100,000-deck dealing,
-#                                 a month's report over 10 million journal lines
-#   ./scripts/bench.sh --quick    smoke run (< 2 min): 4 clients, 8 s each, 10,000-deck dealing, no 10M load
-# Output: a table on the terminal and bench/results/bench-<UTC time>.json.
+# Every payment scenario runs through both posting paths: single (PaymentPoster::post, one client = one
+# session, at the baseline's client counts) and batched (GroupCommitPoster, 8, 32 and 64 requesters with one
+# payment outstanding each, $BENCH_WRITERS writers, default 2).
+#   ./scripts/bench.sh            full run: pgbench at 4 and 8 clients, 30 s each after a 5 s warm-up,
+#                                 100,000-deck dealing, a month's report over 10 million journal lines
+#   ./scripts/bench.sh --quick    smoke run (< 3 min): the same runs, 3 s each after a 1 s warm-up,
+#                                 10,000-deck dealing, no 10M load
+# Output: a table with the goals on the terminal and bench/results/bench-<UTC time>.json. The goal "single
+# path no slower than before" compares with the newest earlier bench/results/bench-*.json (or
+# $BENCH_PREVIOUS), else with the figures recorded in docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
 quick=0
 [[ "${1:-}" == "--quick" ]] && quick=1
+# Both runs take the same baseline client counts (the best of them is the reference) and the same
+# requester counts; --quick only shortens each run: 25 payment runs plus two pgbench runs must fit in
+# three minutes on two cores.
+clients_list=(4 8)
+requesters_list=(8 32 64)
+writers=${BENCH_WRITERS:-2}
 if ((quick)); then
-  clients_list=(4); duration=8; warmup=2; deal_merchants=10000; report_lines=0
+  duration=${BENCH_DURATION_S:-3}; warmup=1; deal_merchants=10000; report_lines=0
 else
-  clients_list=(4 8); duration=${BENCH_DURATION_S:-30}; warmup=5; deal_merchants=100000; report_lines=${BENCH_REPORT_LINES:-10000000}
+  duration=${BENCH_DURATION_S:-30}; warmup=5; deal_merchants=100000; report_lines=${BENCH_REPORT_LINES:-10000000}
 fi
+previous=${BENCH_PREVIOUS:-$(ls -1 bench/results/bench-*.json 2>/dev/null | sort | tail -n1 || true)}
 
 bash scripts/install-deps.sh
 build_dir=${BUILD_DIR:-build-bench}
@@ -75,14 +88,28 @@ psql_admin -c "CHECKPOINT"
 # which would penalize whichever scenario came first (measured: promo 1,472/s cold vs ~1,800/s warm).
 "$bench" --db "$pconn" --merchants 5000 --payers 20000 --hot-merchants 200 run --scenario promo \
   --clients "${clients_list[0]}" --duration-s "$duration" --warmup-s 0 >/dev/null
+scenarios=(promo mixed hot-outlet hot-merchant replay)
+failed_runs=()
+payment_run() {
+  local path=$1 clients=$2 scenario=$3
+  # A failed run (exit 1: an invariant broke, its row is written; 3: no row) is reported at the end and
+  # fails the script, but does not hide the other runs' figures.
+  local rc=0
+  "$bench" --db "$pconn" --merchants 5000 --payers 20000 --hot-merchants 200 run --scenario "$scenario" \
+    --path "$path" --writers "$writers" --clients "$clients" --duration-s "$duration" --warmup-s "$warmup" >>"$results" || rc=$?
+  if ((rc != 0)); then
+    failed_runs+=("$scenario $path $clients clients: exit $rc")
+    echo "bench: $scenario $path $clients clients: FAILED (exit $rc)" >&2
+    return 0
+  fi
+  echo "bench: $scenario $path $clients clients: $(tail -n1 "$results" | sed -n 's/.*"payments_per_s":\([0-9.]*\).*/\1/p') payments/s" >&2
+}
 for clients in "${clients_list[@]}"; do
   baseline "$clients"
-  scenarios=(promo mixed hot-outlet hot-merchant replay)
-  for scenario in "${scenarios[@]}"; do
-    "$bench" --db "$pconn" --merchants 5000 --payers 20000 --hot-merchants 200 run --scenario "$scenario" \
-      --clients "$clients" --duration-s "$duration" --warmup-s "$warmup" >>"$results"
-    echo "bench: $scenario $clients clients: $(tail -n1 "$results" | sed -n 's/.*"payments_per_s":\([0-9.]*\).*/\1/p') payments/s" >&2
-  done
+  for scenario in "${scenarios[@]}"; do payment_run single "$clients" "$scenario"; done
+done
+for requesters in "${requesters_list[@]}"; do
+  for scenario in "${scenarios[@]}"; do payment_run batched "$requesters" "$scenario"; done
 done
 
 # ---- dealing
@@ -97,26 +124,93 @@ if ((report_lines > 0)); then
   "$bench" --db "$conn dbname=promoledger_report" report --lines "$report_lines" >>"$results"
 fi
 
-python3 - "$results" "$out_dir/bench-$stamp.json" <<'PY'
+python3 - "$results" "$out_dir/bench-$stamp.json" "$previous" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-base = {r["clients"]: r["payments_per_s"] for r in rows if r.get("scenario") == "baseline"}
-promo = {r["clients"]: r["payments_per_s"] for r in rows if r.get("scenario") == "promo"}
-print(f'{"scenario":<14}{"clients":>8}{"per s":>10}{"x base":>8}{"x promo":>9}{"p50 ms":>8}{"p95 ms":>8}{"p99 ms":>8}{"max ms":>9}{"errors":>8}{"retries":>8}  invariants')
 for r in rows:
-    if "clients" not in r:
-        continue
+    if r.get("scenario") == "baseline":
+        r["path"] = "pgbench"
+    elif "clients" in r:
+        r.setdefault("path", "single")  # rows written before the batched path existed
+pay = [r for r in rows if "clients" in r]
+best_base = max((r["payments_per_s"] for r in pay if r["scenario"] == "baseline"), default=0)
+base = {r["clients"]: r["payments_per_s"] for r in pay if r["scenario"] == "baseline"}
+promo = {(r["path"], r["clients"]): r for r in pay if r["scenario"] == "promo"}
+print(f'best baseline: {best_base:.0f} tps (max over the pgbench rows); "x best" is against it, "x promo" against promo on the same path and clients')
+print(f'{"scenario":<14}{"path":<9}{"clients":>8}{"per s":>9}{"x best":>8}{"x promo":>9}{"p50 ms":>8}{"p99 ms":>8}{"max ms":>8}{"batch":>8}{"errors":>7}{"retries":>8}  invariants')
+for r in pay:
     c = r["clients"]; v = r["payments_per_s"]; lat = r["latency_ms"]
-    ratio = v / base[c] if base.get(c) else 0
-    rp = v / promo[c] if promo.get(c) and r["scenario"] != "baseline" else 0
+    ratio = v / best_base if best_base else 0
+    p = promo.get((r["path"], c))
+    rp = v / p["payments_per_s"] if p and p["payments_per_s"] and r["scenario"] != "baseline" else 0
     inv = "" if r["scenario"] == "baseline" else ("ok" if r["invariants"]["ok"] else "FAILED")
     rp_text = f'{rp:>9.2f}' if rp else f'{"":>9}'
-    print(f'{r["scenario"]:<14}{c:>8}{v:>10.0f}{ratio:>8.2f}{rp_text}{lat["p50"]:>8.2f}{lat["p95"]:>8.2f}{lat["p99"]:>8.2f}{lat["max"]:>9.1f}{r.get("errors",0):>8}{r.get("retries",""):>8}  {inv}')
+    batch = f'{r["mean_batch_size"]:>8.1f}' if "mean_batch_size" in r else f'{"":>8}'
+    print(f'{r["scenario"]:<14}{r["path"]:<9}{c:>8}{v:>9.0f}{ratio:>8.2f}{rp_text}{lat["p50"]:>8.2f}{lat["p99"]:>8.2f}{lat["max"]:>8.1f}{batch}{r.get("errors",0):>7}{r.get("retries",""):>8}  {inv}')
 for r in rows:
     if r.get("scenario") == "deal":
         d = r["detail"]; print(f'deal: {d["decks_dealt"]} decks ({d["cards"]} cards) in {d["deal_s"]:.2f} s')
     if r.get("scenario") == "report":
         print(f'report: a month over {r["journal_lines"]} journal lines in {r["report_ms"]:.1f} ms (load {r["load_s"]:.0f} s)')
+
+# ---- goals
+def verdict(ok): return "met" if ok else "MISSED"
+goals = []
+bp = [r for r in pay if r["scenario"] == "promo" and r["path"] == "batched"]
+fit = [r for r in bp if r["latency_ms"]["p99"] <= 10.0]
+top = max(fit, key=lambda r: r["payments_per_s"], default=None)
+if top and best_base:
+    goals.append(f'batched promo >= 2.0x best baseline with p99 <= 10 ms: {verdict(top["payments_per_s"] / best_base >= 2.0)} '
+                 f'({top["payments_per_s"] / best_base:.2f}x at {top["clients"]} requesters, p99 {top["latency_ms"]["p99"]:.1f} ms)')
+else:
+    goals.append('batched promo >= 2.0x best baseline with p99 <= 10 ms: MISSED (no batched promo run with p99 <= 10 ms)')
+hot = []
+for r in pay:
+    if r["path"] == "batched" and r["scenario"] in ("hot-merchant", "hot-outlet") and ("batched", r["clients"]) in promo:
+        hot.append((r["payments_per_s"] / promo[("batched", r["clients"])]["payments_per_s"], r["scenario"], r["clients"]))
+if hot:
+    worst = min(hot)
+    goals.append(f'batched hot-merchant and hot-outlet >= 0.9x batched promo (same requesters): {verdict(worst[0] >= 0.9)} '
+                 f'(worst {worst[0]:.2f}x: {worst[1]} at {worst[2]}; ' + ", ".join(f"{s} {c}: {x:.2f}x" for x, s, c in hot) + ")")
+# Single path against before: ratios to the same-client baseline (how the earlier runs were reported), so
+# that a faster or slower machine does not count; 10 % is allowed for run-to-run noise.
+reference, source = {}, "docs/benchmarks.md (2026-11-24; promo at 4 from the warm --quick run)"
+if len(sys.argv) > 3 and sys.argv[3]:
+    try:
+        prev = json.load(open(sys.argv[3]))
+        pbase = {x["clients"]: x["payments_per_s"] for x in prev if x.get("scenario") == "baseline"}
+        for x in prev:
+            if x.get("path", "single") == "single" and x.get("scenario") not in (None, "baseline", "deal", "report") and pbase.get(x["clients"]):
+                reference[(x["scenario"], x["clients"])] = x["payments_per_s"] / pbase[x["clients"]]
+        source = sys.argv[3]
+    except Exception as e:
+        print(f"bench: cannot read {sys.argv[3]} ({e}); using docs/benchmarks.md")
+        reference = {}
+if not reference:
+    reference = {("promo", 4): 0.46, ("promo", 8): 0.40, ("mixed", 4): 0.45, ("mixed", 8): 0.38,
+                 ("hot-outlet", 4): 0.42, ("hot-outlet", 8): 0.42, ("hot-merchant", 4): 0.26,
+                 ("hot-merchant", 8): 0.22, ("replay", 4): 7.88, ("replay", 8): 4.95}
+single = []
+for r in pay:
+    key = (r["scenario"], r["clients"])
+    if r["path"] == "single" and key in reference and base.get(r["clients"]):
+        single.append(((r["payments_per_s"] / base[r["clients"]]) / reference[key], r["scenario"], r["clients"]))
+if single:
+    worst = min(single)
+    goals.append(f'single path no slower than before (x same-client baseline vs {source}, 10 % noise allowed): '
+                 f'{verdict(worst[0] >= 0.9)} (worst {worst[0]:.2f} of before: {worst[1]} at {worst[2]}; '
+                 + ", ".join(f"{s} {c}: {x:.2f}" for x, s, c in single) + ")")
+erring = [r for r in pay if r.get("errors", 0)]
+goals.append(f'no errors in any run: {verdict(not erring)}' + (f' ({", ".join(r["scenario"] + " " + r["path"] + " " + str(r["clients"]) + ": " + str(r["errors"]) for r in erring)})' if erring else ""))
+bad = [r for r in pay if r["scenario"] != "baseline" and not r["invariants"]["ok"]]
+goals.append(f'invariants after every scenario: {verdict(not bad)}' + (f' (FAILED: {", ".join(r["scenario"] + " " + r["path"] + " " + str(r["clients"]) for r in bad)})' if bad else ""))
+print("goals:")
+for g in goals:
+    print("  " + g)
 json.dump(rows, open(sys.argv[2], "w"), indent=2)
 print(f"written {sys.argv[2]}")
 PY
+if ((${#failed_runs[@]} > 0)); then
+  printf 'bench: FAILED run: %s\n' "${failed_runs[@]}" >&2
+  exit 1
+fi
