@@ -252,7 +252,12 @@ std::vector<PaymentRequest> random_payments(const Mix& mix) {
     const auto size = rng.below(100);
     r.amount = Money::from_fen(size == 0 ? 0 : size < 10 ? 100 + static_cast<std::int64_t>(rng.below(900))
                                                           : 1000 + static_cast<std::int64_t>(rng.below(5000)));
-    const char* d = mix.days[rng.below(mix.days.size())];
+    // Roughly chronological: the run walks through the days (so every deck starts full somewhere in
+    // the sequence, not all at its start), with one payment in ten arriving on another day.
+    const std::size_t day_count = mix.days.size();
+    const char* d = rng.below(10) == 0 ? mix.days[rng.below(day_count)]
+                                       : mix.days[std::min(day_count - 1, static_cast<std::size_t>(i) * day_count /
+                                                                              static_cast<std::size_t>(mix.count))];
     r.paid_at = at(fmt::format("{}T{:02}:{:02}:{:02}+08:00", d, rng.below(24), rng.below(60), rng.below(60)).c_str());
     out.push_back(std::move(r));
   }
