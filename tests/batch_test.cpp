@@ -725,6 +725,13 @@ class CommitGateTest : public OneBatchTest {
   std::unique_ptr<soci::session> gate_;
 };
 
+// Declared after a GroupCommitPoster: on any early exit (a failed ASSERT) the gate opens before the
+// poster's destructor waits for its writer, which would otherwise wait at the gate.
+struct OpenGateOnExit {
+  std::unique_ptr<soci::session>& gate;
+  ~OpenGateOnExit() { gate.reset(); }
+};
+
 // A result's figures, and the same figures as stored.
 std::string figures_of(const PaymentResult& r) {
   return fmt::format("{} {} {} {} {} {}", r.entry_id, r.amount.fen(), r.discount.fen(), r.payer_discount.fen(),
@@ -746,6 +753,7 @@ bool is_ready(std::future<T>& f, std::chrono::milliseconds wait = 0ms) {
 TEST_F(CommitGateTest, CallersAreAnsweredOnlyAfterCommitAndBatchesKilledAtCommitStoreNothing) {
   PaymentPoster poster(db());
   GroupCommitPoster group(poster, promo::GroupCommitOptions{1, PaymentPoster::batch_size_max, 10'000});
+  const OpenGateOnExit open_gate_on_exit{gate_};
   using Future = std::future<PaymentPoster::Outcome>;
   std::vector<PaymentRequest> requests;
   for (int i = 0; i < 6; ++i) {
@@ -836,6 +844,7 @@ TEST_F(CommitGateTest, CallersAreAnsweredOnlyAfterCommitAndBatchesKilledAtCommit
 TEST_F(CommitGateTest, AFullQueueRefusesTheNextPaymentWithQueueFullAndStoresNothingOfIt) {
   PaymentPoster poster(db());
   GroupCommitPoster group(poster, promo::GroupCommitOptions{1, PaymentPoster::batch_size_max, 4});
+  const OpenGateOnExit open_gate_on_exit{gate_};
   close_gate();
   std::vector<std::future<PaymentPoster::Outcome>> futures;
   futures.push_back(group.submit(request("q-0", "P1", "M1", "20.00")));
