@@ -281,7 +281,7 @@ AuditReport verify_all(ledger::Database& db) {
         "  WHERE dc.campaign_id = c.id) cl "
         "WHERE c.budget_reserved_fen + c.budget_spent_fen > c.budget_total_fen OR c.budget_reserved_fen <> o.open_fen "
         "OR c.budget_spent_fen <> cl.closed_fen"));
-    // The columns whose foreign keys were dropped from the hot path (migration 0004) are checked here.
+    // The columns whose foreign keys were dropped from the hot path (migrations 0004, 0005) are checked here.
     out.push_back(sql_check(s, "referential_integrity",
         "SELECT format('payment %s refers to a missing payer, merchant, outlet, campaign or deck', p.payment_id) "
         "FROM promo.payment p WHERE NOT EXISTS (SELECT 1 FROM ledger.payer x WHERE x.id = p.payer_id) "
@@ -290,7 +290,12 @@ AuditReport verify_all(ledger::Database& db) {
         "OR (p.campaign_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM promo.campaign x WHERE x.id = p.campaign_id)) "
         "OR (p.deck_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM promo.deck x WHERE x.id = p.deck_id)) "
         "UNION ALL SELECT format('entry %s line %s refers to missing account %s', l.entry_id, l.line_no, l.account_id) "
-        "FROM ledger.journal_line l WHERE NOT EXISTS (SELECT 1 FROM ledger.account a WHERE a.id = l.account_id)"));
+        "FROM ledger.journal_line l WHERE NOT EXISTS (SELECT 1 FROM ledger.account a WHERE a.id = l.account_id) "
+        // Migration 0005 dropped the keys from lines and payments to their entry.
+        "UNION ALL SELECT format('line %s of entry %s has no entry', l.line_no, l.entry_id) "
+        "FROM ledger.journal_line l WHERE NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.id = l.entry_id) "
+        "UNION ALL SELECT format('payment %s refers to missing entry %s', p.payment_id, p.entry_id) "
+        "FROM promo.payment p WHERE NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.id = p.entry_id)"));
     // Decks: the band rule, and a re-deal from the campaign secret compared card by card.
     AuditCheck band{"deck_band_rule", 0, ""};
     AuditCheck redeal{"decks_redeal", 0, ""};

@@ -64,7 +64,8 @@ using Result = std::unique_ptr<PGresult, ResultDeleter>;
 DatabaseError error_of(PGconn* conn, const PGresult* result, std::string_view what_doing) {
   const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   const char* message = result != nullptr ? PQresultErrorMessage(result) : PQerrorMessage(conn);
-  return DatabaseError(fmt::format("{}: ERROR:  {}", what_doing, message != nullptr ? message : "?"),
+  // libpq's message already reads "ERROR:  …" (what DatabaseError::primary_message looks for).
+  return DatabaseError(fmt::format("{}: {}", what_doing, message != nullptr ? message : "?"),
                        state != nullptr ? state : "");
 }
 

@@ -302,6 +302,13 @@ BEGIN
   IF p_external_ref IS NULL OR length(p_external_ref) NOT BETWEEN 1 AND 128 THEN
     RETURN QUERY SELECT 'invalid_external_ref'::text, NULL::bigint, 'external_ref must be 1..128 characters'::text; RETURN;
   END IF;
+  IF left(p_external_ref, 8) = 'payment:' THEN
+    -- The payment:<id> references belong to promo.post_payments, which checks their entries' balance
+    -- per batch (the deferred per-entry check skips them: migration 0005).
+    RETURN QUERY SELECT 'invalid_external_ref'::text, NULL::bigint,
+      'external_ref payment:... is reserved for payments (promo.post_payments)'::text;
+    RETURN;
+  END IF;
   IF v_lines < 2 THEN
     RETURN QUERY SELECT 'too_few_lines'::text, NULL::bigint, format('%s line(s); an entry needs at least 2', v_lines); RETURN;
   END IF;

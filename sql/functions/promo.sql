@@ -51,7 +51,11 @@ CREATE OR REPLACE FUNCTION promo.post_payments(p_payment_ids text[], p_payers te
                                                p_channels text[], p_amounts_fen bigint[], p_paid_at timestamptz[],
                                                p_business_days date[])
 RETURNS SETOF promo.payment_result
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, ledger, promo AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+-- A generic plan for every statement: the statements take arrays, whose custom plans PostgreSQL would
+-- otherwise rebuild on every call (measured: 2.8 ms -> 1.5 ms of CPU for a batch of one).
+SET plan_cache_mode = force_generic_plan
+SET search_path = pg_catalog, ledger, promo AS $$
 DECLARE
   c_batch_max CONSTANT integer := 1000;
   c_amount_max_fen CONSTANT bigint := 10000000000;  -- 100,000,000.00 CNY: no scan payment is larger
@@ -65,6 +69,8 @@ DECLARE
   v_reason0 text[]; v_limit integer[]; v_share_bp integer[]; v_nodeck_reason text[];
   v_payer_acc bigint[]; v_merchant_acc bigint[]; v_subsidy_acc bigint[]; v_deck_want bigint[]; v_pd_want boolean[];
   s_payer integer[]; s_merchant integer[]; s_subsidy integer[]; s_deck integer[]; s_pd integer[];
+  v_order bigint[];       -- ordinals as aggregated in step 1: must be 1..n
+  v_order_slots bigint[]; -- and in the slot mapping
   v_fail_acc bigint[];  -- the account whose limit refused a payment
   v_winner integer[];   -- by first occurrence of an id: the occurrence that posted
   -- Locked rows, each kind sorted by key; *0 are the values as read, to write back only what changed.
@@ -100,25 +106,25 @@ BEGIN
 
   -- 1. Guards, replays and look-ups, set-wise. status is set here for what is decided before any
   --    lock (a malformed input, a payment already stored); the rest is decided in step 3.
-  SELECT array_agg(g.status ORDER BY g.ord), array_agg(g.detail ORDER BY g.ord), array_agg(g.hash ORDER BY g.ord),
-         array_agg(g.first_ord ORDER BY g.ord),
-         array_agg(g.ep_entry ORDER BY g.ord), array_agg(g.ep_reason ORDER BY g.ord),
-         array_agg(coalesce(g.ep_amount, g.amount_fen) ORDER BY g.ord), array_agg(g.ep_discount ORDER BY g.ord),
-         array_agg(g.ep_payer_share ORDER BY g.ord), array_agg(g.ep_merchant_share ORDER BY g.ord),
-         array_agg(CASE WHEN g.status IS NULL THEN g.campaign_id ELSE g.ep_campaign END ORDER BY g.ord),
-         array_agg(g.ep_deck ORDER BY g.ord), array_agg(g.ep_card ORDER BY g.ord),
-         array_agg(coalesce(g.ep_day, g.day) ORDER BY g.ord),
-         array_agg(g.merchant_id ORDER BY g.ord), array_agg(g.outlet_id ORDER BY g.ord), array_agg(g.payer_id ORDER BY g.ord),
-         array_agg(g.reason0 ORDER BY g.ord), array_agg(g.payer_daily_limit ORDER BY g.ord),
-         array_agg(g.payer_share_bp ORDER BY g.ord), array_agg(g.nodeck_reason ORDER BY g.ord),
+  SELECT array_agg(g.ord), array_agg(g.status), array_agg(g.detail), array_agg(g.hash),
+         array_agg(g.first_ord),
+         array_agg(g.ep_entry), array_agg(g.ep_reason),
+         array_agg(coalesce(g.ep_amount, g.amount_fen)), array_agg(g.ep_discount),
+         array_agg(g.ep_payer_share), array_agg(g.ep_merchant_share),
+         array_agg(CASE WHEN g.status IS NULL THEN g.campaign_id ELSE g.ep_campaign END),
+         array_agg(g.ep_deck), array_agg(g.ep_card),
+         array_agg(coalesce(g.ep_day, g.day)),
+         array_agg(g.merchant_id), array_agg(g.outlet_id), array_agg(g.payer_id),
+         array_agg(g.reason0), array_agg(g.payer_daily_limit),
+         array_agg(g.payer_share_bp), array_agg(g.nodeck_reason),
          -- What to lock: only for a payment that may still post, and the subsidy account and deck only
          -- for one that may still get a card.
-         array_agg(CASE WHEN g.candidate THEN g.payer_account END ORDER BY g.ord),
-         array_agg(CASE WHEN g.candidate THEN g.merchant_account END ORDER BY g.ord),
-         array_agg(CASE WHEN g.candidate AND g.reason0 IS NULL AND g.deck_id IS NOT NULL THEN g.subsidy_account END ORDER BY g.ord),
-         array_agg(CASE WHEN g.candidate AND g.reason0 IS NULL THEN g.deck_id END ORDER BY g.ord),
-         array_agg(g.candidate AND g.reason0 IS NULL AND g.payer_daily_limit IS NOT NULL ORDER BY g.ord)
-    INTO r_status, r_detail, v_hash, v_first, r_entry, r_reason, r_amount, r_discount, r_payer_share, r_merchant_share,
+         array_agg(CASE WHEN g.candidate THEN g.payer_account END),
+         array_agg(CASE WHEN g.candidate THEN g.merchant_account END),
+         array_agg(CASE WHEN g.candidate AND g.reason0 IS NULL AND g.deck_id IS NOT NULL THEN g.subsidy_account END),
+         array_agg(CASE WHEN g.candidate AND g.reason0 IS NULL THEN g.deck_id END),
+         array_agg(g.candidate AND g.reason0 IS NULL AND g.payer_daily_limit IS NOT NULL)
+    INTO v_order, r_status, r_detail, v_hash, v_first, r_entry, r_reason, r_amount, r_discount, r_payer_share, r_merchant_share,
          r_campaign, r_deck, r_card, r_day, v_merchant, v_outlet, v_payer, v_reason0, v_limit, v_share_bp,
          v_nodeck_reason, v_payer_acc, v_merchant_acc, v_subsidy_acc, v_deck_want, v_pd_want
     FROM (
@@ -182,10 +188,14 @@ BEGIN
                                            'UTF8')) AS hash
                     FROM unnest(p_payment_ids, p_payers, p_merchants, p_channels, p_amounts_fen, p_paid_at, p_business_days)
                          WITH ORDINALITY AS u(payment_id, payer, merchant, channel, amount_fen, paid_at, day, ord)) t
-            LEFT JOIN promo.payment ep ON ep.payment_id = t.payment_id
-            LEFT JOIN ledger.journal_entry e ON e.external_ref = 'payment:' || t.payment_id
-            LEFT JOIN ledger.merchant m ON m.code = t.merchant
-            LEFT JOIN ledger.payer p ON p.code = t.payer
+            -- Every look-up is a LATERAL probe of a unique index (LIMIT 1 keeps the planner from turning
+            -- it into a hash join over the whole table: the generic plan guesses 10 input rows).
+            LEFT JOIN LATERAL (SELECT * FROM promo.payment x WHERE x.payment_id = t.payment_id LIMIT 1) ep ON true
+            LEFT JOIN LATERAL (SELECT x.id, x.content_hash FROM ledger.journal_entry x
+                                WHERE x.external_ref = 'payment:' || t.payment_id LIMIT 1) e ON true
+            LEFT JOIN LATERAL (SELECT x.id, x.outlet_id, x.account_id FROM ledger.merchant x
+                                WHERE x.code = t.merchant LIMIT 1) m ON true
+            LEFT JOIN LATERAL (SELECT x.id, x.account_id FROM ledger.payer x WHERE x.code = t.payer LIMIT 1) p ON true
             LEFT JOIN LATERAL (
               SELECT c1.id, c1.channel, c1.status, c1.min_payment_fen, c1.window_start_local, c1.window_end_local,
                      c1.payer_daily_limit, c1.payer_share_bp, cm.subsidy_account_id
@@ -193,9 +203,20 @@ BEGIN
                WHERE cm.merchant_id = m.id AND c1.status IN ('active', 'paused')
                  AND t.day BETWEEN c1.first_day AND c1.last_day
                ORDER BY c1.id LIMIT 1) c ON true
-            LEFT JOIN promo.deck d ON d.merchant_id = m.id AND d.business_day = t.day
+            LEFT JOIN LATERAL (SELECT x.id FROM promo.deck x WHERE x.merchant_id = m.id AND x.business_day = t.day
+                                LIMIT 1) d ON true
         ) h
+       ORDER BY h.ord
     ) g;
+  -- The aggregates above read the rows in the subquery's order (one ORDER BY per aggregate would sort
+  -- once per column: measured 0.2 ms of a batch of one). All of them read the same row stream, so the
+  -- check in step 3 that the ordinals came in order (v_order[i] = i) proves every array is.
+
+  <<posting>>
+  BEGIN
+  -- A batch that step 1 decided whole (replays after a lost answer, malformed input) is answered
+  -- without taking a lock or writing.
+  EXIT posting WHEN array_position(r_status, NULL) IS NULL;
 
   -- 2. Locks, in the global order. Payer day counters: the row is the lock (created at 0 if new).
   IF true = ANY(v_pd_want) THEN
@@ -207,10 +228,8 @@ BEGIN
        ORDER BY 1, 2, 3
       ON CONFLICT (campaign_id, payer_id, business_day) DO UPDATE SET discounts = x.discounts
       RETURNING x.campaign_id, x.payer_id, x.business_day, x.discounts)
-    SELECT array_agg(l.campaign_id ORDER BY l.campaign_id, l.payer_id, l.business_day),
-           array_agg(l.payer_id ORDER BY l.campaign_id, l.payer_id, l.business_day),
-           array_agg(l.business_day ORDER BY l.campaign_id, l.payer_id, l.business_day),
-           array_agg(l.discounts ORDER BY l.campaign_id, l.payer_id, l.business_day)
+    -- The slots' order does not matter: every array is read from the same row stream.
+    SELECT array_agg(l.campaign_id), array_agg(l.payer_id), array_agg(l.business_day), array_agg(l.discounts)
       INTO pd_campaign, pd_payer, pd_day, pd_count
       FROM locked l;
     pd_count0 := pd_count;
@@ -229,39 +248,48 @@ BEGIN
       SELECT l.*, coalesce(sum(coalesce(cardinality(l.next_cards), 0)) OVER (ORDER BY l.id ROWS UNBOUNDED PRECEDING), 0)
                     - coalesce(cardinality(l.next_cards), 0) - l.used_count AS card_offset
         FROM locked l)
-    SELECT array_agg(p.id ORDER BY p.id), array_agg(p.campaign_id ORDER BY p.id), array_agg(p.status ORDER BY p.id),
-           array_agg(p.used_count ORDER BY p.id), array_agg(p.card_count ORDER BY p.id),
-           array_agg(p.card_offset::integer ORDER BY p.id),
+    SELECT array_agg(p.id), array_agg(p.campaign_id), array_agg(p.status), array_agg(p.used_count),
+           array_agg(p.card_count), array_agg(p.card_offset::integer),
            (SELECT array_agg(c.card ORDER BY l.id, c.o) FROM locked l, unnest(l.next_cards) WITH ORDINALITY AS c(card, o))
       INTO d_id, d_campaign, d_status, d_used, d_count, d_offset, d_cards
       FROM placed p;
     d_used0 := d_used;
   END IF;
   -- Accounts, in id order (the order of ledger.apply_lines too).
-  SELECT array_agg(s.account_id ORDER BY s.account_id), array_agg(s.normal_side::text ORDER BY s.account_id),
-         array_agg(s.min_balance_fen ORDER BY s.account_id), array_agg(s.debits_fen ORDER BY s.account_id),
-         array_agg(s.credits_fen ORDER BY s.account_id), array_agg(s.line_count ORDER BY s.account_id),
-         array_agg(s.head_hash ORDER BY s.account_id)
+  SELECT array_agg(s.account_id), array_agg(s.normal_side::text), array_agg(s.min_balance_fen),
+         array_agg(s.debits_fen), array_agg(s.credits_fen), array_agg(s.line_count), array_agg(s.head_hash)
     INTO a_id, a_side, a_min, a_debits, a_credits, a_count, a_head
     FROM (SELECT b.* FROM ledger.account_balance b
            WHERE b.account_id = ANY(v_payer_acc || v_merchant_acc || v_subsidy_acc)
            ORDER BY b.account_id FOR NO KEY UPDATE) s;
   a_count0 := a_count;
   -- Each payment's slots in the locked arrays.
-  SELECT array_agg(ap.slot ORDER BY t.ord), array_agg(am.slot ORDER BY t.ord), array_agg(asub.slot ORDER BY t.ord),
-         array_agg(dk.slot ORDER BY t.ord), array_agg(pdc.slot ORDER BY t.ord)
-    INTO s_payer, s_merchant, s_subsidy, s_deck, s_pd
-    FROM unnest(v_payer_acc, v_merchant_acc, v_subsidy_acc, v_deck_want, v_pd_want, r_campaign, v_payer, p_business_days)
-         WITH ORDINALITY AS t(payer_acc, merchant_acc, subsidy_acc, deck_id, pd_wanted, campaign_id, payer_id, day, ord)
-    LEFT JOIN unnest(a_id) WITH ORDINALITY AS ap(id, slot) ON ap.id = t.payer_acc
-    LEFT JOIN unnest(a_id) WITH ORDINALITY AS am(id, slot) ON am.id = t.merchant_acc
-    LEFT JOIN unnest(a_id) WITH ORDINALITY AS asub(id, slot) ON asub.id = t.subsidy_acc
-    LEFT JOIN unnest(d_id) WITH ORDINALITY AS dk(id, slot) ON dk.id = t.deck_id
-    LEFT JOIN unnest(pd_campaign, pd_payer, pd_day) WITH ORDINALITY AS pdc(campaign_id, payer_id, day, slot)
-           ON t.pd_wanted AND pdc.campaign_id = t.campaign_id AND pdc.payer_id = t.payer_id AND pdc.day = t.day;
+  SELECT array_agg(q.ord), array_agg(q.payer_slot), array_agg(q.merchant_slot), array_agg(q.subsidy_slot),
+         array_agg(q.deck_slot), array_agg(q.pd_slot)
+    INTO v_order_slots, s_payer, s_merchant, s_subsidy, s_deck, s_pd
+    FROM (
+      SELECT t.ord, ap.slot AS payer_slot, am.slot AS merchant_slot, asub.slot AS subsidy_slot, dk.slot AS deck_slot,
+             pdc.slot AS pd_slot
+        FROM unnest(v_payer_acc, v_merchant_acc, v_subsidy_acc, v_deck_want, v_pd_want, r_campaign, v_payer,
+                    p_business_days)
+             WITH ORDINALITY AS t(payer_acc, merchant_acc, subsidy_acc, deck_id, pd_wanted, campaign_id, payer_id, day, ord)
+        LEFT JOIN unnest(a_id) WITH ORDINALITY AS ap(id, slot) ON ap.id = t.payer_acc
+        LEFT JOIN unnest(a_id) WITH ORDINALITY AS am(id, slot) ON am.id = t.merchant_acc
+        LEFT JOIN unnest(a_id) WITH ORDINALITY AS asub(id, slot) ON asub.id = t.subsidy_acc
+        LEFT JOIN unnest(d_id) WITH ORDINALITY AS dk(id, slot) ON dk.id = t.deck_id
+        LEFT JOIN unnest(pd_campaign, pd_payer, pd_day) WITH ORDINALITY AS pdc(campaign_id, payer_id, day, slot)
+               ON t.pd_wanted AND pdc.campaign_id = t.campaign_id AND pdc.payer_id = t.payer_id AND pdc.day = t.day
+       ORDER BY t.ord) q;
+  IF cardinality(v_order) <> n OR cardinality(v_order_slots) <> n THEN
+    RAISE EXCEPTION 'internal: % and % rows aggregated for % payments', cardinality(v_order), cardinality(v_order_slots), n
+      USING ERRCODE = 'XX000';
+  END IF;
 
   -- 3. The rules, payment by payment in arrival order: guard clauses first, then mutation.
   FOR i IN 1..n LOOP
+    IF v_order[i] <> i OR v_order_slots[i] <> i THEN
+      RAISE EXCEPTION 'internal: batch arrays out of arrival order at %', i USING ERRCODE = 'XX000';
+    END IF;
     CONTINUE WHEN r_status[i] IS NOT NULL;
     f := v_first[i];
     w := v_winner[f];
@@ -436,6 +464,16 @@ BEGIN
        WHERE x.campaign_id = u.campaign_id AND x.payer_id = u.payer_id AND x.business_day = u.business_day
          AND u.discounts <> u.discounts0;
     END IF;
+    -- The balance rule's second path for this batch's entries (the deferred per-entry trigger skips
+    -- kind payment): read back from the table, every entry has its lines and they balance.
+    SELECT count(*) INTO v_rows
+      FROM (SELECT l.entry_id FROM ledger.journal_line l WHERE l.entry_id = ANY(e_id)
+             GROUP BY l.entry_id
+            HAVING count(*) >= 2 AND sum(CASE WHEN l.side = 'D' THEN l.amount_fen ELSE -l.amount_fen END) = 0) balanced;
+    IF v_rows <> ne THEN
+      RAISE EXCEPTION 'unbalanced_at_commit: % of % payment entries of the batch do not balance', ne - v_rows, ne
+        USING ERRCODE = 'PL003';
+    END IF;
     -- Running aggregates per merchant, day and channel (the reports read these); locked last, sorted.
     INSERT INTO promo.merchant_day_stats AS s (merchant_id, business_day, channel, payments, amount_fen, discounted,
                                                discount_fen, payer_share_fen, merchant_share_fen)
@@ -451,6 +489,8 @@ BEGIN
           payer_share_fen = s.payer_share_fen + EXCLUDED.payer_share_fen,
           merchant_share_fen = s.merchant_share_fen + EXCLUDED.merchant_share_fen;
   END IF;
+
+  END posting;
 
   RETURN QUERY
     SELECT x.status, p_payment_ids[x.ord::integer], x.entry_id,
