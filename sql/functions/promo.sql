@@ -422,47 +422,54 @@ BEGIN
 
   -- 4. One write per table.
   IF ne > 0 THEN
-    INSERT INTO ledger.journal_entry (id, external_ref, kind, business_day, posted_at, description, content_hash)
-    OVERRIDING SYSTEM VALUE
-    SELECT e.id, 'payment:' || p_payment_ids[e.ord], 'payment', p_business_days[e.ord], v_now,
-           format('%s scan payment %s: %s to %s', p_channels[e.ord], p_payment_ids[e.ord], p_payers[e.ord],
-                  p_merchants[e.ord]),
-           v_hash[e.ord]
-      FROM unnest(e_ord, e_id) AS e(ord, id)
-    ON CONFLICT (external_ref) DO NOTHING;
-    GET DIAGNOSTICS v_rows = ROW_COUNT;
-    IF v_rows <> ne THEN
-      -- Another transaction stored one of these ids after step 1 (a concurrent duplicate). Nothing of
-      -- this batch is kept; the caller retries it, and the retry answers that id as a replay.
-      RAISE EXCEPTION 'concurrent_duplicate: % of % payment ids of the batch were posted concurrently', ne - v_rows, ne
-        USING ERRCODE = '40001';
-    END IF;
-    INSERT INTO ledger.journal_line (entry_id, line_no, account_id, side, amount_fen, account_seq, balance_after_fen,
-                                     line_hash)
-    SELECT * FROM unnest(l_entry, l_no, l_acc, l_side, l_amount, l_seq, l_after, l_hash);
-    UPDATE ledger.account_balance b
-       SET debits_fen = u.debits_fen, credits_fen = u.credits_fen, line_count = u.line_count, head_hash = u.head_hash
-      FROM unnest(a_id, a_debits, a_credits, a_count, a_count0, a_head)
-           AS u(account_id, debits_fen, credits_fen, line_count, line_count0, head_hash)
-     WHERE b.account_id = u.account_id AND u.line_count <> u.line_count0;
-    INSERT INTO promo.payment (payment_id, payer_id, merchant_id, outlet_id, channel, amount_fen, paid_at, business_day,
-                               campaign_id, deck_id, card_position, discount_fen, payer_share_fen, merchant_share_fen,
-                               reason, entry_id)
-    SELECT p_payment_ids[e.ord], v_payer[e.ord], v_merchant[e.ord], v_outlet[e.ord], p_channels[e.ord],
-           p_amounts_fen[e.ord], p_paid_at[e.ord], p_business_days[e.ord], r_campaign[e.ord], r_deck[e.ord],
-           r_card[e.ord], r_discount[e.ord], r_payer_share[e.ord], r_merchant_share[e.ord], r_reason[e.ord], e.id
-      FROM unnest(e_ord, e_id) AS e(ord, id);
-    IF d_id IS NOT NULL THEN
+    -- One statement for the six tables a payment writes (each sub-statement runs once, to completion),
+    -- the stats upsert and the read-back check after it. A payment id stored by another transaction
+    -- since step 1 (a concurrent duplicate) makes the entry or payment insert skip a row: nothing of
+    -- this batch is kept, the caller retries it (40001), and the retry answers that id as a replay.
+    WITH entries AS (
+      INSERT INTO ledger.journal_entry (id, external_ref, kind, business_day, posted_at, description, content_hash)
+      OVERRIDING SYSTEM VALUE
+      SELECT e.id, 'payment:' || p_payment_ids[e.ord], 'payment', p_business_days[e.ord], v_now,
+             format('%s scan payment %s: %s to %s', p_channels[e.ord], p_payment_ids[e.ord], p_payers[e.ord],
+                    p_merchants[e.ord]),
+             v_hash[e.ord]
+        FROM unnest(e_ord, e_id) AS e(ord, id)
+      ON CONFLICT (external_ref) DO NOTHING
+      RETURNING 1),
+    lines AS (
+      INSERT INTO ledger.journal_line (entry_id, line_no, account_id, side, amount_fen, account_seq, balance_after_fen,
+                                       line_hash)
+      SELECT * FROM unnest(l_entry, l_no, l_acc, l_side, l_amount, l_seq, l_after, l_hash)),
+    balances AS (
+      UPDATE ledger.account_balance b
+         SET debits_fen = u.debits_fen, credits_fen = u.credits_fen, line_count = u.line_count, head_hash = u.head_hash
+        FROM unnest(a_id, a_debits, a_credits, a_count, a_count0, a_head)
+             AS u(account_id, debits_fen, credits_fen, line_count, line_count0, head_hash)
+       WHERE b.account_id = u.account_id AND u.line_count <> u.line_count0),
+    payments AS (
+      INSERT INTO promo.payment (payment_id, payer_id, merchant_id, outlet_id, channel, amount_fen, paid_at,
+                                 business_day, campaign_id, deck_id, card_position, discount_fen, payer_share_fen,
+                                 merchant_share_fen, reason, entry_id)
+      SELECT p_payment_ids[e.ord], v_payer[e.ord], v_merchant[e.ord], v_outlet[e.ord], p_channels[e.ord],
+             p_amounts_fen[e.ord], p_paid_at[e.ord], p_business_days[e.ord], r_campaign[e.ord], r_deck[e.ord],
+             r_card[e.ord], r_discount[e.ord], r_payer_share[e.ord], r_merchant_share[e.ord], r_reason[e.ord], e.id
+        FROM unnest(e_ord, e_id) AS e(ord, id)
+      ON CONFLICT (payment_id) DO NOTHING
+      RETURNING 1),
+    decks AS (
       UPDATE promo.deck d SET used_count = u.used_count
         FROM unnest(d_id, d_used, d_used0) AS u(id, used_count, used_count0)
-       WHERE d.id = u.id AND u.used_count <> u.used_count0;
-    END IF;
-    IF pd_campaign IS NOT NULL THEN
+       WHERE d.id = u.id AND u.used_count <> u.used_count0),
+    payer_days AS (
       UPDATE promo.payer_day x SET discounts = u.discounts
         FROM unnest(pd_campaign, pd_payer, pd_day, pd_count, pd_count0)
              AS u(campaign_id, payer_id, business_day, discounts, discounts0)
        WHERE x.campaign_id = u.campaign_id AND x.payer_id = u.payer_id AND x.business_day = u.business_day
-         AND u.discounts <> u.discounts0;
+         AND u.discounts <> u.discounts0)
+    SELECT (SELECT count(*) FROM entries) + (SELECT count(*) FROM payments) INTO v_rows;
+    IF v_rows <> 2 * ne THEN
+      RAISE EXCEPTION 'concurrent_duplicate: % of % payment ids of the batch were stored concurrently', ne - v_rows / 2, ne
+        USING ERRCODE = '40001';
     END IF;
     -- The balance rule's second path for this batch's entries (the deferred per-entry trigger skips
     -- kind payment): read back from the table, every entry has its lines and they balance.
