@@ -135,13 +135,15 @@ struct Sample {
 // path "single": every client posts through PaymentPoster::post. path "batched": every client posts
 // through one GroupCommitPoster with `writers` writer threads.
 json run(ledger::Database& db, const std::string& scenario, const std::string& path, int clients, int writers,
-         int duration_s, int warmup_s, int merchants, int payers, int hot_outlet_merchants) {
+         const std::string& affinity, int duration_s, int warmup_s, int merchants, int payers, int hot_outlet_merchants) {
   promo::PaymentPoster poster(db);
   const bool batched = path == "batched";
   std::optional<promo::GroupCommitPoster> group;
   if (batched) {
     promo::GroupCommitOptions options;
     options.writers = static_cast<std::size_t>(writers);
+    // What a service would use: a merchant's payments stay with one writer per home outlet.
+    if (affinity == "outlet") options.affinity = promo::outlet_affinity(db);
     group.emplace(poster, options);
   }
   std::vector<std::string> replay_ids;
@@ -274,6 +276,7 @@ json run(ledger::Database& db, const std::string& scenario, const std::string& p
               {"latency_ms", {{"p50", pct(0.50)}, {"p95", pct(0.95)}, {"p99", pct(0.99)}, {"max", all.empty() ? 0.0 : static_cast<double>(all.back()) / 1000.0}}}};
   if (batched) {
     result["writers"] = writers;
+    result["affinity"] = affinity;
     result["batches"] = window_batches;
     result["largest_batch"] = group_after.largest_batch;  // since the start, warm-up included
     result["failed_batches"] = group_after.failed_batches;
@@ -395,7 +398,7 @@ json load_month(ledger::Database& db, long long lines_target, int merchants) {
 int main(int argc, char** argv) {
   CLI::App app{"promoledger_bench"};
   app.require_subcommand(1);
-  std::string conninfo, scenario = "promo", path = "single", json_out;
+  std::string conninfo, scenario = "promo", path = "single", affinity = "outlet", json_out;
   int clients = 4, writers = 2, duration_s = 20, warmup_s = 5, merchants = 5000, outlets = 100, payers = 20000, hot = 200;
   app.add_option("--db", conninfo, "libpq connection string")->required();
   app.add_option("--merchants", merchants, "spread merchants (setup, deal)");
@@ -411,6 +414,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"single", "batched"}));
   run_cmd->add_option("--writers", writers, "GroupCommitPoster writer threads (batched)")
       ->check(CLI::Range(1, static_cast<int>(promo::GroupCommitOptions::writers_max)));
+  run_cmd->add_option("--affinity", affinity, "which writer a payment goes to (batched): outlet (the merchant's home "
+                                             "outlet, default) or merchant (a hash of its code)")
+      ->check(CLI::IsMember({"outlet", "merchant"}));
   run_cmd->add_option("--duration-s", duration_s)->check(CLI::Range(1, 3600));
   run_cmd->add_option("--warmup-s", warmup_s)->check(CLI::Range(0, 600));
   run_cmd->add_option("--json-out", json_out);
@@ -436,7 +442,7 @@ int main(int argc, char** argv) {
                                                 ledger::DatabaseOptions::pool_size_max));
       }
       ledger::Database db({conninfo, sessions});
-      json result = run(db, scenario, path, clients, writers, duration_s, warmup_s, merchants, payers, hot);
+      json result = run(db, scenario, path, clients, writers, affinity, duration_s, warmup_s, merchants, payers, hot);
       result["invariants"] = check_invariants(db);
       std::cout << result.dump() << '\n';
       if (!json_out.empty()) std::ofstream(json_out) << result.dump(2) << '\n';

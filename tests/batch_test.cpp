@@ -356,7 +356,7 @@ TEST(BatchTest, SixteenThreadsThroughGroupCommitKeepEveryInvariantAndTheTotalsAr
   for (const auto& p : payments) reference.push_back(poster_ref.post(p));
 
   PaymentPoster poster(pool(grp));
-  GroupCommitPoster group(poster, promo::GroupCommitOptions{2, PaymentPoster::batch_size_max, 10'000});
+  GroupCommitPoster group(poster, promo::GroupCommitOptions{2, PaymentPoster::batch_size_max, 10'000, {}});
   constexpr std::size_t threads = 16, in_flight = 25;
   std::vector<std::optional<Outcome>> outcomes(payments.size());
   std::atomic<int> failures{0};
@@ -752,7 +752,7 @@ bool is_ready(std::future<T>& f, std::chrono::milliseconds wait = 0ms) {
 
 TEST_F(CommitGateTest, CallersAreAnsweredOnlyAfterCommitAndBatchesKilledAtCommitStoreNothing) {
   PaymentPoster poster(db());
-  GroupCommitPoster group(poster, promo::GroupCommitOptions{1, PaymentPoster::batch_size_max, 10'000});
+  GroupCommitPoster group(poster, promo::GroupCommitOptions{1, PaymentPoster::batch_size_max, 10'000, {}});
   const OpenGateOnExit open_gate_on_exit{gate_};
   using Future = std::future<PaymentPoster::Outcome>;
   std::vector<PaymentRequest> requests;
@@ -843,7 +843,7 @@ TEST_F(CommitGateTest, CallersAreAnsweredOnlyAfterCommitAndBatchesKilledAtCommit
 
 TEST_F(CommitGateTest, AFullQueueRefusesTheNextPaymentWithQueueFullAndStoresNothingOfIt) {
   PaymentPoster poster(db());
-  GroupCommitPoster group(poster, promo::GroupCommitOptions{1, PaymentPoster::batch_size_max, 4});
+  GroupCommitPoster group(poster, promo::GroupCommitOptions{1, PaymentPoster::batch_size_max, 4, {}});
   const OpenGateOnExit open_gate_on_exit{gate_};
   close_gate();
   std::vector<std::future<PaymentPoster::Outcome>> futures;

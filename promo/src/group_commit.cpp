@@ -5,6 +5,8 @@
 #include <cassert>
 #include <exception>
 #include <stdexcept>
+#include <string>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -19,7 +21,29 @@ std::size_t bucket_of(std::size_t batch_size) {
   return static_cast<std::size_t>(std::bit_width(batch_size)) - 1;
 }
 
+std::uint64_t merchant_hash(const PaymentRequest& request) { return std::hash<std::string>{}(request.merchant); }
+
 }  // namespace
+
+std::function<std::uint64_t(const PaymentRequest&)> outlet_affinity(ledger::Database& database) {
+  auto outlets = std::make_shared<std::unordered_map<std::string, std::uint64_t>>();
+  {
+    auto lease = database.lease();
+    try {
+      soci::rowset<soci::row> rows = (lease->prepare << "SELECT code, outlet_id FROM ledger.merchant");
+      for (const soci::row& row : rows) {
+        outlets->emplace(row.get<std::string>(0), static_cast<std::uint64_t>(row.get<long long>(1)));
+      }
+    } catch (...) {
+      ledger::rethrow_as_database_error("reading the merchants' outlets");
+    }
+  }
+  // Read-only after this point, so the function may be called from any thread.
+  return [outlets](const PaymentRequest& request) -> std::uint64_t {
+    const auto it = outlets->find(request.merchant);
+    return it != outlets->end() ? it->second : merchant_hash(request);
+  };
+}
 
 GroupCommitPoster::GroupCommitPoster(PaymentPoster& poster, GroupCommitOptions options)
     : poster_(poster), options_(options) {
@@ -35,26 +59,30 @@ GroupCommitPoster::GroupCommitPoster(PaymentPoster& poster, GroupCommitOptions o
         fmt::format("queue depth {} is outside 1..{}", options_.queue_depth_max, GroupCommitOptions::queue_depth_limit));
   }
   stats_.batch_size_log2_histogram.assign(histogram_buckets, 0);
+  for (std::size_t i = 0; i < options_.writers; ++i) lanes_.push_back(std::make_unique<Lane>());
   writers_.reserve(options_.writers);
-  for (std::size_t i = 0; i < options_.writers; ++i) writers_.emplace_back([this] { writer_loop(); });
+  for (auto& lane : lanes_) writers_.emplace_back([this, &lane = *lane] { writer_loop(lane); });
 }
 
 GroupCommitPoster::~GroupCommitPoster() { stop(); }
 
 std::future<GroupCommitPoster::Outcome> GroupCommitPoster::submit(PaymentRequest request) {
+  const std::uint64_t key = options_.affinity ? options_.affinity(request) : merchant_hash(request);
+  Lane& lane = *lanes_[key % lanes_.size()];
   std::future<Outcome> future;
   {
     std::lock_guard lock(mutex_);
     if (stopping_) throw PosterStopped("the payment poster is stopping; nothing was stored");
-    if (queue_.size() >= options_.queue_depth_max) {
+    if (queued_ >= options_.queue_depth_max) {
       ++stats_.refused_queue_full;
       throw QueueFull(fmt::format("{} payments are waiting to be posted (the limit); nothing was stored, try again",
-                                  queue_.size()));
+                                  queued_));
     }
-    queue_.push_back(Pending{std::move(request), {}});
-    future = queue_.back().promise.get_future();
+    lane.queue.push_back(Pending{std::move(request), {}});
+    ++queued_;
+    future = lane.queue.back().promise.get_future();
   }
-  work_ready_.notify_one();
+  lane.work_ready.notify_one();
   return future;
 }
 
@@ -64,40 +92,39 @@ void GroupCommitPoster::stop() {
     if (stopping_ && writers_.empty()) return;
     stopping_ = true;
   }
-  work_ready_.notify_all();
+  for (auto& lane : lanes_) lane->work_ready.notify_all();
   for (auto& t : writers_) {
     if (t.joinable()) t.join();
   }
   std::lock_guard lock(mutex_);
   writers_.clear();
-  assert(queue_.empty());
+  assert(queued_ == 0);
 }
 
 GroupCommitPoster::Stats GroupCommitPoster::stats() const {
   std::lock_guard lock(mutex_);
   Stats copy = stats_;
-  copy.queue_depth = queue_.size();
+  copy.queue_depth = queued_;
   return copy;
 }
 
-void GroupCommitPoster::writer_loop() {
+void GroupCommitPoster::writer_loop(Lane& lane) {
   std::vector<Pending> batch;
   batch.reserve(options_.batch_size_max);
   for (;;) {
     {
       std::unique_lock lock(mutex_);
-      work_ready_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-      if (queue_.empty()) return;  // stopping, and everything queued has been taken
+      lane.work_ready.wait(lock, [&] { return !lane.queue.empty() || stopping_; });
+      if (lane.queue.empty()) return;  // stopping, and everything queued here has been taken
       // Everything that arrived while this writer was busy, up to the limit: no timer, no waiting.
-      const std::size_t take = std::min(queue_.size(), options_.batch_size_max);
+      const std::size_t take = std::min(lane.queue.size(), options_.batch_size_max);
       for (std::size_t i = 0; i < take; ++i) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+        batch.push_back(std::move(lane.queue.front()));
+        lane.queue.pop_front();
       }
+      queued_ -= take;
       ++stats_.writers_busy;
     }
-    // Another writer may take what is left while this one posts.
-    work_ready_.notify_one();
     post_one_batch(batch);
     batch.clear();
   }

@@ -1,13 +1,20 @@
 #pragma once
 // Group commit: many threads submit payments; a few writer threads each take everything that is
-// queued (up to batch_size_max) as soon as they are free, post it as one batch through
+// queued for them (up to batch_size_max) as soon as they are free, post it as one batch through
 // PaymentPoster::post_batch (one statement, one transaction), and complete each caller's future only
 // after that transaction has committed. There is no timer: at low load a batch is one payment and
 // adds no latency; under load the payments that arrive while a batch is being written form the next
 // one, so batches grow by themselves and the commit's cost is shared.
 //
 // Each payment stays all or nothing on its own (promo.post_payments); the batch only shares the
-// transaction. Back pressure: at most queue_depth_max payments wait; submit() refuses beyond that
+// transaction.
+//
+// Affinity: each payment goes to the queue of writer `affinity(request) % writers`. A batch holds its
+// rows' locks until its commit has been flushed, so two writers whose batches share an account take
+// turns, and the one waiting for its flush blocks the other. Routing by the merchant's home outlet
+// (outlet_affinity below) keeps the merchant, its deck, its stats row and the outlet's subsidy
+// account with one writer, so the writers overlap: one computes while the other's commit flushes
+// (measured in docs/benchmarks.md). Any affinity is correct; it only changes who waits. Back pressure: at most queue_depth_max payments wait; submit() refuses beyond that
 // with QueueFull instead of letting the queue, and every caller's latency, grow without limit.
 //
 // Failures of a whole batch reach each of its callers as the future's exception:
@@ -23,7 +30,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -41,10 +50,16 @@ struct GroupCommitOptions {
   static constexpr std::size_t writers_max = 16;
   // The largest batch; 1..PaymentPoster::batch_size_max.
   std::size_t batch_size_max = PaymentPoster::batch_size_max;
-  // Payments waiting for a writer before submit() refuses; 1..queue_depth_limit.
+  // Payments waiting for a writer (all queues together) before submit() refuses; 1..queue_depth_limit.
   std::size_t queue_depth_max = 10'000;
   static constexpr std::size_t queue_depth_limit = 1'000'000;
+  // Which writer a payment goes to (modulo writers). Empty: a hash of the merchant code.
+  std::function<std::uint64_t(const PaymentRequest&)> affinity;
 };
+
+// An affinity by the merchant's home outlet, from the merchants known when it is made (one query);
+// a merchant added later, or an unknown code, falls back to a hash of its code.
+std::function<std::uint64_t(const PaymentRequest&)> outlet_affinity(ledger::Database& database);
 
 // The queue is full: the service is overloaded. Nothing was stored; try again later.
 class QueueFull : public std::runtime_error {
@@ -99,14 +114,19 @@ class GroupCommitPoster {
     PaymentRequest request;
     std::promise<Outcome> promise;
   };
-  void writer_loop();
+  // One writer's queue and its wake-up, guarded by mutex_.
+  struct Lane {
+    std::deque<Pending> queue;
+    std::condition_variable work_ready;
+  };
+  void writer_loop(Lane& lane);
   void post_one_batch(std::vector<Pending>& batch);
 
   PaymentPoster& poster_;
   const GroupCommitOptions options_;
   mutable std::mutex mutex_;
-  std::condition_variable work_ready_;
-  std::deque<Pending> queue_;
+  std::vector<std::unique_ptr<Lane>> lanes_;  // one per writer
+  std::size_t queued_ = 0;                    // payments in all lanes
   bool stopping_ = false;
   Stats stats_;
   std::vector<std::thread> writers_;
