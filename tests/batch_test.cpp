@@ -876,5 +876,38 @@ TEST_F(CommitGateTest, AFullQueueRefusesTheNextPaymentWithQueueFullAndStoresNoth
   expect_audit_passes(db(), "queue full");
 }
 
+TEST_F(OneBatchTest, OutletAffinitySendsAMerchantsOutletToOneWriterAndStillPostsEveryPayment) {
+  // M1 and M2 share outlet O1, M3 is in O2 (open_bank); an unknown code falls back to its hash.
+  const auto affinity = promo::outlet_affinity(db());
+  const auto m1 = affinity(request("a-1", "P1", "M1", "20.00"));
+  EXPECT_EQ(affinity(request("a-2", "P2", "M2", "20.00")), m1);
+  EXPECT_NE(affinity(request("a-3", "P3", "M3", "20.00")), m1);
+  EXPECT_EQ(affinity(request("a-4", "P4", "NOPE", "20.00")), std::hash<std::string>{}("NOPE"));
+  // Routed that way across three writers, payments of both outlets post, with the cap kept.
+  PaymentPoster poster(db());
+  promo::GroupCommitOptions options;
+  options.writers = 3;
+  options.affinity = affinity;
+  std::vector<std::future<Outcome>> futures;
+  {
+    GroupCommitPoster group(poster, options);
+    for (int i = 0; i < 90; ++i) {
+      const char* merchant = i % 3 == 0 ? "M1" : (i % 3 == 1 ? "M2" : "M3");
+      futures.push_back(group.submit(request(fmt::format("aff-{}", i), fmt::format("P{}", 1 + i % 40).c_str(), merchant,
+                                             "20.00")));
+    }
+  }
+  int posted = 0, discounted = 0;
+  for (auto& f : futures) {
+    const auto outcome = f.get();
+    ASSERT_TRUE(outcome.has_value()) << outcome.error().detail;
+    ++posted;
+    if (outcome->discounted) ++discounted;
+  }
+  EXPECT_EQ(posted, 90);
+  EXPECT_EQ(discounted, 40) << "M1 and M2 are in the campaign, 30 payments each, cap 20; M3 is not";
+  expect_audit_passes(db(), "outlet affinity");
+}
+
 }  // namespace
 }  // namespace promoledger::testing
