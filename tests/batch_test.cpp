@@ -909,5 +909,57 @@ TEST_F(OneBatchTest, OutletAffinitySendsAMerchantsOutletToOneWriterAndStillPosts
   expect_audit_passes(db(), "outlet affinity");
 }
 
+TEST_F(OneBatchTest, ArraysThatDoNotStartAtOneAreRefusedWholeSoTheRulesAndTheWritesSeeTheSameElement) {
+  // An array '[0:1]={…}' would let step 1 check one element and step 4 store another.
+  auto lease = db().lease();
+  try {
+    ledger::exec_script(*lease,
+                        "SELECT * FROM promo.post_payments(ARRAY['lb1','lb2'], ARRAY['P1','P2'], ARRAY['M1','M1'], "
+                        "ARRAY['bank_app','bank_app'], '[0:1]={20000,500}'::bigint[], "
+                        "ARRAY['2026-11-24T04:00:00Z','2026-11-24T04:00:00Z']::timestamptz[], "
+                        "ARRAY['2026-11-24','2026-11-24']::date[])",
+                        "posting shifted arrays");
+    ADD_FAILURE() << "a batch with an array starting at 0 was accepted";
+  } catch (const ledger::DatabaseError& e) {
+    EXPECT_EQ(e.sqlstate(), "22023") << e.what();
+    EXPECT_NE(std::string(e.what()).find("invalid_batch"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment"), 0);
+}
+
+TEST_F(OneBatchTest, APaymentWithTextThatCannotTravelIsRefusedAloneAndTheRestOfTheBatchPosts) {
+  PaymentPoster poster(db());
+  const std::vector<PaymentRequest> batch{request("u-1", "P1", "M1", "20.00"), request("u-2", "P\xff", "M1", "20.00"),
+                                          request("u-3", "P2", "M\xc3", "20.00"), request("u-\xe4\xb8", "P3", "M1", "20.00"),
+                                          request(std::string("u-5\0x", 5), "P4", "M1", "20.00"),
+                                          request("u-6", "P5", "M1", "20.00")};
+  const auto got = poster.post_batch(batch);
+  ASSERT_EQ(got.size(), batch.size());
+  EXPECT_TRUE(got[0].has_value());
+  ASSERT_FALSE(got[1].has_value());
+  EXPECT_EQ(got[1].error().code, Reject::unknown_payer);
+  ASSERT_FALSE(got[2].has_value());
+  EXPECT_EQ(got[2].error().code, Reject::unknown_merchant);
+  ASSERT_FALSE(got[3].has_value());
+  EXPECT_EQ(got[3].error().code, Reject::invalid_payment_id);
+  ASSERT_FALSE(got[4].has_value());
+  EXPECT_EQ(got[4].error().code, Reject::invalid_payment_id);
+  ASSERT_TRUE(got[5].has_value());
+  EXPECT_EQ(got[5]->card_position, 2) << "the refused payments took no card";
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment"), 2);
+}
+
+TEST_F(OneBatchTest, AReversalSentAgainForAnotherDayIsARejectionNotAFailure) {
+  PaymentPoster poster(db());
+  ASSERT_TRUE(poster.post(request("rv-1", "P1", "M1", "20.00")).has_value());
+  ASSERT_TRUE(poster.reverse("rv-1", day("2026-11-24")).has_value());
+  const auto again = poster.reverse("rv-1", day("2026-11-25"));
+  ASSERT_FALSE(again.has_value());
+  EXPECT_EQ(again.error().code, Reject::exists_with_different_content) << again.error().detail;
+  const auto same = poster.reverse("rv-1", day("2026-11-24"));
+  ASSERT_TRUE(same.has_value());
+  EXPECT_EQ(same->status, promo::ReversalResult::Status::exists);
+}
+
 }  // namespace
 }  // namespace promoledger::testing

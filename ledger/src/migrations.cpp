@@ -38,24 +38,18 @@ std::map<std::string, std::pair<std::string, std::string>> applied(soci::session
   return out;
 }
 
-// Runs one file in its own transaction together with the statement that records it.
-void apply_in_transaction(soci::session& session, const EmbeddedMigration& m, const std::string& checksum,
-                          const char* record_sql) {
-  exec_script(session, "BEGIN", "starting a migration");
-  try {
-    exec_script(session, m.sql, fmt::format("applying {}", m.name));
-    // Named variables: SOCI binds by reference and executes when the full expression ends.
-    const std::string name(m.name);
-    session << record_sql, soci::use(name, "n"), soci::use(checksum, "c");
-    exec_script(session, "COMMIT", fmt::format("committing {}", m.name));
-  } catch (...) {
-    try {
-      exec_script(session, "ROLLBACK", "rolling back");
-    } catch (...) {
-    }
-    throw;
-  }
-}
+constexpr const char* record_migration_sql = "INSERT INTO public.promoledger_migration (name, checksum) VALUES (:n, :c)";
+constexpr const char* record_function_file_sql =
+    "WITH recorded AS (INSERT INTO public.promoledger_migration (name, checksum) VALUES (:n, :c) "
+    "ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now(), applied_by = current_user "
+    "RETURNING name, checksum) "
+    "INSERT INTO public.promoledger_function_history (name, checksum) SELECT name, checksum FROM recorded";
+
+struct Pending {
+  const EmbeddedMigration* file;
+  std::string checksum;
+  const char* record_sql;
+};
 
 }  // namespace
 
@@ -87,8 +81,9 @@ MigrationReport migrate(soci::session& session) {
     } unlock{session};
     ensure_table(session);
     const auto done = applied(session);
+    std::vector<Pending> pending;
     for (const EmbeddedMigration& m : embedded_migrations()) {
-      const std::string checksum = sha256_hex(m.sql);
+      std::string checksum = sha256_hex(m.sql);
       if (auto it = done.find(m.name); it != done.end()) {
         if (it->second.first != checksum) {
           throw DatabaseError(fmt::format("migration {} was applied on {} with checksum {}, but the file now has "
@@ -99,26 +94,39 @@ MigrationReport migrate(soci::session& session) {
         ++report.already_applied;
         continue;
       }
-      spdlog::info("applying migration {}", m.name);
-      apply_in_transaction(session, m, checksum,
-                           "INSERT INTO public.promoledger_migration (name, checksum) VALUES (:n, :c)");
-      report.applied_now.emplace_back(m.name);
+      pending.push_back(Pending{&m, std::move(checksum), record_migration_sql});
     }
     // Function files after every migration: they may use any table. Unchanged ones are skipped.
     for (const EmbeddedMigration& f : embedded_function_files()) {
-      const std::string checksum = sha256_hex(f.sql);
+      std::string checksum = sha256_hex(f.sql);
       if (auto it = done.find(f.name); it != done.end() && it->second.first == checksum) {
         ++report.functions_unchanged;
         continue;
       }
-      spdlog::info("applying function file {}", f.name);
-      apply_in_transaction(session, f, checksum,
-                           "WITH recorded AS (INSERT INTO public.promoledger_migration (name, checksum) VALUES (:n, :c) "
-                           "ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now(), "
-                           "applied_by = current_user RETURNING name, checksum) "
-                           "INSERT INTO public.promoledger_function_history (name, checksum) "
-                           "SELECT name, checksum FROM recorded");
-      report.applied_now.emplace_back(f.name);
+      pending.push_back(Pending{&f, std::move(checksum), record_function_file_sql});
+    }
+    if (pending.empty()) return report;
+    // Everything pending in one transaction: a database is never seen between a migration and the
+    // function files that go with it (0005 drops functions that the old posting function called),
+    // and a failure leaves it as it was.
+    exec_script(session, "BEGIN", "starting the migration");
+    try {
+      for (const Pending& p : pending) {
+        spdlog::info("applying {}", p.file->name);
+        exec_script(session, p.file->sql, fmt::format("applying {}", p.file->name));
+        // Named variables: SOCI binds by reference and executes when the full expression ends.
+        const std::string name(p.file->name);
+        session << p.record_sql, soci::use(name, "n"), soci::use(p.checksum, "c");
+        report.applied_now.emplace_back(p.file->name);
+      }
+      exec_script(session, "COMMIT", "committing the migration");
+    } catch (...) {
+      report.applied_now.clear();
+      try {
+        exec_script(session, "ROLLBACK", "rolling back");
+      } catch (...) {
+      }
+      throw;
     }
   } catch (...) {
     rethrow_as_database_error("migrating");

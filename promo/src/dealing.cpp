@@ -233,6 +233,13 @@ CloseReport close_day(ledger::Database& database, date::year_month_day day) {
       std::vector<long long> deck_ids;
       std::vector<std::string> seeds;
       {
+        // The day's decks are locked in id order first, the order a batch of payments locks them in
+        // (promo.post_payments); an UPDATE alone would lock them in physical order and could deadlock
+        // with a batch holding two of them.
+        long long open_decks = 0;
+        s << "SELECT count(*) FROM (SELECT id FROM promo.deck WHERE business_day = CAST(:day AS date) "
+             "AND status = 'open' ORDER BY id FOR UPDATE) locked",
+            soci::use(day_text), soci::into(open_decks);
         soci::rowset<soci::row> rows =
             (s.prepare << "WITH closed AS (UPDATE promo.deck SET status = 'closed', closed_at = now() "
                           "WHERE business_day = CAST(:day AS date) AND status = 'open' RETURNING id, campaign_id, merchant_id) "

@@ -121,16 +121,53 @@ PaymentPoster::Outcome outcome_of(const PGresult* r, int row) {
   return result;
 }
 
-// A text that libpq cannot carry (it ends C strings at a NUL byte) is refused before the database,
-// with the rejection the database would give a code that does not exist.
-std::optional<Rejection> refused_before_database(const PaymentRequest& r) {
-  constexpr char nul = '\0';
-  if (r.payment_id.find(nul) != std::string::npos) {
-    return Rejection{Reject::invalid_payment_id, "payment id must be 1..64 of A-Z a-z 0-9 _ . : - (it holds a NUL byte)"};
+// Whether a text can travel as an element of a text[] parameter: libpq ends C strings at a NUL byte,
+// and the server refuses a whole array (every payment of the batch) over one invalid UTF-8 sequence.
+bool travels(std::string_view text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == 0) return false;
+    std::size_t extra = 0;
+    unsigned long code = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1;
+      code = c & 0x1Fu;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2;
+      code = c & 0x0Fu;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3;
+      code = c & 0x07u;
+    } else {
+      return false;
+    }
+    if (i + extra >= text.size()) return false;  // the sequence runs past the end
+    for (std::size_t k = 1; k <= extra; ++k) {
+      const auto cont = static_cast<unsigned char>(text[i + k]);
+      if ((cont & 0xC0) != 0x80) return false;
+      code = (code << 6) | (cont & 0x3Fu);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8.
+    constexpr unsigned long min_of[] = {0, 0x80, 0x800, 0x10000};
+    if (code < min_of[extra] || (code >= 0xD800 && code <= 0xDFFF) || code > 0x10FFFF) return false;
+    i += extra + 1;
   }
-  if (r.payer.find(nul) != std::string::npos) return Rejection{Reject::unknown_payer, "no payer (the code holds a NUL byte)"};
-  if (r.merchant.find(nul) != std::string::npos) {
-    return Rejection{Reject::unknown_merchant, "no merchant (the code holds a NUL byte)"};
+  return true;
+}
+
+// A payment whose text cannot travel is refused alone, before the database, with the rejection the
+// database would give: such an id is malformed, and no payer or merchant has such a code.
+std::optional<Rejection> refused_before_database(const PaymentRequest& r) {
+  if (!travels(r.payment_id)) {
+    return Rejection{Reject::invalid_payment_id,
+                     "payment id must be 1..64 of A-Z a-z 0-9 _ . : - (it holds a NUL byte or invalid UTF-8)"};
+  }
+  if (!travels(r.payer)) return Rejection{Reject::unknown_payer, "no payer (the code holds a NUL byte or invalid UTF-8)"};
+  if (!travels(r.merchant)) {
+    return Rejection{Reject::unknown_merchant, "no merchant (the code holds a NUL byte or invalid UTF-8)"};
   }
   return std::nullopt;
 }
@@ -196,7 +233,11 @@ std::vector<PaymentPoster::Outcome> PaymentPoster::post_batch(std::span<const Pa
           prepared = true;
         }
         // One statement, one round trip, one transaction (autocommit): when the result arrives,
-        // the batch has committed.
+        // the batch has committed. That holds only outside a transaction block, so a session left in
+        // one is refused before anything is sent.
+        if (PQtransactionStatus(conn) != PQTRANS_IDLE) {
+          throw DatabaseError(fmt::format("{}: the session is inside a transaction; nothing was sent", what), "25000");
+        }
         Result r(PQexecPrepared(conn, post_statement_name, static_cast<int>(values.size()), values.data(), nullptr,
                                 nullptr, 0));
         if (succeeded(r.get())) return r;
@@ -210,12 +251,19 @@ std::vector<PaymentPoster::Outcome> PaymentPoster::post_batch(std::span<const Pa
       }
       throw DatabaseError(fmt::format("{}: the statement could not be prepared", what), "");
     });
-    if (PQntuples(result.get()) != static_cast<int>(sent.size()) || PQnfields(result.get()) != post_columns) {
-      throw DatabaseError(fmt::format("{}: {} result rows of {} columns for {} payments", what, PQntuples(result.get()),
-                                      PQnfields(result.get()), sent.size()),
-                          "");
+    // The batch has committed: an answer that cannot be read says nothing of what was stored.
+    try {
+      if (PQntuples(result.get()) != static_cast<int>(sent.size()) || PQnfields(result.get()) != post_columns) {
+        throw DatabaseError(fmt::format("{} result rows of {} columns for {} payments", PQntuples(result.get()),
+                                        PQnfields(result.get()), sent.size()),
+                            "");
+      }
+      for (std::size_t row = 0; row < sent.size(); ++row) {
+        outcomes[sent[row]] = outcome_of(result.get(), static_cast<int>(row));
+      }
+    } catch (const DatabaseError& e) {
+      throw ledger::OutcomeUnknown(fmt::format("{}: committed, but the answer could not be read: {}", what, e.what()), "");
     }
-    for (std::size_t row = 0; row < sent.size(); ++row) outcomes[sent[row]] = outcome_of(result.get(), static_cast<int>(row));
   }
   std::vector<Outcome> out;
   out.reserve(outcomes.size());
@@ -255,6 +303,10 @@ Expected<ReversalResult, Rejection> PaymentPoster::reverse(const std::string& pa
     }
     if (status == "unknown_payment") return unexpected(Rejection{Reject::unknown_payment, detail});
     if (status == "already_reversed") return unexpected(Rejection{Reject::already_reversed, detail});
+    // The same reversal reference sent again with another business day.
+    if (status == "exists_with_different_content") {
+      return unexpected(Rejection{Reject::exists_with_different_content, detail});
+    }
     throw DatabaseError(fmt::format("reversing payment {}: unexpected status {} ({})", payment_id, status, detail), "");
   });
 }

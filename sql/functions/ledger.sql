@@ -288,7 +288,10 @@ CREATE OR REPLACE FUNCTION ledger.post_entry(p_external_ref text, p_kind text, p
                                   p_account_codes text[], p_sides text[], p_amounts_fen bigint[],
                                   p_reverses_entry_id bigint DEFAULT NULL)
 RETURNS TABLE (status text, entry_id bigint, detail text)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, ledger AS $$
+LANGUAGE plpgsql SECURITY DEFINER
+-- The line digest formats the business day as text: pinned, so a caller's DateStyle cannot change it.
+SET DateStyle = 'ISO, MDY'
+SET search_path = pg_catalog, ledger AS $$
 DECLARE
   v_lines integer := coalesce(cardinality(p_account_codes), 0);
   v_debits numeric;
@@ -407,7 +410,7 @@ END $$;
 -- Returns one row per check: (check_name, violations, sample) where sample describes the first few.
 CREATE OR REPLACE FUNCTION ledger.verify(p_sample_max integer DEFAULT 5)
 RETURNS TABLE (check_name text, violations bigint, sample text)
-LANGUAGE sql STABLE SET search_path = pg_catalog, ledger AS $$
+LANGUAGE sql STABLE SET DateStyle = 'ISO, MDY' SET search_path = pg_catalog, ledger AS $$
   WITH entry_totals AS (
     SELECT e.id, e.external_ref,
            coalesce(sum(l.amount_fen) FILTER (WHERE l.side = 'D'), 0) AS debits,

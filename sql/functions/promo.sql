@@ -55,6 +55,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 -- A generic plan for every statement: the statements take arrays, whose custom plans PostgreSQL would
 -- otherwise rebuild on every call (measured: 2.8 ms -> 1.5 ms of CPU for a batch of one).
 SET plan_cache_mode = force_generic_plan
+-- The line digest formats the business day as text: pinned, so a caller's DateStyle cannot change it.
+SET DateStyle = 'ISO, MDY'
 SET search_path = pg_catalog, ledger, promo AS $$
 DECLARE
   c_batch_max CONSTANT integer := 1000;
@@ -93,11 +95,21 @@ DECLARE
   v_pays bigint; v_receives bigint; v_bal_payer bigint; v_bal_subsidy bigint; v_bal_merchant bigint;
   v_entry_id bigint; v_header text; v_merchant_line integer;
 BEGIN
+  -- Step 1 reads the arrays by position (unnest WITH ORDINALITY), steps 3 and 4 by subscript: both
+  -- agree only for one-dimensional arrays that start at 1, so nothing else is accepted (an array
+  -- '[0:1]={…}' would otherwise let the rules check one element and the writes store another).
   IF n NOT BETWEEN 1 AND c_batch_max
-     OR coalesce(cardinality(p_payers), 0) <> n OR coalesce(cardinality(p_merchants), 0) <> n
-     OR coalesce(cardinality(p_channels), 0) <> n OR coalesce(cardinality(p_amounts_fen), 0) <> n
-     OR coalesce(cardinality(p_paid_at), 0) <> n OR coalesce(cardinality(p_business_days), 0) <> n THEN
-    RAISE EXCEPTION 'invalid_batch: 1..% payments with arrays of equal length; got % payment ids', c_batch_max, n
+     OR array_ndims(p_payment_ids) <> 1 OR array_lower(p_payment_ids, 1) <> 1
+     OR array_ndims(p_payers) IS DISTINCT FROM 1 OR array_lower(p_payers, 1) IS DISTINCT FROM 1
+     OR array_ndims(p_merchants) IS DISTINCT FROM 1 OR array_lower(p_merchants, 1) IS DISTINCT FROM 1
+     OR array_ndims(p_channels) IS DISTINCT FROM 1 OR array_lower(p_channels, 1) IS DISTINCT FROM 1
+     OR array_ndims(p_amounts_fen) IS DISTINCT FROM 1 OR array_lower(p_amounts_fen, 1) IS DISTINCT FROM 1
+     OR array_ndims(p_paid_at) IS DISTINCT FROM 1 OR array_lower(p_paid_at, 1) IS DISTINCT FROM 1
+     OR array_ndims(p_business_days) IS DISTINCT FROM 1 OR array_lower(p_business_days, 1) IS DISTINCT FROM 1
+     OR cardinality(p_payers) <> n OR cardinality(p_merchants) <> n OR cardinality(p_channels) <> n
+     OR cardinality(p_amounts_fen) <> n OR cardinality(p_paid_at) <> n OR cardinality(p_business_days) <> n THEN
+    RAISE EXCEPTION 'invalid_batch: 1..% payments, every array one-dimensional from 1 and of equal length; got % '
+                    'payment ids', c_batch_max, n
       USING ERRCODE = '22023';
   END IF;
 
@@ -108,12 +120,15 @@ BEGIN
   --    lock (a malformed input, a payment already stored); the rest is decided in step 3.
   SELECT array_agg(g.ord), array_agg(g.status), array_agg(g.detail), array_agg(g.hash),
          array_agg(g.first_ord),
-         array_agg(g.ep_entry), array_agg(g.ep_reason),
-         array_agg(coalesce(g.ep_amount, g.amount_fen)), array_agg(g.ep_discount),
-         array_agg(g.ep_payer_share), array_agg(g.ep_merchant_share),
-         array_agg(CASE WHEN g.status IS NULL THEN g.campaign_id ELSE g.ep_campaign END),
-         array_agg(g.ep_deck), array_agg(g.ep_card),
-         array_agg(coalesce(g.ep_day, g.day)),
+         -- A stored payment's figures only with a replay's answer, never with a rejection of the input.
+         array_agg(CASE WHEN g.replay THEN g.ep_entry END), array_agg(CASE WHEN g.replay THEN g.ep_reason END),
+         array_agg(CASE WHEN g.replay THEN g.ep_amount ELSE g.amount_fen END),
+         array_agg(CASE WHEN g.replay THEN g.ep_discount END),
+         array_agg(CASE WHEN g.replay THEN g.ep_payer_share END),
+         array_agg(CASE WHEN g.replay THEN g.ep_merchant_share END),
+         array_agg(CASE WHEN g.status IS NULL THEN g.campaign_id WHEN g.replay THEN g.ep_campaign END),
+         array_agg(CASE WHEN g.replay THEN g.ep_deck END), array_agg(CASE WHEN g.replay THEN g.ep_card END),
+         array_agg(CASE WHEN g.replay THEN g.ep_day ELSE g.day END),
          array_agg(g.merchant_id), array_agg(g.outlet_id), array_agg(g.payer_id),
          array_agg(g.reason0), array_agg(g.payer_daily_limit),
          array_agg(g.payer_share_bp), array_agg(g.nodeck_reason),
@@ -128,7 +143,8 @@ BEGIN
          r_campaign, r_deck, r_card, r_day, v_merchant, v_outlet, v_payer, v_reason0, v_limit, v_share_bp,
          v_nodeck_reason, v_payer_acc, v_merchant_acc, v_subsidy_acc, v_deck_want, v_pd_want
     FROM (
-      SELECT h.*, h.status IS NULL AND h.merchant_id IS NOT NULL AND h.payer_id IS NOT NULL AS candidate
+      SELECT h.*, h.status IS NULL AND h.merchant_id IS NOT NULL AND h.payer_id IS NOT NULL AS candidate,
+             h.status IN ('exists', 'exists_with_different_content') AS replay
         FROM (
           SELECT t.ord, t.amount_fen, t.day, t.hash, min(t.ord) OVER (PARTITION BY t.payment_id) AS first_ord,
                  m.id AS merchant_id, m.outlet_id, m.account_id AS merchant_account, p.id AS payer_id,
@@ -137,7 +153,7 @@ BEGIN
                  ep.entry_id AS ep_entry, ep.reason AS ep_reason, ep.amount_fen AS ep_amount,
                  ep.discount_fen AS ep_discount, ep.payer_share_fen AS ep_payer_share,
                  ep.merchant_share_fen AS ep_merchant_share, ep.campaign_id AS ep_campaign, ep.deck_id AS ep_deck,
-                 ep.card_position AS ep_card, ep.business_day AS ep_day,
+                 ep.card_position AS ep_card, ep.business_day AS ep_day, ep.payment_id IS NOT NULL AS ep_found,
                  CASE
                    WHEN t.payment_id IS NULL OR t.payment_id !~ '^[A-Za-z0-9_.:-]{1,64}$' THEN 'invalid_payment_id'
                    WHEN t.amount_fen IS NULL OR t.amount_fen <= 0 THEN 'amount_must_be_positive'
@@ -434,6 +450,9 @@ BEGIN
                     p_merchants[e.ord]),
              v_hash[e.ord]
         FROM unnest(e_ord, e_id) AS e(ord, id)
+       -- Unique keys are claimed in payment id order, so two batches holding a concurrent duplicate
+       -- each wait for the other in one order (one gets 40001 and retries), never in a cycle.
+       ORDER BY p_payment_ids[e.ord]
       ON CONFLICT (external_ref) DO NOTHING
       RETURNING 1),
     lines AS (
@@ -454,6 +473,7 @@ BEGIN
              p_amounts_fen[e.ord], p_paid_at[e.ord], p_business_days[e.ord], r_campaign[e.ord], r_deck[e.ord],
              r_card[e.ord], r_discount[e.ord], r_payer_share[e.ord], r_merchant_share[e.ord], r_reason[e.ord], e.id
         FROM unnest(e_ord, e_id) AS e(ord, id)
+       ORDER BY p_payment_ids[e.ord]
       ON CONFLICT (payment_id) DO NOTHING
       RETURNING 1),
     decks AS (

@@ -1,11 +1,11 @@
 #pragma once
 // Versioned schema migrations, embedded in the binary at build time, in two kinds:
 // - sql/migrations/NNNN_*.sql: tables, indexes, triggers and data changes. Applied once each, in name
-//   order, each in its own transaction, recorded with its SHA-256 in public.promoledger_migration. An
+//   order, recorded with its SHA-256 in public.promoledger_migration. An
 //   applied file whose text changed is an error (history is never edited: write a new migration).
 // - sql/functions/<schema>.sql: the one current definition of every function of a schema
 //   (CREATE OR REPLACE). Applied after the migrations whenever its checksum differs from the recorded
-//   one, in its own transaction; recorded under the name functions/<schema>.sql, and every application
+//   one; recorded under the name functions/<schema>.sql, and every application
 //   is kept in public.promoledger_function_history, so an auditor sees when the posting rules changed.
 // Re-running is a no-op. Concurrent migrators are serialized by an advisory lock.
 
@@ -40,8 +40,8 @@ struct MigrationReport {
   std::size_t functions_unchanged = 0;      // function files whose recorded checksum matched
 };
 
-// Throws DatabaseError on a failure or a changed, already-applied migration (nothing of that
-// migration is kept; earlier ones stay applied).
+// Applies every pending migration and changed function file in one transaction. Throws DatabaseError
+// on a failure or a changed, already-applied migration; then nothing of this call is kept.
 MigrationReport migrate(soci::session& session);
 std::vector<MigrationState> migration_status(soci::session& session);
 
