@@ -782,7 +782,14 @@ TEST_F(CommitGateTest, CallersAreAnsweredOnlyAfterCommitAndBatchesKilledAtCommit
 
   ledger::exec_script(*gate_, fmt::format("SELECT pg_terminate_backend({})", pid1), "killing the writer's backend");
   ASSERT_TRUE(is_ready(first[0], 20s));
-  EXPECT_THROW(first[0].get(), ledger::OutcomeUnknown);
+  try {
+    first[0].get();
+    ADD_FAILURE() << "a batch killed before its commit was answered";
+  } catch (const ledger::OutcomeUnknown& e) {
+    // The caller is told what it may do: re-send with the same id.
+    EXPECT_NE(std::string(e.what()).find("outcome is unknown"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("same payment ids"), std::string::npos) << e.what();
+  }
   // Batch 2 goes out on a reconnected session and waits at the gate: still no answer.
   const int pid2 = wait_for_blocked_backend({pid1});
   ASSERT_NE(pid2, 0) << "the writer did not post the next batch after the kill";

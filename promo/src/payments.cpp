@@ -246,7 +246,13 @@ std::vector<PaymentPoster::Outcome> PaymentPoster::post_batch(std::span<const Pa
           prepared = false;  // the session was reconnected: the server forgot the statement
           continue;
         }
-        if (ledger::is_connection_failure(e)) throw ledger::OutcomeUnknown(e.what(), e.sqlstate());
+        if (ledger::is_connection_failure(e)) {
+          throw ledger::OutcomeUnknown(
+              fmt::format("{} — the connection failed in flight, so the outcome is unknown: re-send these payments "
+                          "with the same payment ids (a stored one answers exists with its figures)",
+                          e.what()),
+              e.sqlstate());
+        }
         throw e;
       }
       throw DatabaseError(fmt::format("{}: the statement could not be prepared", what), "");
@@ -262,7 +268,10 @@ std::vector<PaymentPoster::Outcome> PaymentPoster::post_batch(std::span<const Pa
         outcomes[sent[row]] = outcome_of(result.get(), static_cast<int>(row));
       }
     } catch (const DatabaseError& e) {
-      throw ledger::OutcomeUnknown(fmt::format("{}: committed, but the answer could not be read: {}", what, e.what()), "");
+      throw ledger::OutcomeUnknown(fmt::format("{}: committed, but the answer could not be read ({}): re-send with the "
+                                               "same payment ids to read the stored figures",
+                                               what, e.what()),
+                                   "");
     }
   }
   std::vector<Outcome> out;
