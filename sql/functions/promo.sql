@@ -209,9 +209,12 @@ BEGIN
             LEFT JOIN LATERAL (SELECT * FROM promo.payment x WHERE x.payment_id = t.payment_id LIMIT 1) ep ON true
             LEFT JOIN LATERAL (SELECT x.id, x.content_hash FROM ledger.journal_entry x
                                 WHERE x.external_ref = 'payment:' || t.payment_id LIMIT 1) e ON true
+            -- A payment already stored is answered from its row: the merchant and payer (and through them
+            -- the campaign and deck) are looked up only for a new one, so a replay costs two probes.
             LEFT JOIN LATERAL (SELECT x.id, x.outlet_id, x.account_id FROM ledger.merchant x
-                                WHERE x.code = t.merchant LIMIT 1) m ON true
-            LEFT JOIN LATERAL (SELECT x.id, x.account_id FROM ledger.payer x WHERE x.code = t.payer LIMIT 1) p ON true
+                                WHERE ep.payment_id IS NULL AND x.code = t.merchant LIMIT 1) m ON true
+            LEFT JOIN LATERAL (SELECT x.id, x.account_id FROM ledger.payer x
+                                WHERE ep.payment_id IS NULL AND x.code = t.payer LIMIT 1) p ON true
             LEFT JOIN LATERAL (
               SELECT c1.id, c1.channel, c1.status, c1.min_payment_fen, c1.window_start_local, c1.window_end_local,
                      c1.payer_daily_limit, c1.payer_share_bp, cm.subsidy_account_id
