@@ -52,15 +52,7 @@ constexpr const char* campaign_secret_hex = "5eedc0ffee5eedc0ffee5eedc0ffee5eedc
 ledger::Database& pool(TestDatabase& t) { return t.db(16); }
 
 void open_bank(TestDatabase& t) {
-  std::string script =
-      "SELECT ledger.add_org_unit('BR1', 'branch', 'Branch 1', NULL);"
-      "SELECT ledger.add_org_unit('SB1', 'sub_branch', 'Sub-branch 1', 'BR1');"
-      "SELECT ledger.add_org_unit('O1', 'outlet', 'Outlet 1', 'SB1');"
-      "SELECT ledger.add_org_unit('O2', 'outlet', 'Outlet 2', 'SB1');"
-      "SELECT ledger.add_merchant('M1', 'Noodles', 'O1');"
-      "SELECT ledger.add_merchant('M2', 'Dumplings', 'O1');"
-      "SELECT ledger.add_merchant('M3', 'Tea', 'O2');"
-      "SELECT ledger.open_account('bank:funding', 'funding', 'asset', NULL, NULL);";
+  std::string script = small_bank_sql;
   for (int i = 1; i <= big_payers; ++i) script += fmt::format("SELECT ledger.add_payer('P{0}', 'Payer {0}');", i);
   for (int i = 1; i <= small_payers; ++i) script += fmt::format("SELECT ledger.add_payer('S{0}', 'Small payer {0}');", i);
   t.exec_as_admin(script);

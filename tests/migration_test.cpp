@@ -172,15 +172,7 @@ TEST(MigrationTest, ADatabaseWithOldPaymentsMigratesInPlaceAndVerifiesWithNewOne
       << "the new batch function exists before 0005: this is not the old code";
 
   // 2. The bank of PromoTest, a campaign on M1 and M2 (M3 is outside it), decks for two days.
-  std::string bank =
-      "SELECT ledger.add_org_unit('BR1', 'branch', 'Branch 1', NULL);"
-      "SELECT ledger.add_org_unit('SB1', 'sub_branch', 'Sub-branch 1', 'BR1');"
-      "SELECT ledger.add_org_unit('O1', 'outlet', 'Outlet 1', 'SB1');"
-      "SELECT ledger.add_org_unit('O2', 'outlet', 'Outlet 2', 'SB1');"
-      "SELECT ledger.add_merchant('M1', 'Noodles', 'O1');"
-      "SELECT ledger.add_merchant('M2', 'Dumplings', 'O1');"
-      "SELECT ledger.add_merchant('M3', 'Tea', 'O2');"
-      "SELECT ledger.open_account('bank:funding', 'funding', 'asset', NULL, NULL);";
+  std::string bank = small_bank_sql;
   for (int i = 1; i <= 40; ++i) {
     bank += fmt::format("SELECT ledger.add_payer('P{0}', 'Payer {0}');", i);
     bank += fmt::format(

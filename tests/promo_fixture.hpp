@@ -23,6 +23,18 @@ inline date::year_month_day day(const char* text) { return ledger::parse_day(tex
 inline ledger::Money cny(const char* text) { return ledger::Money::parse(text).value(); }
 inline ledger::Timestamp at(const char* text) { return ledger::parse_timestamp(text).value(); }
 
+// The organisation of the small bank (no payers): BR1 -> SB1 -> O1 (M1, M2), O2 (M3), and the
+// bank's funding account. Shared by every suite that sets up this bank.
+inline constexpr const char* small_bank_sql =
+    "SELECT ledger.add_org_unit('BR1', 'branch', 'Branch 1', NULL);"
+    "SELECT ledger.add_org_unit('SB1', 'sub_branch', 'Sub-branch 1', 'BR1');"
+    "SELECT ledger.add_org_unit('O1', 'outlet', 'Outlet 1', 'SB1');"
+    "SELECT ledger.add_org_unit('O2', 'outlet', 'Outlet 2', 'SB1');"
+    "SELECT ledger.add_merchant('M1', 'Noodles', 'O1');"
+    "SELECT ledger.add_merchant('M2', 'Dumplings', 'O1');"
+    "SELECT ledger.add_merchant('M3', 'Tea', 'O2');"
+    "SELECT ledger.open_account('bank:funding', 'funding', 'asset', NULL, NULL);";
+
 inline promo::CampaignParams pilot_params(std::vector<std::string> merchants, const char* first = "2026-11-24",
                                           const char* last = "2026-11-30") {
   promo::CampaignParams p;
@@ -49,15 +61,7 @@ class PromoTest : public DbTest {
   static constexpr int payers_count = 40;
 
   void SetUp() override {
-    tdb_.exec_as_admin(
-        "SELECT ledger.add_org_unit('BR1', 'branch', 'Branch 1', NULL);"
-        "SELECT ledger.add_org_unit('SB1', 'sub_branch', 'Sub-branch 1', 'BR1');"
-        "SELECT ledger.add_org_unit('O1', 'outlet', 'Outlet 1', 'SB1');"
-        "SELECT ledger.add_org_unit('O2', 'outlet', 'Outlet 2', 'SB1');"
-        "SELECT ledger.add_merchant('M1', 'Noodles', 'O1');"
-        "SELECT ledger.add_merchant('M2', 'Dumplings', 'O1');"
-        "SELECT ledger.add_merchant('M3', 'Tea', 'O2');"
-        "SELECT ledger.open_account('bank:funding', 'funding', 'asset', NULL, NULL);");
+    tdb_.exec_as_admin(small_bank_sql);
     ledger::Ledger ledger(db());
     for (int i = 1; i <= payers_count; ++i) {
       tdb_.exec_as_admin(fmt::format("SELECT ledger.add_payer('P{}', 'Payer {}')", i, i));
