@@ -75,16 +75,7 @@ void print(const Context& ctx, const Table& table, std::ostream& out) {
   switch (ctx.format()) {
     case Format::table: print_table(table, out); return;
     case Format::csv: print_csv(table, out); return;
-    case Format::json: {
-      nlohmann::json rows = nlohmann::json::array();
-      for (const auto& row : table.rows) {
-        nlohmann::json obj = nlohmann::json::object();
-        for (std::size_t i = 0; i < table.headers.size() && i < row.size(); ++i) obj[table.headers[i]] = row[i];
-        rows.push_back(std::move(obj));
-      }
-      print_json(rows, out);
-      return;
-    }
+    case Format::json: print_json(promo::views::objects(table), out); return;
   }
 }
 

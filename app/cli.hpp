@@ -15,6 +15,7 @@
 
 #include "promoledger/ledger/database.hpp"
 #include "promoledger/ledger/money.hpp"
+#include "promoledger/promo/views.hpp"
 
 namespace promoledger::app {
 
@@ -58,11 +59,7 @@ struct Context {
 };
 
 // A simple result table; numbers right-aligned where right[i] is true.
-struct Table {
-  std::vector<std::string> headers;
-  std::vector<bool> right;
-  std::vector<std::vector<std::string>> rows;
-};
+using Table = promo::views::Table;
 void print_table(const Table& table, std::ostream& out);
 void print_csv(const Table& table, std::ostream& out);
 // Prints in the context's format; JSON becomes an array of objects keyed by the headers.
@@ -80,5 +77,6 @@ void register_payment_commands(CLI::App& app, Context& ctx);    // pay, reverse
 void register_report_commands(CLI::App& app, Context& ctx);     // report ...
 void register_audit_commands(CLI::App& app, Context& ctx);      // audit ...
 void register_simulate_command(CLI::App& app, Context& ctx);    // simulate
+void register_serve_commands(CLI::App& app, Context& ctx);      // serve, token ...
 
 }  // namespace promoledger::app

@@ -19,13 +19,9 @@ struct Range {
 };
 
 std::pair<date::year_month_day, date::year_month_day> range_of(const Range& r) {
-  auto from = ledger::parse_day(r.from);
-  if (!from) usage_error(fmt::format("--from: {}", from.error()));
-  auto to = ledger::parse_day(r.to);
-  if (!to) usage_error(fmt::format("--to: {}", to.error()));
-  if (date::sys_days{*from} > date::sys_days{*to}) usage_error(fmt::format("--from {} is after --to {}", r.from, r.to));
-  if ((date::sys_days{*to} - date::sys_days{*from}).count() > 3660) usage_error("a range may cover at most ten years");
-  return {*from, *to};
+  auto range = ledger::parse_day_range(r.from, r.to);
+  if (!range) usage_error("--" + range.error());
+  return *range;
 }
 
 void add_range(CLI::App* cmd, Range& r) {
@@ -48,41 +44,10 @@ void report_commands(CLI::App& app, Context& ctx) {
   outlets->callback([&ctx] {
     const auto [from, to] = range_of(outlets_range);
     const auto rows = promo::outlet_report(ctx.database(), from, to);
-    Table t{{"level", "branch", "sub_branch", "outlet", "payments", "amount", "wechat", "alipay", "bank_app",
-             "bank_app_amount", "bank_app_share", "discounted", "subsidy", "payer_part", "merchant_part", "reversed",
-             "reversed_subsidy", "net_subsidy"},
-            {false, false, false, false, true, true, true, true, true, true, true, true, true, true, true, true, true, true},
-            {}};
-    for (const auto& r : rows) {
-      if (level != "all" && r.level != level) continue;
-      t.rows.push_back({r.level, r.branch, r.sub_branch, r.outlet, text(r.total.payments), money_text(r.total.amount_fen),
-                        text(r.wechat.payments), text(r.alipay.payments), text(r.bank_app.payments),
-                        money_text(r.bank_app.amount_fen), promo::share_percent(r.bank_app.payments, r.total.payments),
-                        text(r.discounted), money_text(r.subsidy_fen), money_text(r.payer_part_fen),
-                        money_text(r.merchant_part_fen), text(r.reversed), money_text(r.reversed_subsidy_fen),
-                        money_text(r.subsidy_fen - r.reversed_subsidy_fen)});
-    }
-    const auto budgets = promo::budget_report(ctx.database());
-    Table b{{"campaign", "name", "status", "budget", "reserved", "spent", "left"},
-            {true, false, false, true, true, true, true},
-            {}};
-    for (const auto& r : budgets) {
-      b.rows.push_back({text(r.campaign_id), r.name, r.status, money_text(r.total_fen), money_text(r.reserved_fen),
-                        money_text(r.spent_fen), money_text(r.left_fen)});
-    }
+    const Table t = promo::views::outlet_table(rows, level);
+    const Table b = promo::views::budget_table(promo::budget_report(ctx.database()));
     if (ctx.json) {
-      json out{{"from", outlets_range.from}, {"to", outlets_range.to}, {"rows", json::array()}, {"budgets", json::array()}};
-      for (const auto& row : t.rows) {
-        json o;
-        for (std::size_t i = 0; i < t.headers.size(); ++i) o[t.headers[i]] = row[i];
-        out["rows"].push_back(o);
-      }
-      for (const auto& row : b.rows) {
-        json o;
-        for (std::size_t i = 0; i < b.headers.size(); ++i) o[b.headers[i]] = row[i];
-        out["budgets"].push_back(o);
-      }
-      print_json(out, std::cout);
+      print_json(promo::views::outlet_report(outlets_range.from, outlets_range.to, t, b), std::cout);
       return;
     }
     print(ctx, t, std::cout);
@@ -111,22 +76,6 @@ void report_commands(CLI::App& app, Context& ctx) {
     }
     const auto [from, to] = range_of(range);
     const auto rows = promo::campaign_report(ctx.database(), campaign_id, from, to);
-    Table t{{"business_day", "merchant", "outlet", "deck", "dealt", "used", "expired", "subsidy", "used_in_band",
-             "band_share"},
-            {false, false, false, false, true, true, true, true, true, true},
-            {}};
-    std::int64_t dealt = 0, used = 0, expired = 0, in_band = 0;
-    ledger::WideFen subsidy = 0;
-    for (const auto& r : rows) {
-      t.rows.push_back({r.business_day, r.merchant, r.outlet, r.deck_status, text(r.cards_dealt), text(r.cards_used),
-                        text(r.cards_expired), money_text(r.subsidy_fen), text(r.used_in_band),
-                        promo::share_percent(r.used_in_band, r.cards_used)});
-      dealt += r.cards_dealt;
-      used += r.cards_used;
-      expired += r.cards_expired;
-      in_band += r.used_in_band;
-      subsidy += r.subsidy_fen;
-    }
     if (rows.empty()) {
       // Distinguish "no such campaign" from "nothing in that range".
       auto lease = ctx.database().lease();
@@ -134,24 +83,14 @@ void report_commands(CLI::App& app, Context& ctx) {
       *lease << "SELECT count(*) FROM promo.campaign WHERE id = :id", soci::use(campaign_id), soci::into(n);
       if (n == 0) throw CommandError(exit_rejected, "unknown_campaign", fmt::format("no campaign {}", campaign_id));
     }
-    t.rows.push_back({"total", "", "", "", text(dealt), text(used), text(expired), money_text(subsidy), text(in_band),
-                      promo::share_percent(in_band, used)});
-    print(ctx, t, std::cout);
+    print(ctx, promo::views::campaign_report_table(rows), std::cout);
   });
 
   report->add_subcommand("trial-balance", "every account with debits, credits and balance; totals")->callback([&ctx] {
     ledger::Ledger ledger(ctx.database());
     const auto tb = ledger.trial_balance();
     if (ctx.json) {
-      json accounts = json::array();
-      for (const auto& a : tb.accounts) {
-        accounts.push_back(json{{"account", a.code}, {"type", ledger::to_string(a.type)},
-                                {"debits", money_text(a.debits_fen)}, {"credits", money_text(a.credits_fen)},
-                                {"balance", money_text(a.balance_fen)}});
-      }
-      print_json(json{{"total_debits", money_text(tb.total_debits_fen)}, {"total_credits", money_text(tb.total_credits_fen)},
-                      {"balanced", tb.balanced()}, {"accounts", accounts}},
-                 std::cout);
+      print_json(promo::views::trial_balance(tb), std::cout);
       return;
     }
     Table t{{"account", "type", "debits", "credits", "balance"}, {false, false, true, true, true}, {}};
@@ -309,11 +248,7 @@ void audit_commands(CLI::App& app, Context& ctx) {
     const std::string& digest = report.chain_digest;
     const bool ok = report.ok();
     if (ctx.json) {
-      json list = json::array();
-      for (const auto& c : checks) {
-        list.push_back(json{{"name", c.name}, {"ok", c.ok()}, {"violations", c.violations}, {"sample", c.sample}});
-      }
-      print_json(json{{"ok", ok}, {"checks", list}, {"chain_digest", digest}}, std::cout);
+      print_json(promo::views::verify(report), std::cout);
     } else {
       Table t{{"check", "result", "violations", "first violations"}, {false, false, true, false}, {}};
       for (const auto& c : checks) {

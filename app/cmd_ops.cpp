@@ -53,24 +53,6 @@ std::string default_actor() {
   throw CommandError(exit_rejected, std::string(promo::to_string(r.code)), describe(r));
 }
 
-json payment_json(const promo::PaymentResult& r) {
-  return json{{"payment_id", r.payment_id},
-              {"status", std::string(promo::to_string(r.status))},
-              {"discounted", r.discounted},
-              {"reason", r.reason ? json(*r.reason) : json(nullptr)},
-              {"amount", r.amount.str()},
-              {"discount", r.discount.str()},
-              {"payer_discount", r.payer_discount.str()},
-              {"payer_pays", r.payer_pays().str()},
-              {"merchant_reward", r.merchant_reward.str()},
-              {"merchant_receives", r.merchant_receives().str()},
-              {"entry_id", r.entry_id},
-              {"business_day", r.business_day},
-              {"campaign_id", r.campaign_id ? json(*r.campaign_id) : json(nullptr)},
-              {"deck_id", r.deck_id ? json(*r.deck_id) : json(nullptr)},
-              {"card_position", r.card_position ? json(*r.card_position) : json(nullptr)}};
-}
-
 // ---------------------------------------------------------------------------------------------- db
 void db_commands(CLI::App& app, Context& ctx) {
   auto* db = app.add_subcommand("db", "schema migrations");
@@ -239,21 +221,6 @@ void org_commands(CLI::App& app, Context& ctx) {
 }
 
 // ---------------------------------------------------------------------------------------- campaign
-json summary_json(const promo::CampaignSummary& s) {
-  return json{{"id", s.id},
-              {"name", s.name},
-              {"status", s.status},
-              {"first_day", s.first_day},
-              {"last_day", s.last_day},
-              {"merchant_count", s.merchants},
-              {"created_by", s.created_by},
-              {"approved_by", s.approved_by ? json(*s.approved_by) : json(nullptr)},
-              {"budget_total", money_text(s.budget_total_fen)},
-              {"budget_reserved", money_text(s.budget_reserved_fen)},
-              {"budget_spent", money_text(s.budget_spent_fen)},
-              {"budget_left", money_text(s.budget_total_fen - s.budget_reserved_fen - s.budget_spent_fen)}};
-}
-
 void campaign_commands(CLI::App& app, Context& ctx) {
   auto* c = app.add_subcommand("campaign", "create, approve and steer campaigns");
   c->require_subcommand(1);
@@ -331,7 +298,7 @@ void campaign_commands(CLI::App& app, Context& ctx) {
     const auto all = campaigns.list();
     if (ctx.json) {
       json out = json::array();
-      for (const auto& s : all) out.push_back(summary_json(s));
+      for (const auto& s : all) out.push_back(promo::views::campaign_summary(s));
       print_json(out, std::cout);
       return;
     }
@@ -355,20 +322,8 @@ void campaign_commands(CLI::App& app, Context& ctx) {
     auto view = campaigns.show(show_id);
     if (!view) throw CommandError(exit_rejected, "unknown_campaign", fmt::format("no campaign {}", show_id));
     const json& p = view->params;
-    json out = summary_json(view->summary);
-    out["merchants"] = view->merchants;
-    out["daily_cap"] = p.value("daily_cap", 0);
-    out["min_payment"] = p.value("min_payment", "");
-    out["max_discount"] = p.value("max_discount", "");
-    out["params"] = p;
-    json events = json::array();
-    for (const auto& e : view->events) {
-      events.push_back(json{{"at_utc", e.at_utc}, {"actor", e.actor}, {"action", e.action},
-                            {"from", e.from_status}, {"to", e.to_status}});
-    }
-    out["events"] = events;
     if (ctx.json) {
-      print_json(out, std::cout);
+      print_json(promo::views::campaign(*view), std::cout);
       return;
     }
     std::cout << fmt::format("campaign {}: {} [{}]\n", view->summary.id, view->summary.name, view->summary.status);
@@ -454,7 +409,7 @@ promo::PaymentRequest request_from(const std::string& id, const std::string& pay
 
 void print_payment(const Context& ctx, const promo::PaymentResult& r) {
   if (ctx.json) {
-    print_json(payment_json(r), std::cout);
+    print_json(promo::views::payment(r), std::cout);
     return;
   }
   std::cout << fmt::format("payment {} {} as entry {} (business day {})\n", r.payment_id,
@@ -564,7 +519,7 @@ void payment_commands(CLI::App& app, Context& ctx) {
     if (!result) rejected(result.error());
     const std::string status = result->status == promo::ReversalResult::Status::posted ? "posted" : "exists";
     if (ctx.json) {
-      print_json(json{{"payment_id", reverse_id}, {"status", status}, {"entry_id", result->entry_id}}, std::cout);
+      print_json(promo::views::reversal(reverse_id, *result), std::cout);
     } else {
       std::cout << fmt::format("payment {} reversed by entry {}{}\n", reverse_id, result->entry_id,
                                status == "exists" ? " (already reversed earlier)" : "");

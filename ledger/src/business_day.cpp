@@ -59,6 +59,21 @@ Expected<date::year_month_day, std::string> parse_day(std::string_view text) {
 
 std::string format_day(date::year_month_day day) { return date::format("%F", day); }
 
+Expected<std::pair<date::year_month_day, date::year_month_day>, std::string> parse_day_range(std::string_view from_text,
+                                                                                              std::string_view to_text) {
+  auto from = parse_day(from_text);
+  if (!from) return unexpected(fmt::format("from: {}", from.error()));
+  auto to = parse_day(to_text);
+  if (!to) return unexpected(fmt::format("to: {}", to.error()));
+  if (date::sys_days{*from} > date::sys_days{*to}) {
+    return unexpected(fmt::format("from {} is after to {}", format_day(*from), format_day(*to)));
+  }
+  if ((date::sys_days{*to} - date::sys_days{*from}).count() > day_range_days_max) {
+    return unexpected("a range may cover at most ten years");
+  }
+  return std::make_pair(*from, *to);
+}
+
 Expected<Timestamp, std::string> parse_timestamp(std::string_view text) {
   const auto bad = [&](std::string_view why) {
     return unexpected(fmt::format("timestamp \"{}\" {}", text.substr(0, 40), why));

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "promoledger/ledger/expected.hpp"
 
@@ -24,6 +25,10 @@ std::chrono::microseconds local_time_of_day(Timestamp at);
 // "YYYY-MM-DD", strict: a real calendar date, four-digit year 2000..2199.
 Expected<date::year_month_day, std::string> parse_day(std::string_view text);
 std::string format_day(date::year_month_day day);
+// A range of business days for a report: both strict days, from <= to, at most ten years apart.
+inline constexpr int day_range_days_max = 3660;
+Expected<std::pair<date::year_month_day, date::year_month_day>, std::string> parse_day_range(std::string_view from,
+                                                                                              std::string_view to);
 
 // Accepts "YYYY-MM-DDTHH:MM:SS[.ffffff]" followed by "Z" or "+HH:MM"/"-HH:MM", or without an offset
 // (then it is local Asia/Shanghai time). A space may replace the 'T'.
