@@ -321,3 +321,54 @@ Expected<ReversalResult, Rejection> PaymentPoster::reverse(const std::string& pa
 }
 
 }  // namespace promoledger::promo
+
+namespace promoledger::promo {
+
+std::optional<StoredPayment> find_payment(ledger::Database& database, const std::string& payment_id) {
+  auto lease = database.lease();
+  try {
+    soci::row r;
+    *lease << "SELECT p.entry_id, p.reason, p.amount_fen, p.discount_fen, p.payer_share_fen, p.merchant_share_fen, "
+              "p.campaign_id, p.deck_id, p.card_position, p.business_day::text, py.code, m.code, p.channel, "
+              "to_char(p.paid_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+              "r.entry_id, r.business_day::text "
+              "FROM promo.payment p JOIN ledger.payer py ON py.id = p.payer_id "
+              "JOIN ledger.merchant m ON m.id = p.merchant_id "
+              "LEFT JOIN promo.payment_reversal r ON r.payment_id = p.payment_id WHERE p.payment_id = :id",
+        soci::use(payment_id), soci::into(r);
+    if (!lease->got_data()) return std::nullopt;
+    const auto optional_int = [&r](std::size_t i) -> std::optional<std::int64_t> {
+      if (r.get_indicator(i) != soci::i_ok) return std::nullopt;
+      return r.get<long long>(i);
+    };
+    StoredPayment out;
+    PaymentResult& p = out.result;
+    p.status = PaymentResult::Status::posted;
+    p.payment_id = payment_id;
+    p.entry_id = r.get<long long>(0);
+    if (r.get_indicator(1) == soci::i_ok) p.reason = r.get<std::string>(1);
+    p.discounted = !p.reason.has_value();
+    p.amount = Money::from_fen(r.get<long long>(2));
+    p.discount = Money::from_fen(r.get<long long>(3));
+    p.payer_discount = Money::from_fen(r.get<long long>(4));
+    p.merchant_reward = Money::from_fen(r.get<long long>(5));
+    p.campaign_id = optional_int(6);
+    p.deck_id = optional_int(7);
+    if (r.get_indicator(8) == soci::i_ok) p.card_position = r.get<int>(8);
+    p.business_day = r.get<std::string>(9);
+    out.payer = r.get<std::string>(10);
+    out.merchant = r.get<std::string>(11);
+    const auto channel = channel_from_string(r.get<std::string>(12));
+    if (!channel) throw ledger::DatabaseError("promo.payment holds an unknown channel", "");
+    out.channel = *channel;
+    out.paid_at_utc = r.get<std::string>(13);
+    if (r.get_indicator(14) == soci::i_ok) out.reversal = StoredPayment::Reversal{r.get<long long>(14), r.get<std::string>(15)};
+    return out;
+  } catch (const ledger::DatabaseError&) {
+    throw;
+  } catch (...) {
+    ledger::rethrow_as_database_error("find_payment");
+  }
+}
+
+}  // namespace promoledger::promo

@@ -89,11 +89,18 @@ class Database {
   // out; if the server cannot be reached, the lease throws DatabaseError (SQLSTATE 08006).
   class Lease {
    public:
-    explicit Lease(Database& database) : session_(*database.pool_) { database.ensure_connected(session_); }
+    explicit Lease(Database& database) : database_(database), session_(*database.pool_) {
+      database.ensure_connected(session_);
+      database_.in_use_.fetch_add(1, std::memory_order_relaxed);
+    }
+    ~Lease() { database_.in_use_.fetch_sub(1, std::memory_order_relaxed); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
     soci::session& operator*() { return session_; }
     soci::session* operator->() { return &session_; }
 
    private:
+    Database& database_;
     soci::session session_;
   };
   Lease lease() { return Lease(*this); }
@@ -101,11 +108,14 @@ class Database {
   const DatabaseOptions& options() const { return options_; }
   // Connections re-established since start-up (for monitoring).
   std::uint64_t reconnects() const { return reconnects_.load(std::memory_order_relaxed); }
+  // Sessions leased now (for monitoring).
+  std::size_t in_use() const { return in_use_.load(std::memory_order_relaxed); }
 
  private:
   void configure(soci::session& session);
   void ensure_connected(soci::session& session);
   std::atomic<std::uint64_t> reconnects_{0};
+  std::atomic<std::size_t> in_use_{0};
   DatabaseOptions options_;
   std::unique_ptr<soci::connection_pool> pool_;
 };

@@ -72,6 +72,23 @@ struct ReversalResult {
   std::int64_t entry_id;
 };
 
+// A stored payment as GET /v1/payments/{id} shows it: the result its poster was given, what it was
+// for, and its reversal if there is one.
+struct StoredPayment {
+  PaymentResult result;  // status posted
+  std::string payer;
+  std::string merchant;
+  Channel channel;
+  std::string paid_at_utc;  // RFC 3339, UTC ("2026-11-24T04:30:00.000000Z")
+  struct Reversal {
+    std::int64_t entry_id;
+    std::string business_day;
+  };
+  std::optional<Reversal> reversal;
+};
+// The payment with that id, or nothing. One query.
+std::optional<StoredPayment> find_payment(ledger::Database& database, const std::string& payment_id);
+
 class PaymentPoster {
  public:
   // The most payments one call of promo.post_payments takes (its c_batch_max).
