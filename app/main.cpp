@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   register_report_commands(app, ctx);
   register_audit_commands(app, ctx);
   register_simulate_command(app, ctx);
+  register_serve_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,51 @@
+#pragma once
+// promoledger serve: the HTTP/JSON API for core banking (payments), branch finance (reports) and
+// auditors (trace, verify). See docs/architecture.md ("The service") and docs/operations.md.
+//
+// One process: an HTTP server (cpp-httplib, a thread per connection, at most max_connections), a
+// GroupCommitPoster that clears every payment (batched, routed by outlet), and three small pools of
+// database sessions (posting, reading, health). A payment is answered only after its batch commits.
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace promoledger::service {
+
+enum class LogFormat { text, json };
+
+struct ServiceOptions {
+  std::string conninfo;
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0: any free port (printed on stdout once listening)
+  std::size_t writers = 2;           // group-commit writers; 1..16
+  std::size_t read_sessions = 4;     // sessions for reads (reports, trace, verify); 1..32
+  std::size_t max_connections = 256; // served at once (a thread each); more get 503 and are closed
+  static constexpr std::size_t max_connections_limit = 4096;
+  std::size_t queue_depth_max = 10'000;  // payments waiting for a writer before 503 + Retry-After
+  std::size_t body_bytes_max = 16 * 1024;
+  std::chrono::seconds read_timeout{5};
+  std::chrono::seconds write_timeout{5};
+  std::chrono::seconds keep_alive_timeout{5};
+  std::chrono::milliseconds token_refresh{1000};  // a revoked token stops working within this
+  std::optional<std::string> tls_cert_file, tls_key_file;
+  LogFormat log_format = LogFormat::text;
+};
+
+// Runs the service until SIGTERM or SIGINT: then it stops accepting, finishes the requests in flight
+// (every queued payment is posted and answered), and returns 0. Prints one line
+// "promoledger serve: listening on http(s)://HOST:PORT" on stdout when it accepts connections.
+// Returns non-zero, with the reason logged, when it cannot start (bad options, database, port, TLS).
+// REQUIRES: SIGTERM and SIGINT are not yet handled by anything else in the process.
+int run_service(const ServiceOptions& options);
+
+// The routes the server has: (method, OpenAPI path template), in the order they are matched.
+std::vector<std::pair<std::string, std::string>> route_list();
+
+// The OpenAPI 3 document served at /v1/openapi.json (service/openapi.json, embedded at build time).
+const std::string& openapi_document();
+
+}  // namespace promoledger::service

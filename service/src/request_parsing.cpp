@@ -1,0 +1,151 @@
+#include "promoledger/service/request_parsing.hpp"
+
+#include <array>
+#include <charconv>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "promoledger/ledger/business_day.hpp"
+
+namespace promoledger::service {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::size_t code_length_max = 64;    // payer and merchant codes
+constexpr std::size_t body_fields_max = 6;
+
+BadRequest bad(std::string error, std::string field, std::string message) {
+  return BadRequest{std::move(error), std::move(message), std::move(field)};
+}
+
+// Text a person typed: printable, no control characters (NUL, newlines, escapes). The JSON parser has
+// already refused invalid UTF-8.
+bool printable(std::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7F) return false;
+  }
+  return true;
+}
+
+// An excerpt of a value for a message: bounded, and with control characters shown as '?'.
+std::string excerpt(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s.substr(0, 40)) out += (c < 0x20 || c == 0x7F) ? '?' : static_cast<char>(c);
+  return s.size() > 40 ? out + "…" : out;
+}
+
+bool has_offset(std::string_view ts) {
+  // After "YYYY-MM-DDTHH:MM:SS" comes an optional fraction, then Z or +HH:MM / -HH:MM.
+  return ts.size() > 19 && (ts.back() == 'Z' || ts.find_first_of("+-", 19) != std::string_view::npos);
+}
+
+Expected<json, BadRequest> parse_object(std::string_view body) {
+  json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    return unexpected(bad("invalid_json", "", "the body is not valid JSON (UTF-8, RFC 8259)"));
+  }
+  if (!doc.is_object()) return unexpected(bad("invalid_json", "", "the body must be a JSON object"));
+  return doc;
+}
+
+}  // namespace
+
+bool valid_payment_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+                    c == ':' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::optional<std::int64_t> parse_campaign_id(std::string_view text) {
+  if (text.empty() || text.size() > 18) return std::nullopt;
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value <= 0) return std::nullopt;
+  return value;
+}
+
+Expected<promo::PaymentRequest, BadRequest> parse_payment_body(std::string_view body) {
+  auto doc = parse_object(body);
+  if (!doc) return unexpected(doc.error());
+  static constexpr std::array<const char*, body_fields_max> fields{"payment_id", "payer",  "merchant",
+                                                                   "channel",    "amount", "paid_at"};
+  for (const auto& [key, value] : doc->items()) {
+    if (std::find(fields.begin(), fields.end(), key) == fields.end()) {
+      return unexpected(bad("unknown_field", excerpt(key), fmt::format("\"{}\" is not a field of a payment", excerpt(key))));
+    }
+  }
+  std::array<std::string, body_fields_max> text;
+  for (std::size_t i = 0; i < fields.size(); ++i) {
+    const auto it = doc->find(fields[i]);
+    if (it == doc->end() || it->is_null()) {
+      return unexpected(bad("missing_field", fields[i], fmt::format("{} is required", fields[i])));
+    }
+    if (!it->is_string()) {
+      return unexpected(bad("invalid_field", fields[i],
+                            fmt::format("{} must be a string{}", fields[i],
+                                        std::string_view(fields[i]) == "amount" ? " such as \"100.00\" (money is never a JSON number)" : "")));
+    }
+    text[i] = it->get<std::string>();
+    if (!printable(text[i])) {
+      return unexpected(bad("invalid_field", fields[i], fmt::format("{} holds a control character", fields[i])));
+    }
+  }
+  const auto& [id, payer, merchant, channel, amount, paid_at] = text;
+  if (!valid_payment_id(id)) {
+    return unexpected(bad("invalid_field", "payment_id",
+                          fmt::format("payment_id \"{}\" must be 1..64 of A-Z a-z 0-9 _ . : -", excerpt(id))));
+  }
+  for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"payer", &payer}, {"merchant", &merchant}}) {
+    if (value->empty() || value->size() > code_length_max) {
+      return unexpected(bad("invalid_field", name, fmt::format("{} must be a code of 1..{} characters", name, code_length_max)));
+    }
+  }
+  promo::PaymentRequest req;
+  req.payment_id = id;
+  req.payer = payer;
+  req.merchant = merchant;
+  const auto ch = promo::channel_from_string(channel);
+  if (!ch) {
+    return unexpected(bad("invalid_field", "channel",
+                          fmt::format("channel \"{}\" is not bank_app, wechat or alipay", excerpt(channel))));
+  }
+  req.channel = *ch;
+  auto money = ledger::Money::parse(amount);
+  if (!money) return unexpected(bad("invalid_field", "amount", fmt::format("amount: {}", money.error())));
+  if (!money->is_positive()) return unexpected(bad("invalid_field", "amount", fmt::format("amount {} must be > 0", amount)));
+  req.amount = *money;
+  if (!has_offset(paid_at)) {
+    return unexpected(bad("invalid_field", "paid_at",
+                          fmt::format("paid_at \"{}\" needs an offset (Z or +08:00): the service does not guess a zone",
+                                      excerpt(paid_at))));
+  }
+  auto ts = ledger::parse_timestamp(paid_at);
+  if (!ts) return unexpected(bad("invalid_field", "paid_at", fmt::format("paid_at: {}", ts.error())));
+  req.paid_at = *ts;
+  return req;
+}
+
+Expected<std::optional<date::year_month_day>, BadRequest> parse_reversal_body(std::string_view body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return std::optional<date::year_month_day>{};
+  auto doc = parse_object(body);
+  if (!doc) return unexpected(doc.error());
+  for (const auto& [key, value] : doc->items()) {
+    if (key != "business_day") {
+      return unexpected(bad("unknown_field", excerpt(key), fmt::format("\"{}\" is not a field of a reversal", excerpt(key))));
+    }
+  }
+  const auto it = doc->find("business_day");
+  if (it == doc->end() || it->is_null()) return std::optional<date::year_month_day>{};
+  if (!it->is_string()) return unexpected(bad("invalid_field", "business_day", "business_day must be a string YYYY-MM-DD"));
+  auto day = ledger::parse_day(it->get<std::string>());
+  if (!day) return unexpected(bad("invalid_field", "business_day", fmt::format("business_day: {}", day.error())));
+  return std::optional<date::year_month_day>{*day};
+}
+
+}  // namespace promoledger::service
