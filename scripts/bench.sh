@@ -3,7 +3,8 @@
 # is a ratio taken under the same conditions (docs/benchmarks.md). fsync and synchronous_commit stay on.
 # Every payment scenario runs through both posting paths: single (PaymentPoster::post, one client = one
 # session, at the baseline's client counts) and batched (GroupCommitPoster, 8, 32 and 64 requesters with one
-# payment outstanding each, $BENCH_WRITERS writers, default 2).
+# payment outstanding each, $BENCH_WRITERS writers, default 2). Then promo and hot-merchant over HTTP: wrk
+# (32 and 64 connections) against `promoledger serve` on the same database (path "http").
 #   ./scripts/bench.sh            full run: pgbench at 4 and 8 clients, 30 s each after a 5 s warm-up,
 #                                 100,000-deck dealing, a month's report over 10 million journal lines
 #   ./scripts/bench.sh --quick    smoke run (< 3 min): the same runs, 3 s each after a 1 s warm-up,
@@ -112,6 +113,64 @@ for requesters in "${requesters_list[@]}"; do
   for scenario in "${scenarios[@]}"; do payment_run batched "$requesters" "$scenario"; done
 done
 
+# ---- http: promo and hot-merchant over HTTP/JSON, wrk against a running `promoledger serve` on the same
+# database. wrk (2 threads) shares the two cores with the service and PostgreSQL. Each request is a new
+# payment (bench/http/post_payments.lua); a row counts only 2xx answers as payments.
+pl="$root/$build_dir/app/promoledger"
+http_connections=(32 64)
+http_scenarios=(promo hot-merchant)
+poster_token=$("$pl" --db "$pconn" --json token create --name "bench-poster-$stamp" --role poster 2>/dev/null \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+operator_token=$("$pl" --db "$pconn" --json token create --name "bench-operator-$stamp" --role operator 2>/dev/null \
+  | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+"$pl" --db "$pconn" serve --listen 127.0.0.1:0 --writers "$writers" >"$work/serve.out" 2>"$work/serve.log" &
+serve_pid=$!
+trap 'kill "$serve_pid" 2>/dev/null || true; bash "$root/scripts/pg.sh" down >/dev/null 2>&1 || true' EXIT
+for _ in $(seq 100); do grep -q "listening on" "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$work/serve.out")
+[[ -n "$port" ]] || { cat "$work/serve.log" >&2; echo "bench: promoledger serve did not start" >&2; exit 1; }
+# Batch sizes from the service's own /metrics (sum and count of promoledger_batch_size).
+batch_counts() {
+  curl -s -H "Authorization: Bearer $operator_token" "http://127.0.0.1:$port/metrics" \
+    | awk '/^promoledger_batch_size_sum /{s=$2} /^promoledger_batch_size_count /{c=$2} END{print s+0, c+0}'
+}
+http_run() {
+  local connections=$1 scenario=$2
+  local lua="$root/bench/http/post_payments.lua" url="http://127.0.0.1:$port/v1/payments"
+  BENCH_TOKEN=$poster_token BENCH_SCENARIO=$scenario BENCH_RUN_TAG="${stamp}w$connections" \
+    wrk -t2 -c"$connections" -d"${warmup}s" --timeout 10s -s "$lua" "$url" >/dev/null
+  local before after
+  before=$(batch_counts)
+  BENCH_TOKEN=$poster_token BENCH_SCENARIO=$scenario BENCH_RUN_TAG="${stamp}m$connections" \
+    wrk -t2 -c"$connections" -d"${duration}s" --timeout 10s -s "$lua" "$url" >"$work/wrk.out"
+  after=$(batch_counts)
+  local invariants rc=0
+  invariants=$("$bench" --db "$pconn" verify) || rc=$?
+  python3 - "$scenario" "$connections" "$before" "$after" "$invariants" <"$work/wrk.out" >>"$results" <<'PY'
+import json, sys
+scenario, connections, before, after, invariants = sys.argv[1:6]
+line = next(l for l in sys.stdin if l.startswith("wrk-json "))
+w = json.loads(line[len("wrk-json "):])
+duration_s = w["duration_us"] / 1e6
+ok = w["requests"] - w["non_2xx"]
+errors = w["non_2xx"] + w["connect_errors"] + w["read_errors"] + w["write_errors"] + w["timeouts"]
+(s0, c0), (s1, c1) = [tuple(float(x) for x in v.split()) for v in (before, after)]
+print(json.dumps({"scenario": scenario, "path": "http", "clients": int(connections), "duration_s": duration_s,
+                  "payments": ok, "errors": errors, "payments_per_s": ok / duration_s,
+                  "mean_batch_size": (s1 - s0) / (c1 - c0) if c1 > c0 else 0.0, "latency_ms": w["latency_ms"],
+                  "invariants": json.loads(invariants)}))
+PY
+  if ((rc != 0)); then failed_runs+=("$scenario http $connections connections: invariants (exit $rc)"); fi
+  echo "bench: $scenario http $connections connections: $(tail -n1 "$results" | sed -n 's/.*"payments_per_s": \([0-9.]*\).*/\1/p') payments/s" >&2
+}
+for connections in "${http_connections[@]}"; do
+  for scenario in "${http_scenarios[@]}"; do http_run "$connections" "$scenario"; done
+done
+kill -TERM "$serve_pid"
+serve_rc=0
+wait "$serve_pid" || serve_rc=$?
+((serve_rc == 0)) || failed_runs+=("promoledger serve exited $serve_rc after SIGTERM (log: $work/serve.log)")
+
 # ---- dealing
 psql_admin -c "DROP DATABASE IF EXISTS promoledger_deal WITH (FORCE)" -c "CREATE DATABASE promoledger_deal"
 echo "bench: dealing $deal_merchants decks" >&2
@@ -201,6 +260,16 @@ if single:
     goals.append(f'single path no slower than before (x same-client baseline vs {source}, 10 % noise allowed): '
                  f'{verdict(worst[0] >= 0.9)} (worst {worst[0]:.2f} of before: {worst[1]} at {worst[2]}; '
                  + ", ".join(f"{s} {c}: {x:.2f}" for x, s, c in single) + ")")
+hp = {r["clients"]: r for r in pay if r["path"] == "http" and r["scenario"] == "promo"}
+if hp and best_base:
+    top = max(hp.values(), key=lambda r: r["payments_per_s"] if r["latency_ms"]["p99"] <= 20.0 else 0)
+    fits = top["latency_ms"]["p99"] <= 20.0
+    goals.append(f'http promo >= 1.5x best baseline with p99 <= 20 ms: {verdict(fits and top["payments_per_s"] / best_base >= 1.5)} ('
+                 + ", ".join(f'{c}: {r["payments_per_s"] / best_base:.2f}x p99 {r["latency_ms"]["p99"]:.1f} ms' for c, r in sorted(hp.items())) + ")")
+    vs = [(r["payments_per_s"] / promo[("batched", c)]["payments_per_s"], c) for c, r in hp.items() if ("batched", c) in promo]
+    if vs:
+        goals.append(f'http promo >= 0.7x in-process batched promo (same clients): {verdict(min(vs)[0] >= 0.7)} ('
+                     + ", ".join(f"{c}: {x:.2f}x" for x, c in sorted(vs, key=lambda v: v[1])) + ")")
 erring = [r for r in pay if r.get("errors", 0)]
 goals.append(f'no errors in any run: {verdict(not erring)}' + (f' ({", ".join(r["scenario"] + " " + r["path"] + " " + str(r["clients"]) + ": " + str(r["errors"]) for r in erring)})' if erring else ""))
 bad = [r for r in pay if r["scenario"] != "baseline" and not r["invariants"]["ok"]]

@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -169,6 +170,17 @@ class BoundedTaskQueue : public httplib::TaskQueue {
   std::uint64_t refused_ = 0;
   bool shutdown_ = false;
   std::vector<std::thread> threads_;
+};
+
+// cpp-httplib 0.11 listens with a backlog of 5: a burst of connections (a client pool starting, wrk's 64)
+// overflows it, and each dropped SYN costs the client a one-second retransmission. Calling listen()
+// again on the bound socket raises the backlog (Linux; capped by net.core.somaxconn).
+constexpr int listen_backlog = 1024;
+template <class Base>
+class ListeningServer : public Base {
+ public:
+  using Base::Base;
+  bool raise_backlog() { return ::listen(this->svr_sock_, listen_backlog) == 0; }
 };
 
 // ---------------------------------------------------------------------------------------- answers
@@ -554,7 +566,8 @@ void log_request(LogFormat format, const httplib::Request& req, const httplib::R
   }
 }
 
-int serve(httplib::Server& server, Service& service, const ServiceOptions& options, const std::vector<Route>& routes,
+template <class Server>
+int serve(ListeningServer<Server>& server, Service& service, const ServiceOptions& options, const std::vector<Route>& routes,
           std::atomic<bool>& draining, std::atomic<bool>& listen_ended) {
   if (!server.is_valid()) {
     spdlog::error("cannot start: the TLS certificate or key could not be loaded");
@@ -655,6 +668,7 @@ int serve(httplib::Server& server, Service& service, const ServiceOptions& optio
     spdlog::error("cannot listen on {}:{} (in use, or not an address of this host)", options.host, port);
     return 3;
   }
+  if (!server.raise_backlog()) spdlog::warn("could not raise the listen backlog to {}", listen_backlog);
   const bool tls = options.tls_cert_file.has_value();
   std::cout << fmt::format("promoledger serve: listening on {}://{}:{}", tls ? "https" : "http", options.host, port)
             << std::endl;
@@ -699,11 +713,16 @@ int run_service(const ServiceOptions& options) {
   }
   const std::vector<Route> routes = Service::routes(service.get());
   std::atomic<bool> draining{false}, listen_ended{false}, stop_tokens{false};
-  std::unique_ptr<httplib::Server> server;
+  std::unique_ptr<ListeningServer<httplib::Server>> plain;
+  std::unique_ptr<ListeningServer<httplib::SSLServer>> tls;
+  httplib::Server* server = nullptr;
   if (options.tls_cert_file) {
-    server = std::make_unique<httplib::SSLServer>(options.tls_cert_file->c_str(), options.tls_key_file.value_or("").c_str());
+    tls = std::make_unique<ListeningServer<httplib::SSLServer>>(options.tls_cert_file->c_str(),
+                                                                options.tls_key_file.value_or("").c_str());
+    server = tls.get();
   } else {
-    server = std::make_unique<httplib::Server>();
+    plain = std::make_unique<ListeningServer<httplib::Server>>();
+    server = plain.get();
   }
 
   std::thread signal_thread([&] {
@@ -725,7 +744,8 @@ int run_service(const ServiceOptions& options) {
     }
   });
 
-  const int code = serve(*server, *service, options, routes, draining, listen_ended);
+  const int code = tls ? serve(*tls, *service, options, routes, draining, listen_ended)
+                       : serve(*plain, *service, options, routes, draining, listen_ended);
   listen_ended = true;
   if (!draining.load()) kill(getpid(), SIGTERM);  // wake the signal thread, which sees listen_ended
   signal_thread.join();
