@@ -86,3 +86,8 @@ $pl audit trace --payment-id "$traced"
 
 step "audit verify"
 $pl audit verify
+
+step "the HTTP/JSON API on this database (docs/operations.md, \"The service\")"
+echo "  export PROMOLEDGER_DB=\"$PROMOLEDGER_DB\""
+echo "  $pl token create --name core-banking-1 --role poster"
+echo "  $pl serve --listen 127.0.0.1:8080"
