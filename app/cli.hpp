@@ -42,6 +42,15 @@ class CommandError : public std::runtime_error {
   throw CommandError(exit_usage, "usage", std::move(message));
 }
 
+// A payment id given as PAYMENT_ID or --payment-id (both are accepted; they must agree).
+inline std::string one_payment_id(const std::string& positional, const std::string& flag, const char* command) {
+  if (positional.empty() && flag.empty()) usage_error(std::string(command) + ": give the payment id (PAYMENT_ID or --payment-id)");
+  if (!positional.empty() && !flag.empty() && positional != flag) {
+    usage_error(std::string(command) + ": PAYMENT_ID \"" + positional + "\" and --payment-id \"" + flag + "\" differ");
+  }
+  return positional.empty() ? flag : positional;
+}
+
 enum class Format { table, csv, json };
 
 struct Context {

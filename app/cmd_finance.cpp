@@ -188,9 +188,11 @@ void audit_commands(CLI::App& app, Context& ctx) {
   audit->require_subcommand(1);
 
   auto* trace = audit->add_subcommand("trace", "payment -> decision -> card -> campaign -> entry -> accounts");
-  static std::string payment_id;
-  trace->add_option("--payment-id", payment_id, "the payment")->required();
+  static std::string payment_id, payment_id_flag;
+  trace->add_option("PAYMENT_ID", payment_id, "the payment");
+  trace->add_option("--payment-id", payment_id_flag, "the payment (the same as PAYMENT_ID)");
   trace->callback([&ctx] {
+    payment_id = one_payment_id(payment_id, payment_id_flag, "audit trace");
     auto t = promo::trace_payment(ctx.database(), payment_id);
     if (!t) throw CommandError(exit_rejected, "unknown_payment", fmt::format("no payment {}", payment_id));
     if (ctx.json) {

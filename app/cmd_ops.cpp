@@ -401,6 +401,10 @@ promo::PaymentRequest request_from(const std::string& id, const std::string& pay
   } else {
     auto ts = ledger::parse_timestamp(at);
     if (!ts) usage_error(fmt::format("{}at: {}", where, ts.error()));
+    // A time without an offset is read in the business zone; say so rather than guess silently.
+    if (at.size() <= 19 || (at.back() != 'Z' && at.find_first_of("+-", 19) == std::string::npos)) {
+      std::cerr << fmt::format("{}note: time \"{}\" has no offset: read as Asia/Shanghai (UTC+08:00)\n", where, at);
+    }
     req.paid_at = *ts;
   }
   if (id.empty()) usage_error(fmt::format("{}payment id is empty", where));
@@ -436,7 +440,8 @@ void payment_commands(CLI::App& app, Context& ctx) {
   pay->add_option("--merchant", merchant, "merchant code");
   pay->add_option("--channel", channel, "bank_app | wechat | alipay");
   pay->add_option("--amount", amount, "amount in CNY, e.g. 100.00");
-  pay->add_option("--at", at, "payment time, e.g. 2026-11-24T12:30:00+08:00 (default: now)");
+  pay->add_option("--at", at,
+                  "payment time with its offset, e.g. 2026-11-24T12:30:00+08:00 (without one: Asia/Shanghai; default: now)");
   pay->add_option("--csv", csv_file, "CSV file: payment_id,payer,merchant,channel,amount,at");
   pay->callback([&ctx] {
     if (!csv_file.empty()) {
@@ -508,10 +513,12 @@ void payment_commands(CLI::App& app, Context& ctx) {
   });
 
   auto* reverse = app.add_subcommand("reverse", "reverse a payment as a whole (the card stays used)");
-  static std::string reverse_id, reverse_date;
-  reverse->add_option("--payment-id", reverse_id, "the payment to reverse")->required();
+  static std::string reverse_id, reverse_id_flag, reverse_date;
+  reverse->add_option("PAYMENT_ID", reverse_id, "the payment to reverse");
+  reverse->add_option("--payment-id", reverse_id_flag, "the payment to reverse (the same as PAYMENT_ID)");
   reverse->add_option("--date", reverse_date, "business day of the reversal (default: today)");
   reverse->callback([&ctx] {
+    reverse_id = one_payment_id(reverse_id, reverse_id_flag, "reverse");
     std::optional<date::year_month_day> day;
     if (!reverse_date.empty()) day = day_arg(reverse_date, "--date");
     promo::PaymentPoster poster(ctx.database());

@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
 
   CLI::App app{"promoledger: a double-entry ledger for the scan-to-pay random discount campaign"};
   app.require_subcommand(1);
+  // Global options (--db, --json, --csv, -v) work anywhere on the line: `report trial-balance --json`
+  // as well as `--json report trial-balance`. Subcommands made after this inherit it.
+  app.fallthrough();
   Context ctx;
   app.add_option("--db", ctx.db_flag, "libpq connection string (default: $PROMOLEDGER_DB)");
   app.add_flag("--json", ctx.json, "print JSON (money as decimal strings)");

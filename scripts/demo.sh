@@ -82,7 +82,7 @@ traced=$(psql "$PROMOLEDGER_DB" -Atc "SELECT payment_id FROM promo.payment WHERE
   AND business_day = '$day' ORDER BY payment_id LIMIT 1")
 traced=${traced:-demo-$day-by-hand}
 step "audit trace of discounted payment $traced"
-$pl audit trace --payment-id "$traced"
+$pl audit trace "$traced"
 
 step "audit verify"
 $pl audit verify

@@ -295,6 +295,48 @@ TEST_F(CliTest, CampaignCommandsGiveJsonShapesAndRefuseBadDocuments) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["cards_used"], 1);
 }
 
+// As people type it: global options after the subcommand, ids without their flag, and a time without
+// an offset said to be read in Asia/Shanghai.
+TEST_F(CliTest, GlobalOptionsAnywhereAndPositionalIds) {
+  import_example_org();
+  // --json after the subcommand gives the same JSON as before it.
+  auto after = run({"report", "trial-balance", "--json"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  auto before = run({"report", "trial-balance"}, true);
+  ASSERT_EQ(before.exit_code, 0) << before.err;
+  EXPECT_EQ(nlohmann::json::parse(after.out), nlohmann::json::parse(before.out));
+  // --csv after a nested subcommand.
+  auto csv = run({"report", "trial-balance", "--csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("account,type,debits,credits,balance\n", 0), 0U) << csv.out;
+
+  auto r = run({"pay", "--payment-id", "z1", "--payer", "P1", "--merchant", "M1", "--channel", "wechat", "--amount",
+                "12.00", "--at", "2026-11-24T12:00:00", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("has no offset: read as Asia/Shanghai"), std::string::npos) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["business_day"], "2026-11-24");
+  r = run({"pay", "--payment-id", "z2", "--payer", "P1", "--merchant", "M1", "--channel", "wechat", "--amount",
+           "12.00", "--at", "2026-11-24T12:00:00+08:00"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("no offset"), std::string::npos) << r.err;
+
+  r = run({"audit", "trace", "z1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["payment"]["payment_id"], "z1");
+  r = run({"reverse", "z1", "--date", "2026-11-24", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["status"], "posted");
+  // The flag still works and gives the same reversal.
+  r = run({"reverse", "--payment-id", "z1", "--date", "2026-11-24"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["status"], "exists");
+  EXPECT_EQ(run({"reverse"}).exit_code, 2);
+  r = run({"reverse", "z1", "--payment-id", "z2"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("differ"), std::string::npos) << r.err;
+  EXPECT_EQ(run({"audit", "trace"}).exit_code, 2);
+}
+
 TEST_F(CliTest, UsageErrorsAndDatabaseFailuresHaveTheirExitCodes) {
   EXPECT_EQ(run({"no-such-command"}).exit_code, 2);
   EXPECT_EQ(run({"pay", "--amount"}).exit_code, 2);
