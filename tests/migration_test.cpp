@@ -216,10 +216,10 @@ TEST(MigrationTest, ADatabaseWithOldPaymentsMigratesInPlaceAndVerifiesWithNewOne
   }
   const long long last_old_entry = scalar(s, "SELECT max(id) FROM ledger.journal_entry");
 
-  // 4. Migrate in place: exactly the new migration and both function files.
+  // 4. Migrate in place: exactly the new migrations and both function files.
   const auto report = ledger::migrate(s);
-  EXPECT_EQ(report.applied_now,
-            (std::vector<std::string>{"0005_group_commit.sql", "functions/ledger.sql", "functions/promo.sql"}));
+  EXPECT_EQ(report.applied_now, (std::vector<std::string>{"0005_group_commit.sql", "0006_api_tokens.sql",
+                                                          "functions/ledger.sql", "functions/promo.sql"}));
   EXPECT_EQ(report.already_applied, 4u);
   EXPECT_EQ(scalar(s, "SELECT count(*) FROM public.promoledger_function_history"), 2);
 
@@ -313,7 +313,7 @@ TEST(MigrationTest, ADatabaseWithOldPaymentsMigratesInPlaceAndVerifiesWithNewOne
   // 8. Migrating again applies nothing.
   const auto again = ledger::migrate(s);
   EXPECT_TRUE(again.applied_now.empty());
-  EXPECT_EQ(again.already_applied, 5u);
+  EXPECT_EQ(again.already_applied, 6u);
   EXPECT_EQ(again.functions_unchanged, 2u);
 
   std::cout << fmt::format("[ migrated ] {} old payments ({} discounted), {} new ({} discounted), {} accounts span "
