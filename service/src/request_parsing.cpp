@@ -13,7 +13,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::size_t code_length_max = 64;    // payer and merchant codes
+constexpr std::size_t code_length_max = 32;  // payer and merchant codes (ledger.payer.code, ledger.merchant.code)
 constexpr std::size_t body_fields_max = 6;
 
 BadRequest bad(std::string error, std::string field, std::string message) {
@@ -34,6 +34,16 @@ std::string excerpt(std::string_view s) {
   std::string out;
   for (unsigned char c : s.substr(0, 40)) out += (c < 0x20 || c == 0x7F) ? '?' : static_cast<char>(c);
   return s.size() > 40 ? out + "…" : out;
+}
+
+// A payer or merchant code as the database can hold it: 1..32 of A-Z a-z 0-9 _ . -
+bool valid_code(std::string_view code) {
+  if (code.empty() || code.size() > code_length_max) return false;
+  for (char c : code) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 bool has_offset(std::string_view ts) {
@@ -102,8 +112,9 @@ Expected<promo::PaymentRequest, BadRequest> parse_payment_body(std::string_view 
                           fmt::format("payment_id \"{}\" must be 1..64 of A-Z a-z 0-9 _ . : -", excerpt(id))));
   }
   for (const auto& [name, value] : {std::pair<const char*, const std::string*>{"payer", &payer}, {"merchant", &merchant}}) {
-    if (value->empty() || value->size() > code_length_max) {
-      return unexpected(bad("invalid_field", name, fmt::format("{} must be a code of 1..{} characters", name, code_length_max)));
+    if (!valid_code(*value)) {
+      return unexpected(bad("invalid_field", name,
+                            fmt::format("{} \"{}\" must be 1..{} of A-Z a-z 0-9 _ . -", name, excerpt(*value), code_length_max)));
     }
   }
   promo::PaymentRequest req;

@@ -281,7 +281,7 @@ class Service {
   Metrics& metrics() { return metrics_; }
   TokenCache& tokens() { return tokens_; }
   promo::GroupCommitPoster& group() { return group_; }
-  void set_connections(const BoundedTaskQueue* queue) { connections_ = queue; }
+  void set_connections(const BoundedTaskQueue* queue) { connections_.store(queue); }
 
  private:
   void post_payment(const httplib::Request& req, httplib::Response& res);
@@ -308,7 +308,8 @@ class Service {
   promo::PaymentPoster poster_;
   promo::GroupCommitPoster group_;
   Metrics metrics_;
-  const BoundedTaskQueue* connections_ = nullptr;
+  // Set by the server when it makes its task queue, read by /metrics on other threads.
+  std::atomic<const BoundedTaskQueue*> connections_{nullptr};
 };
 
 void Service::post_payment(const httplib::Request& req, httplib::Response& res) {
@@ -408,9 +409,10 @@ void Service::metrics_text(httplib::Response& res) {
   g.pool_in_use = posting_db_.in_use() + read_db_.in_use() + health_db_.in_use();
   g.pool_size = posting_db_.options().pool_size + read_db_.options().pool_size + health_db_.options().pool_size;
   g.reconnects = posting_db_.reconnects() + read_db_.reconnects() + health_db_.reconnects();
-  g.connections_open = connections_ != nullptr ? connections_->open() : 0;
+  const BoundedTaskQueue* connections = connections_.load();
+  g.connections_open = connections != nullptr ? connections->open() : 0;
   g.connections_max = options_.max_connections;
-  g.connections_refused = connections_ != nullptr ? connections_->refused() : 0;
+  g.connections_refused = connections != nullptr ? connections->refused() : 0;
   g.tokens_active = tokens_.size();
   res.status = 200;
   res.set_content(metrics_.render(g), "text/plain; version=0.0.4");
@@ -573,9 +575,10 @@ int serve(ListeningServer<Server>& server, Service& service, const ServiceOption
     spdlog::error("cannot start: the TLS certificate or key could not be loaded");
     return 2;
   }
-  BoundedTaskQueue* queue = nullptr;
-  server.new_task_queue = [&queue, &options] {
-    queue = new BoundedTaskQueue(options.max_connections);
+  // The server owns the queue it makes (and deletes it when listen returns); /metrics reads it until then.
+  server.new_task_queue = [&service, &options] {
+    auto* queue = new BoundedTaskQueue(options.max_connections);
+    service.set_connections(queue);
     return queue;
   };
   server.set_read_timeout(options.read_timeout.count(), 0);
@@ -600,9 +603,12 @@ int serve(ListeningServer<Server>& server, Service& service, const ServiceOption
     }
     // HTTP/1.1 lets a request without Content-Length or chunked encoding carry no body, but this
     // httplib reads such a POST's body until the client closes: refuse it at once instead.
-    if (req.method == "POST" && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
+    // A chunked body is refused too: this httplib applies the body limit only to a Content-Length,
+    // and would buffer a chunked body of any size.
+    if (req.has_header("Transfer-Encoding") || (req.method == "POST" && !req.has_header("Content-Length"))) {
       res.set_header("Connection", "close");
-      answer_error(res, 411, "length_required", "a POST needs Content-Length (0 when there is no body)");
+      answer_error(res, 411, "length_required",
+                   "a request body needs Content-Length (0 when there is none); chunked bodies are not accepted");
       return httplib::Server::HandlerResponse::Handled;
     }
     return httplib::Server::HandlerResponse::Unhandled;
@@ -633,6 +639,8 @@ int serve(ListeningServer<Server>& server, Service& service, const ServiceOption
         return httplib::Server::HandlerResponse::Handled;
       }
       answer_error(res, 404, "not_found", "no such route (see /v1/openapi.json)");
+    } else if (res.status == 414) {
+      answer_error(res, 414, "uri_too_long", "the request line is longer than this service reads");
     } else if (res.status == 413) {
       answer_error(res, 413, "body_too_large", fmt::format("a request body may hold at most {} bytes", options.body_bytes_max));
     } else {
@@ -674,14 +682,8 @@ int serve(ListeningServer<Server>& server, Service& service, const ServiceOption
             << std::endl;
   spdlog::info("listening on {}:{} ({} writers, {} connections at most, TLS {})", options.host, port, options.writers,
                options.max_connections, tls ? "on" : "off");
-  // listen_after_bind creates the task queue first; metrics read it through the service.
-  std::thread publish([&] {
-    while (queue == nullptr && !listen_ended.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    service.set_connections(queue);
-  });
   const bool ok = server.listen_after_bind();
   listen_ended = true;
-  publish.join();
   service.set_connections(nullptr);
   return ok || draining.load() ? 0 : 3;
 }
