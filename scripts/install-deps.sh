@@ -22,6 +22,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libbenchmark-dev
   libssl-dev libcpp-httplib-dev wrk curl
+  clang-14 libfuzzer-14-dev
   postgresql-15 postgresql-client-15 postgresql-contrib-15
 )
 

@@ -36,3 +36,8 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 # The CLI tests run the real binary.
 export PROMOLEDGER_BIN="$root/$build_dir/app/promoledger"
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600
+
+# A short fuzzing smoke of every parser that takes outside input (docs/reliability.md): the saved
+# reproducers are replayed, then each target runs a few seconds; any crash fails the run.
+echo "test.sh: fuzzing smoke (scripts/fuzz.sh ${PROMOLEDGER_FUZZ_SMOKE_S:-5} per target)" >&2
+bash scripts/fuzz.sh "${PROMOLEDGER_FUZZ_SMOKE_S:-5}" --no-deps

@@ -235,6 +235,17 @@ TEST_F(PromoTest, InfeasibleParametersAreRejectedNamingTheParameter) {
   p = pilot_params({"M1"});
   p.budget_total = cny("199.99");
   EXPECT_TRUE(has(promo::validate(p), "budget_total"));
+  // Products past 64 bits (fuzz/regressions/campaign): a huge max_discount times the payer share or
+  // the daily cap wrapped negative and let both checks pass.
+  p = pilot_params({"M1"});
+  p.max_discount = cny("10000000000000.00");
+  p.payer_share_bp = 10000;
+  EXPECT_TRUE(has(promo::validate(p), "payer_share_bp"));
+  p = pilot_params({"M1"});
+  p.max_discount = cny("10000000000000.00");
+  p.payer_share_bp = 0;
+  p.daily_cap = 10000;
+  EXPECT_TRUE(has(promo::validate(p), "budget_total"));
   p = pilot_params({"M1"}, "2026-11-30", "2026-11-24");
   EXPECT_TRUE(has(promo::validate(p), "last_day"));
   p = pilot_params({});

@@ -226,13 +226,14 @@ std::vector<std::string> validate(const CampaignParams& p) {
   for (const std::string& e : validate(p.deck_params())) errors.push_back(e);
   // The payer's share of the largest discount must stay below the smallest eligible payment, so the
   // payer always pays a positive amount ("spend 10, save 5": 5.00 < 10.00).
-  const std::int64_t payer_share_max_fen = p.max_discount.fen() * p.payer_share_bp / basis_points_total;
+  // Wide arithmetic: a document may name amounts whose products overflow 64 bits (found by fuzzing).
+  const ledger::WideFen payer_share_max_fen = ledger::WideFen(p.max_discount.fen()) * p.payer_share_bp / basis_points_total;
   if (p.min_payment.is_positive() && payer_share_max_fen >= p.min_payment.fen()) {
     errors.push_back(fmt::format("payer_share_bp: the payer's share of max_discount ({}) would reach min_payment ({})",
                                  ledger::format_fen(payer_share_max_fen), p.min_payment.str()));
   }
   // A deck is funded whole when dealt; a budget below one merchant's worst day could fund nobody.
-  const std::int64_t worst_day_fen = p.max_discount.fen() * p.daily_cap;
+  const ledger::WideFen worst_day_fen = ledger::WideFen(p.max_discount.fen()) * p.daily_cap;
   if (!p.budget_total.is_positive()) {
     errors.emplace_back("budget_total: must be > 0");
   } else if (p.budget_total.fen() < worst_day_fen) {
