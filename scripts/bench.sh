@@ -146,10 +146,12 @@ http_run() {
   after=$(batch_counts)
   local invariants rc=0
   invariants=$("$bench" --db "$pconn" verify) || rc=$?
-  python3 - "$scenario" "$connections" "$before" "$after" "$invariants" <"$work/wrk.out" >>"$results" <<'PY'
+  python3 - "$scenario" "$connections" "$before" "$after" "$invariants" "$work/wrk.out" >>"$results" <<'PY'
 import json, sys
-scenario, connections, before, after, invariants = sys.argv[1:6]
-line = next(l for l in sys.stdin if l.startswith("wrk-json "))
+scenario, connections, before, after, invariants, wrk_out = sys.argv[1:7]
+line = next((l for l in open(wrk_out) if l.startswith("wrk-json ")), None)
+if line is None:
+    sys.exit(f"bench: no wrk-json line in {wrk_out}: " + open(wrk_out).read()[-400:])
 w = json.loads(line[len("wrk-json "):])
 duration_s = w["duration_us"] / 1e6
 ok = w["requests"] - w["non_2xx"]
