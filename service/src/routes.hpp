@@ -1,0 +1,97 @@
+#pragma once
+// The API's routes: who may call each, and what each does. One table (Service::routes), registered by
+// the listener (server.cpp) and listed by route_list() for the OpenAPI check. Internal to service/.
+
+#include <httplib.h>
+
+#include <atomic>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http_support.hpp"
+#include "promoledger/ledger/database.hpp"
+#include "promoledger/promo/group_commit.hpp"
+#include "promoledger/promo/payments.hpp"
+#include "promoledger/service/metrics.hpp"
+#include "promoledger/service/server.hpp"
+#include "promoledger/service/tokens.hpp"
+
+namespace promoledger::service::detail {
+
+// ------------------------------------------------------------------------------------------ routes
+constexpr unsigned bit(Role r) { return 1U << static_cast<unsigned>(r); }
+constexpr unsigned anyone = 0;  // a public route: no token needed
+constexpr unsigned poster = bit(Role::poster);
+constexpr unsigned finance = bit(Role::finance);
+constexpr unsigned auditor = bit(Role::auditor);
+constexpr unsigned operator_ = bit(Role::operator_);
+
+using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+
+struct Route {
+  const char* method;
+  const char* path;  // the OpenAPI template
+  unsigned roles;    // who may call it; anyone (0) needs no token
+  Handler handle;
+};
+
+// "/v1/payments/{payment_id}" -> "/v1/payments/([^/]+)"
+std::string regex_of(std::string_view path);
+
+// What one running service holds.
+class Service {
+ public:
+  explicit Service(const ServiceOptions& options)
+      : options_(options),
+        posting_db_(ledger::DatabaseOptions{options.conninfo, options.writers + 1}),
+        read_db_(ledger::DatabaseOptions{options.conninfo, options.read_sessions}),
+        health_db_(ledger::DatabaseOptions{options.conninfo, 1, std::chrono::milliseconds{2'000}}),
+        tokens_(read_db_),
+        poster_(posting_db_),
+        group_(poster_, promo::GroupCommitOptions{options.writers, promo::PaymentPoster::batch_size_max,
+                                                  options.queue_depth_max, promo::outlet_affinity(posting_db_)}) {}
+
+  // The route table. `self` is only captured by the handlers, so routes(nullptr) lists the routes
+  // (route_list) from the very table the server registers.
+  static std::vector<Route> routes(Service* self);
+  Metrics& metrics() { return metrics_; }
+  TokenCache& tokens() { return tokens_; }
+  promo::GroupCommitPoster& group() { return group_; }
+  void set_connections(const BoundedTaskQueue* queue) { connections_.store(queue); }
+
+ private:
+  void post_payment(const httplib::Request& req, httplib::Response& res);
+  void get_payment(const httplib::Request& req, httplib::Response& res);
+  void reverse_payment(const httplib::Request& req, httplib::Response& res);
+  void steer_campaign(const httplib::Request& req, httplib::Response& res, const std::string& action);
+  void healthz(httplib::Response& res);
+  void metrics_text(httplib::Response& res);
+  // Runs a read; a database failure becomes 503 or 500.
+  template <class F>
+  void reading(httplib::Response& res, F&& read) {
+    try {
+      read();
+    } catch (const ledger::DatabaseError& e) {
+      answer_database_error(res, e);
+    }
+  }
+
+  const ServiceOptions& options_;
+  ledger::Database posting_db_;
+  ledger::Database read_db_;
+  ledger::Database health_db_;
+  TokenCache tokens_;
+  promo::PaymentPoster poster_;
+  promo::GroupCommitPoster group_;
+  Metrics metrics_;
+  // Set by the server when it makes its task queue, read by /metrics on other threads.
+  std::atomic<const BoundedTaskQueue*> connections_{nullptr};
+};
+
+
+// Wraps a route's handler: authentication, authorisation, notes for the log.
+Handler guarded(const Route& route, TokenCache& tokens);
+
+}  // namespace promoledger::service::detail
