@@ -41,3 +41,8 @@ ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600
 # reproducers are replayed, then each target runs a few seconds; any crash fails the run.
 echo "test.sh: fuzzing smoke (scripts/fuzz.sh ${PROMOLEDGER_FUZZ_SMOKE_S:-5} per target)" >&2
 bash scripts/fuzz.sh "${PROMOLEDGER_FUZZ_SMOKE_S:-5}" --no-deps
+
+# Crash and restart under load (docs/reliability.md): the service and PostgreSQL are killed with
+# SIGKILL in turn while a client posts; every acknowledged payment must survive, every re-send post once.
+echo "test.sh: chaos (scripts/chaos.sh --quick: 3 rounds)" >&2
+BUILD_DIR="$build_dir" bash scripts/chaos.sh --quick
