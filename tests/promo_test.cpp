@@ -401,10 +401,31 @@ TEST_F(PromoTest, CloseDayExpiresCardsReleasesBudgetAndRevealsSeeds) {
   EXPECT_EQ(scalar("SELECT count(*) FROM promo.deck WHERE seed_revealed IS NULL OR "
                    "encode(sha256(decode(seed_revealed, 'hex')), 'hex') <> seed_commitment"),
             0);
+  // A closed day's figures do not move: a late payment into it, or into any earlier day, is refused
+  // on the single and the batch path, and so is a reversal into it; replays are still answered.
+  const long long entries = scalar("SELECT count(*) FROM ledger.journal_entry");
   auto late = poster.post(payment("c-late", "P9", "M1", Channel::bank_app, "25.00", "2026-11-24T23:00:00+08:00"));
-  ASSERT_TRUE(late.has_value());
-  EXPECT_EQ(late->reason, "day_closed");
+  ASSERT_FALSE(late.has_value());
+  EXPECT_EQ(late.error().code, promo::Reject::business_day_closed) << late.error().detail;
+  const std::vector<promo::PaymentRequest> batch{
+      payment("c-2019", "P9", "M1", Channel::wechat, "25.00", "2019-06-01T12:00:00+08:00"),
+      payment("c-0", "P9", "M1", Channel::bank_app, "25.00", "2026-11-24T12:00:00+08:00"),  // a replay
+      payment("c-open", "P9", "M1", Channel::wechat, "25.00", "2026-11-25T09:00:00+08:00")};
+  const auto outcomes = poster.post_batch(batch);
+  ASSERT_EQ(outcomes.size(), 3U);
+  ASSERT_FALSE(outcomes[0].has_value());
+  EXPECT_EQ(outcomes[0].error().code, promo::Reject::business_day_closed);
+  ASSERT_TRUE(outcomes[1].has_value());
+  EXPECT_EQ(outcomes[1]->status, promo::PaymentResult::Status::exists);
+  ASSERT_TRUE(outcomes[2].has_value()) << outcomes[2].error().detail;
+  EXPECT_EQ(outcomes[2]->business_day, "2026-11-25");
+  EXPECT_EQ(scalar("SELECT count(*) FROM ledger.journal_entry"), entries + 1);
+  auto reversal = poster.reverse("c-1", day("2026-11-24"));
+  ASSERT_FALSE(reversal.has_value());
+  EXPECT_EQ(reversal.error().code, promo::Reject::business_day_closed);
+  EXPECT_TRUE(poster.reverse("c-1", day("2026-11-25")).has_value());
   EXPECT_EQ(promo::close_day(db(), day("2026-11-24")).decks_closed, 0);
+  EXPECT_EQ(scalar("SELECT count(*) FROM ledger.business_day_close"), 1);
 }
 
 TEST_F(PromoTest, PausedCampaignGivesNoDiscountUntilResumed) {

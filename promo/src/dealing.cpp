@@ -253,6 +253,10 @@ CloseReport close_day(ledger::Database& database, date::year_month_day day) {
           seeds.push_back(to_hex(seed));
         }
       }
+      // The day is closed for posting too (docs/accounting.md): payments and reversals into it, or
+      // any day before it, are refused from this commit on. Recorded also when it had no decks.
+      s << "INSERT INTO ledger.business_day_close (business_day) VALUES (CAST(:day AS date)) ON CONFLICT DO NOTHING",
+          soci::use(day_text);
       if (deck_ids.empty()) {
         tx.commit();
         return;

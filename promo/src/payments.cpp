@@ -312,6 +312,7 @@ Expected<ReversalResult, Rejection> PaymentPoster::reverse(const std::string& pa
     }
     if (status == "unknown_payment") return unexpected(Rejection{Reject::unknown_payment, detail});
     if (status == "already_reversed") return unexpected(Rejection{Reject::already_reversed, detail});
+    if (status == "business_day_closed") return unexpected(Rejection{Reject::business_day_closed, detail});
     // The same reversal reference sent again with another business day.
     if (status == "exists_with_different_content") {
       return unexpected(Rejection{Reject::exists_with_different_content, detail});

@@ -7,7 +7,7 @@
 namespace promoledger::promo {
 namespace {
 
-constexpr std::array<std::pair<Reject, std::string_view>, 19> names{{
+constexpr std::array<std::pair<Reject, std::string_view>, 20> names{{
     {Reject::invalid_parameters, "invalid_parameters"},
     {Reject::unknown_campaign, "unknown_campaign"},
     {Reject::unknown_branch, "unknown_branch"},
@@ -27,6 +27,7 @@ constexpr std::array<std::pair<Reject, std::string_view>, 19> names{{
     {Reject::insufficient_funds, "insufficient_funds"},
     {Reject::unknown_payment, "unknown_payment"},
     {Reject::already_reversed, "already_reversed"},
+    {Reject::business_day_closed, "business_day_closed"},
 }};
 
 }  // namespace

@@ -63,6 +63,8 @@ DECLARE
   c_amount_max_fen CONSTANT bigint := 10000000000;  -- 100,000,000.00 CNY: no scan payment is larger
   n integer := coalesce(cardinality(p_payment_ids), 0);
   v_now timestamptz := now();  -- the posted_at of every entry of the batch (the transaction's time)
+  -- Days up to this one are closed (ledger.business_day_close): nothing may be posted into them.
+  v_last_closed date := (SELECT max(bdc.business_day) FROM ledger.business_day_close bdc);
   -- Per input, index = arrival order. r_* are the results.
   r_status text[]; r_detail text[]; r_entry bigint[]; r_reason text[]; r_amount bigint[]; r_discount bigint[];
   r_payer_share bigint[]; r_merchant_share bigint[]; r_campaign bigint[]; r_deck bigint[]; r_card integer[];
@@ -334,6 +336,12 @@ BEGIN
       r_status[i] := 'unknown_payer'; r_detail[i] := format('no payer %s', p_payers[i]);
       r_campaign[i] := NULL; CONTINUE;
     END IF;
+    IF p_business_days[i] <= v_last_closed THEN
+      r_status[i] := 'business_day_closed';
+      r_detail[i] := format('business day %s is closed (every day up to %s is): a closed day''s figures do not move',
+                            p_business_days[i], v_last_closed);
+      r_campaign[i] := NULL; CONTINUE;
+    END IF;
 
     -- The discount: eligibility (step 1), the payer's daily limit, then the merchant's next card.
     v_reason := v_reason0[i];
@@ -558,6 +566,13 @@ BEGIN
   SELECT * INTO v_payment FROM promo.payment p WHERE p.payment_id = p_payment_id;
   IF NOT FOUND THEN
     RETURN QUERY SELECT 'unknown_payment'::text, NULL::bigint, format('no payment %s', p_payment_id); RETURN;
+  END IF;
+  -- A reversal into a closed day is refused; one already posted is still answered (a replay).
+  IF p_business_day <= (SELECT max(bdc.business_day) FROM ledger.business_day_close bdc)
+     AND NOT EXISTS (SELECT 1 FROM promo.payment_reversal r WHERE r.payment_id = p_payment_id) THEN
+    RETURN QUERY SELECT 'business_day_closed'::text, NULL::bigint,
+      format('business day %s is closed: reverse into the open day', p_business_day);
+    RETURN;
   END IF;
   SELECT rev.status, rev.entry_id, rev.detail INTO v_status, v_entry, v_detail
     FROM ledger.reverse_entry(v_payment.entry_id, 'reversal:payment:' || p_payment_id, p_business_day,

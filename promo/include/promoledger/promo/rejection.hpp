@@ -30,6 +30,7 @@ enum class Reject {
   insufficient_funds,
   unknown_payment,
   already_reversed,
+  business_day_closed,  // the payment's (or reversal's) business day is closed
 };
 std::string_view to_string(Reject);
 std::optional<Reject> reject_from_string(std::string_view);
