@@ -1,11 +1,19 @@
 #include "cli.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 
 #include <fmt/format.h>
 
 namespace promoledger::app {
+
+std::string default_actor() {
+  for (const char* name : {"PROMOLEDGER_USER", "USER", "LOGNAME"}) {
+    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
+  }
+  return "unknown";
+}
 
 ledger::Database& Context::database() {
   if (!db) {

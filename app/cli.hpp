@@ -42,6 +42,9 @@ class CommandError : public std::runtime_error {
   throw CommandError(exit_usage, "usage", std::move(message));
 }
 
+// Who is acting, when --by is not given: the operating-system user (recorded in campaign events and tokens).
+std::string default_actor();
+
 // A payment id given as PAYMENT_ID or --payment-id (both are accepted; they must agree).
 inline std::string one_payment_id(const std::string& positional, const std::string& flag, const char* command) {
   if (positional.empty() && flag.empty()) usage_error(std::string(command) + ": give the payment id (PAYMENT_ID or --payment-id)");

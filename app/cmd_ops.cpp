@@ -41,14 +41,6 @@ std::string describe(const promo::Rejection& r) {
   return r.detail.rfind(code + ":", 0) == 0 ? r.detail : code + ": " + r.detail;
 }
 
-// Who is acting, when --by is not given: the operating-system user (recorded in the campaign's events).
-std::string default_actor() {
-  for (const char* name : {"PROMOLEDGER_USER", "USER", "LOGNAME"}) {
-    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
-  }
-  return "unknown";
-}
-
 [[noreturn]] void rejected(const promo::Rejection& r) {
   throw CommandError(exit_rejected, std::string(promo::to_string(r.code)), describe(r));
 }
@@ -402,7 +394,7 @@ promo::PaymentRequest request_from(const std::string& id, const std::string& pay
     auto ts = ledger::parse_timestamp(at);
     if (!ts) usage_error(fmt::format("{}at: {}", where, ts.error()));
     // A time without an offset is read in the business zone; say so rather than guess silently.
-    if (at.size() <= 19 || (at.back() != 'Z' && at.find_first_of("+-", 19) == std::string::npos)) {
+    if (!ledger::has_utc_offset(at)) {
       std::cerr << fmt::format("{}note: time \"{}\" has no offset: read as Asia/Shanghai (UTC+08:00)\n", where, at);
     }
     req.paid_at = *ts;

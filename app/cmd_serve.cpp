@@ -14,13 +14,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string actor_name() {
-  for (const char* name : {"PROMOLEDGER_USER", "USER", "LOGNAME"}) {
-    if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
-  }
-  return "unknown";
-}
-
 void serve_command(CLI::App& app, Context& ctx) {
   auto* serve = app.add_subcommand("serve", "run the HTTP/JSON API until SIGTERM (docs/operations.md)");
   static std::string listen = "127.0.0.1:8080", log_format = "text", tls_cert, tls_key;
@@ -82,7 +75,7 @@ void token_commands(CLI::App& app, Context& ctx) {
   create->callback([&ctx] {
     const auto role = service::role_from_string(create_role);
     if (!role) usage_error(fmt::format("--role \"{}\" is not poster, finance, auditor or operator", create_role));
-    auto made = service::create_token(ctx.database(), create_name, *role, create_by.empty() ? actor_name() : create_by);
+    auto made = service::create_token(ctx.database(), create_name, *role, create_by.empty() ? default_actor() : create_by);
     if (!made) throw CommandError(exit_rejected, "invalid_token_name", made.error());
     if (ctx.json) {
       print_json(json{{"name", create_name}, {"role", create_role}, {"token", *made}}, std::cout);
@@ -106,7 +99,7 @@ void token_commands(CLI::App& app, Context& ctx) {
   revoke->add_option("NAME", revoke_name, "the token's name")->required();
   revoke->add_option("--by", revoke_by, "who revokes it (default: $PROMOLEDGER_USER or $USER)");
   revoke->callback([&ctx] {
-    auto info = service::revoke_token(ctx.database(), revoke_name, revoke_by.empty() ? actor_name() : revoke_by);
+    auto info = service::revoke_token(ctx.database(), revoke_name, revoke_by.empty() ? default_actor() : revoke_by);
     if (!info) throw CommandError(exit_rejected, "unknown_token", info.error());
     if (ctx.json) {
       print_json(json{{"name", info->name}, {"role", service::to_string(info->role)},

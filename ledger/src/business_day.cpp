@@ -74,6 +74,11 @@ Expected<std::pair<date::year_month_day, date::year_month_day>, std::string> par
   return std::make_pair(*from, *to);
 }
 
+bool has_utc_offset(std::string_view text) {
+  // After "YYYY-MM-DDTHH:MM:SS" comes an optional fraction, then Z or the signed offset.
+  return text.size() > 19 && (text.back() == 'Z' || text.find_first_of("+-", 19) != std::string_view::npos);
+}
+
 Expected<Timestamp, std::string> parse_timestamp(std::string_view text) {
   const auto bad = [&](std::string_view why) {
     return unexpected(fmt::format("timestamp \"{}\" {}", text.substr(0, 40), why));

@@ -46,10 +46,6 @@ bool valid_code(std::string_view code) {
   return true;
 }
 
-bool has_offset(std::string_view ts) {
-  // After "YYYY-MM-DDTHH:MM:SS" comes an optional fraction, then Z or +HH:MM / -HH:MM.
-  return ts.size() > 19 && (ts.back() == 'Z' || ts.find_first_of("+-", 19) != std::string_view::npos);
-}
 
 Expected<json, BadRequest> parse_object(std::string_view body) {
   json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
@@ -131,7 +127,7 @@ Expected<promo::PaymentRequest, BadRequest> parse_payment_body(std::string_view 
   if (!money) return unexpected(bad("invalid_field", "amount", fmt::format("amount: {}", money.error())));
   if (!money->is_positive()) return unexpected(bad("invalid_field", "amount", fmt::format("amount {} must be > 0", amount)));
   req.amount = *money;
-  if (!has_offset(paid_at)) {
+  if (!ledger::has_utc_offset(paid_at)) {
     return unexpected(bad("invalid_field", "paid_at",
                           fmt::format("paid_at \"{}\" needs an offset (Z or +08:00): the service does not guess a zone",
                                       excerpt(paid_at))));

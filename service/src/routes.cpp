@@ -76,35 +76,60 @@ void Service::post_payment(const httplib::Request& req, httplib::Response& res) 
   answer(res, result.status == promo::PaymentResult::Status::posted ? 201 : 200, promo::views::payment(result));
 }
 
+namespace {
+
+// The path's payment id ({payment_id}), or a 400 answered and nothing.
+std::optional<std::string> path_payment_id(const httplib::Request& req, httplib::Response& res) {
+  std::string id = req.matches[1];
+  if (valid_payment_id(id)) return id;
+  answer_error(res, 400, "invalid_field", "a payment id is 1..64 of A-Z a-z 0-9 _ . : -", "payment_id");
+  return std::nullopt;
+}
+
+// The path's campaign id ({campaign_id}), or a 400 answered and nothing.
+std::optional<std::int64_t> path_campaign_id(const httplib::Request& req, httplib::Response& res) {
+  const auto id = parse_campaign_id(req.matches[1].str());
+  if (!id) answer_error(res, 400, "invalid_field", "a campaign id is a positive integer", "campaign_id");
+  return id;
+}
+
+// A report's day range from its query (from, to), or a 400 naming the parameter at fault.
+std::optional<std::pair<date::year_month_day, date::year_month_day>> day_range(const std::string& from,
+                                                                               const std::string& to,
+                                                                               httplib::Response& res) {
+  auto range = ledger::parse_day_range(from, to);
+  if (range) return *range;
+  answer_error(res, 400, "invalid_field", range.error(), range.error().rfind("to", 0) == 0 ? "to" : "from");
+  return std::nullopt;
+}
+
+}  // namespace
+
 void Service::get_payment(const httplib::Request& req, httplib::Response& res) {
-  const std::string id = req.matches[1];
-  if (!valid_payment_id(id)) {
-    return answer_error(res, 400, "invalid_field", "a payment id is 1..64 of A-Z a-z 0-9 _ . : -", "payment_id");
-  }
+  const auto id = path_payment_id(req, res);
+  if (!id) return;
   reading(res, [&] {
-    const auto stored = promo::find_payment(read_db_, id);
-    if (!stored) return answer_error(res, 404, "unknown_payment", fmt::format("no payment {}", id));
+    const auto stored = promo::find_payment(read_db_, *id);
+    if (!stored) return answer_error(res, 404, "unknown_payment", fmt::format("no payment {}", *id));
     answer(res, 200, promo::views::stored_payment(*stored));
   });
 }
 
 void Service::reverse_payment(const httplib::Request& req, httplib::Response& res) {
-  const std::string id = req.matches[1];
-  if (!valid_payment_id(id)) {
-    return answer_error(res, 400, "invalid_field", "a payment id is 1..64 of A-Z a-z 0-9 _ . : -", "payment_id");
-  }
+  const auto id = path_payment_id(req, res);
+  if (!id) return;
   auto day = parse_reversal_body(req.body);
   if (!day) return answer_bad_request(res, day.error());
   reading(res, [&] {
-    auto result = poster_.reverse(id, *day);
+    auto result = poster_.reverse(*id, *day);
     if (!result) return answer_rejection(res, result.error());
-    answer(res, result->status == promo::ReversalResult::Status::posted ? 201 : 200, promo::views::reversal(id, *result));
+    answer(res, result->status == promo::ReversalResult::Status::posted ? 201 : 200, promo::views::reversal(*id, *result));
   });
 }
 
 void Service::steer_campaign(const httplib::Request& req, httplib::Response& res, const std::string& action) {
-  const auto id = parse_campaign_id(req.matches[1].str());
-  if (!id) return answer_error(res, 400, "invalid_field", "a campaign id is a positive integer", "campaign_id");
+  const auto id = path_campaign_id(req, res);
+  if (!id) return;
   reading(res, [&] {
     promo::Campaigns campaigns(read_db_);
     // The actor recorded in the campaign's events is the token's name: who steered it, by what key.
@@ -150,12 +175,7 @@ std::vector<Route> Service::routes(Service* self) {
         return std::nullopt;
       }
     }
-    auto range = ledger::parse_day_range(req.get_param_value("from"), req.get_param_value("to"));
-    if (!range) {
-      answer_error(res, 400, "invalid_field", range.error(), range.error().rfind("to", 0) == 0 ? "to" : "from");
-      return std::nullopt;
-    }
-    return *range;
+    return day_range(req.get_param_value("from"), req.get_param_value("to"), res);
   };
   return {
       {"GET", "/healthz", anyone, [self](const auto&, auto& res) { self->healthz(res); }},
@@ -179,8 +199,8 @@ std::vector<Route> Service::routes(Service* self) {
        }},
       {"GET", "/v1/campaigns/{campaign_id}", finance | auditor | operator_,
        [self](const auto& req, auto& res) {
-         const auto id = parse_campaign_id(req.matches[1].str());
-         if (!id) return answer_error(res, 400, "invalid_field", "a campaign id is a positive integer", "campaign_id");
+         const auto id = path_campaign_id(req, res);
+         if (!id) return;
          self->reading(res, [&] {
            auto view = promo::Campaigns(self->read_db_).show(*id);
            if (!view) return answer_error(res, 404, "unknown_campaign", fmt::format("no campaign {}", *id));
@@ -211,17 +231,15 @@ std::vector<Route> Service::routes(Service* self) {
        }},
       {"GET", "/v1/reports/campaign/{campaign_id}", finance | auditor,
        [self](const auto& req, auto& res) {
-         const auto id = parse_campaign_id(req.matches[1].str());
-         if (!id) return answer_error(res, 400, "invalid_field", "a campaign id is a positive integer", "campaign_id");
+         const auto id = path_campaign_id(req, res);
+         if (!id) return;
          self->reading(res, [&] {
            auto view = promo::Campaigns(self->read_db_).show(*id);
            if (!view) return answer_error(res, 404, "unknown_campaign", fmt::format("no campaign {}", *id));
            const std::string from = req.has_param("from") ? req.get_param_value("from") : view->summary.first_day;
            const std::string to = req.has_param("to") ? req.get_param_value("to") : view->summary.last_day;
-           auto range = ledger::parse_day_range(from, to);
-           if (!range) {
-             return answer_error(res, 400, "invalid_field", range.error(), range.error().rfind("to", 0) == 0 ? "to" : "from");
-           }
+           const auto range = day_range(from, to, res);
+           if (!range) return;
            const auto rows = promo::campaign_report(self->read_db_, *id, range->first, range->second);
            answer(res, 200, promo::views::objects(promo::views::campaign_report_table(rows)));
          });
@@ -232,13 +250,11 @@ std::vector<Route> Service::routes(Service* self) {
        }},
       {"GET", "/v1/audit/trace/{payment_id}", auditor,
        [self](const auto& req, auto& res) {
-         const std::string id = req.matches[1];
-         if (!valid_payment_id(id)) {
-           return answer_error(res, 400, "invalid_field", "a payment id is 1..64 of A-Z a-z 0-9 _ . : -", "payment_id");
-         }
+         const auto id = path_payment_id(req, res);
+         if (!id) return;
          self->reading(res, [&] {
-           auto trace = promo::trace_payment(self->read_db_, id);
-           if (!trace) return answer_error(res, 404, "unknown_payment", fmt::format("no payment {}", id));
+           auto trace = promo::trace_payment(self->read_db_, *id);
+           if (!trace) return answer_error(res, 404, "unknown_payment", fmt::format("no payment {}", *id));
            answer(res, 200, *trace);
          });
        }},

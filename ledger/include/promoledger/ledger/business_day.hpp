@@ -33,6 +33,8 @@ Expected<std::pair<date::year_month_day, date::year_month_day>, std::string> par
 // Accepts "YYYY-MM-DDTHH:MM:SS[.ffffff]" followed by "Z" or "+HH:MM"/"-HH:MM", or without an offset
 // (then it is local Asia/Shanghai time). A space may replace the 'T'.
 Expected<Timestamp, std::string> parse_timestamp(std::string_view text);
+// Whether a timestamp text carries its offset (Z or +HH:MM / -HH:MM after the seconds).
+bool has_utc_offset(std::string_view text);
 // "YYYY-MM-DD HH:MM:SS.ffffff+00" (UTC), the form PostgreSQL reads as timestamptz.
 std::string format_timestamp_utc(Timestamp at);
 // "YYYY-MM-DD HH:MM:SS" in Asia/Shanghai, for people.
