@@ -12,6 +12,8 @@
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
 #include "promoledger/ledger/migrations.hpp"
+#include "promoledger/ledger/organisation.hpp"
+#include "promoledger/ledger/posting_policy.hpp"
 #include "promoledger/promo/campaign.hpp"
 #include "promoledger/promo/dealing.hpp"
 #include "promoledger/promo/payments.hpp"
@@ -81,6 +83,34 @@ void db_commands(CLI::App& app, Context& ctx) {
 // org import FILE.csv: one header line `kind,code,name,parent,opening_balance`, then rows of kind
 // branch | sub_branch | outlet (parent = the unit above) | merchant (parent = its home outlet) |
 // payer (opening_balance = the deposit the payer starts with, funded from bank:funding).
+// The organisation CSV (kind,code,name,parent,opening_balance) as records; a usage error names the
+// file, line and field of the first thing that is not one.
+std::vector<ledger::OrgRecord> org_records(const std::string& file) {
+  const std::string text = read_file(file);
+  auto rows = parse_csv(text, file, 5);
+  if (!rows) usage_error(rows.error());
+  const std::vector<std::string> header{"kind", "code", "name", "parent", "opening_balance"};
+  if (rows->empty() || rows->front().fields != header) {
+    usage_error(fmt::format("{}:1: the header must be kind,code,name,parent,opening_balance", file));
+  }
+  std::vector<ledger::OrgRecord> records;
+  records.reserve(rows->size() - 1);
+  for (std::size_t i = 1; i < rows->size(); ++i) {
+    const auto& [line, f] = (*rows)[i];
+    const auto where = [&, line = line](const char* field) { return fmt::format("{}:{}: field {}", file, line, field); };
+    const auto kind = ledger::org_kind_from_string(f[0]);
+    if (!kind) usage_error(fmt::format("{}: \"{}\" is not branch, sub_branch, outlet, merchant or payer", where("kind"), f[0]));
+    ledger::OrgRecord r{line, *kind, f[1], f[2], f[3], std::nullopt};
+    if (!f[4].empty()) {
+      auto amount = ledger::Money::parse(f[4]);
+      if (!amount) usage_error(fmt::format("{}: {}", where("opening_balance"), amount.error()));
+      r.opening_balance = *amount;
+    }
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
 void org_commands(CLI::App& app, Context& ctx) {
   auto* org = app.add_subcommand("org", "the organisation: branches, sub-branches, outlets, merchants, payers");
   org->require_subcommand(1);
@@ -90,124 +120,29 @@ void org_commands(CLI::App& app, Context& ctx) {
   import->add_option("--date", opening_date, "business day of the opening deposits (default: today)");
   import->callback([&ctx] {
     const auto opening_day = opening_date.empty() ? ledger::business_day_of(ledger::now()) : day_arg(opening_date, "--date");
-    const std::string text = read_file(file);
-    auto rows = parse_csv(text, file, 5);
-    if (!rows) usage_error(rows.error());
-    struct Row {
-      std::size_t line;
-      std::vector<std::string> f;
-    };
-    const std::vector<std::string> header{"kind", "code", "name", "parent", "opening_balance"};
-    if (rows->empty() || rows->front().fields != header) {
-      usage_error(fmt::format("{}:1: the header must be kind,code,name,parent,opening_balance", file));
+    const auto records = org_records(file);
+    const auto report = ledger::import_organisation(ctx.database(), records, opening_day);
+    if (!report) {
+      const auto& e = report.error();
+      const std::string where = e.line ? fmt::format("{}:{}", file, e.line) : file;
+      throw CommandError(exit_usage, e.code, fmt::format("{}: {} (nothing was imported)", where, e.detail));
     }
-    // Validate every line before writing anything.
-    std::vector<std::pair<std::size_t, std::vector<std::string>>> lines;
-    std::vector<std::pair<std::string, ledger::Money>> openings;
-    for (std::size_t i = 1; i < rows->size(); ++i) {
-      const auto& r = (*rows)[i];
-      const auto& f = r.fields;
-      const auto where = [&](const char* field) { return fmt::format("{}:{}: field {}", file, r.line, field); };
-      static const std::set<std::string> kinds{"branch", "sub_branch", "outlet", "merchant", "payer"};
-      if (!kinds.contains(f[0])) {
-        usage_error(fmt::format("{}: \"{}\" is not branch, sub_branch, outlet, merchant or payer", where("kind"), f[0]));
-      }
-      if (f[1].empty()) usage_error(fmt::format("{}: is empty", where("code")));
-      if (f[2].empty()) usage_error(fmt::format("{}: is empty", where("name")));
-      if (f[0] != "branch" && f[0] != "payer" && f[3].empty()) {
-        usage_error(fmt::format("{}: a {} needs a parent", where("parent"), f[0]));
-      }
-      if (!f[4].empty()) {
-        if (f[0] != "payer") usage_error(fmt::format("{}: only payers have an opening balance", where("opening_balance")));
-        auto amount = ledger::Money::parse(f[4]);
-        if (!amount) usage_error(fmt::format("{}: {}", where("opening_balance"), amount.error()));
-        if (!amount->is_positive()) usage_error(fmt::format("{}: must be > 0", where("opening_balance")));
-        openings.emplace_back(f[1], *amount);
-      }
-      lines.emplace_back(r.line, f);
-    }
-    auto lease = ctx.database().lease();
-    soci::session& s = *lease;
-    std::size_t line_no = 0;
-    std::string field;
-    try {
-      soci::transaction tx(s);
-      long long id = 0;
-      for (const auto& [line, f] : lines) {
-        line_no = line;
-        if (f[0] == "merchant") {
-          s << "SELECT ledger.add_merchant(:c, :n, :p)", soci::use(f[1]), soci::use(f[2]), soci::use(f[3]), soci::into(id);
-        } else if (f[0] == "payer") {
-          s << "SELECT ledger.add_payer(:c, :n)", soci::use(f[1]), soci::use(f[2]), soci::into(id);
-        } else {
-          s << "SELECT ledger.add_org_unit(:c, :k, :n, NULLIF(:p, ''))", soci::use(f[1]), soci::use(f[0]),
-              soci::use(f[2]), soci::use(f[3]), soci::into(id);
-        }
-      }
-      line_no = 0;
-      if (!openings.empty()) {
-        // Opening deposits, one entry per payer (Dr bank funding, Cr the payer's deposit), referenced by
-        // the payer: importing the same file again replays them; a changed amount is refused.
-        s << "SELECT ledger.open_account('bank:funding', 'bank funding of payer deposits', 'asset', NULL, NULL)",
-            soci::into(id);
-        const std::string day = ledger::format_day(opening_day);
-        for (const auto& [payer, amount] : openings) {
-          const std::string ref = "opening:payer:" + payer;
-          const std::string codes = "{bank:funding,payer:" + payer + ":deposit}";
-          const std::string amounts = fmt::format("{{{0},{0}}}", amount.fen());
-          // Already opened (by an earlier import, maybe on another day): same amount is fine, another is not.
-          long long existing_fen = 0;
-          soci::indicator existing_ind = soci::i_null;
-          s << "SELECT l.amount_fen FROM ledger.journal_entry e JOIN ledger.journal_line l ON l.entry_id = e.id "
-               "AND l.side = 'C' WHERE e.external_ref = :r",
-              soci::use(ref), soci::into(existing_fen, existing_ind);
-          if (s.got_data() && existing_ind != soci::i_null) {
-            if (existing_fen != amount.fen()) {
-              throw CommandError(exit_usage, "exists_with_different_content",
-                                 fmt::format("{}: payer {} was opened with {}, the file says {} (nothing was imported)",
-                                             file, payer, ledger::format_fen(existing_fen), amount.str()));
-            }
-            continue;
-          }
-          std::string status, detail;
-          s << "SELECT status, coalesce(detail, '') FROM ledger.post_entry(:r, 'opening', CAST(:d AS date), "
-               "'opening deposit from org import', CAST(:c AS text[]), '{D,C}', CAST(:a AS bigint[]))",
-              soci::use(ref), soci::use(day), soci::use(codes), soci::use(amounts), soci::into(status),
-              soci::into(detail);
-          if (status != "posted" && status != "exists") {
-            throw CommandError(exit_usage, status,
-                               fmt::format("{}: opening deposit of payer {}: {} (nothing was imported)", file, payer, detail));
-          }
-        }
-      }
-      tx.commit();
-    } catch (const CommandError&) {
-      throw;
-    } catch (...) {
-      try {
-        ledger::rethrow_as_database_error("importing");
-      } catch (const ledger::DatabaseError& e) {
-        const std::string where = line_no ? fmt::format("{}:{}", file, line_no) : file;
-        // Constraint violations are problems of the input: say which line, write nothing.
-        const std::string& st = e.sqlstate();
-        if (st.rfind("23", 0) == 0 || st == "PL005" || st == "22001") {
-          throw CommandError(exit_usage, "invalid_input", fmt::format("{}: {} (nothing was imported)", where, e.what()));
-        }
-        throw;
-      }
-    }
-    std::size_t counts[5] = {0, 0, 0, 0, 0};
-    for (const auto& [line, f] : lines) {
-      static const std::vector<std::string> order{"branch", "sub_branch", "outlet", "merchant", "payer"};
-      counts[std::find(order.begin(), order.end(), f[0]) - order.begin()]++;
-    }
+    const auto& n = report->records;
+    using K = ledger::OrgKind;
+    const auto count = [&n](K kind) { return n[static_cast<std::size_t>(kind)]; };
     if (ctx.json) {
-      print_json(json{{"file", file}, {"branches", counts[0]}, {"sub_branches", counts[1]}, {"outlets", counts[2]},
-                      {"merchants", counts[3]}, {"payers", counts[4]}, {"opening_deposits", openings.size()}},
+      print_json(json{{"file", file},
+                      {"branches", count(K::branch)},
+                      {"sub_branches", count(K::sub_branch)},
+                      {"outlets", count(K::outlet)},
+                      {"merchants", count(K::merchant)},
+                      {"payers", count(K::payer)},
+                      {"opening_deposits", report->openings_posted + report->openings_existing}},
                  std::cout);
     } else {
       std::cout << fmt::format("imported {}: {} branch(es), {} sub-branch(es), {} outlet(s), {} merchant(s), {} payer(s)\n",
-                               file, counts[0], counts[1], counts[2], counts[3], counts[4]);
+                               file, count(K::branch), count(K::sub_branch), count(K::outlet), count(K::merchant),
+                               count(K::payer));
     }
   });
 }
@@ -335,6 +270,51 @@ void campaign_commands(CLI::App& app, Context& ctx) {
 }
 
 // --------------------------------------------------------------------------------------------- day
+json policy_json(const ledger::PostingPolicy& p) {
+  return json{{"future_tolerance", ledger::format_tolerance(p.future_tolerance)},
+              {"future_tolerance_seconds", p.future_tolerance.count()},
+              {"reason", p.reason},
+              {"changed_at", p.changed_at_utc},
+              {"changed_by", p.changed_by}};
+}
+
+// The posting policy: how far ahead of the database clock a payment time may lie (docs/accounting.md).
+void policy_commands(CLI::App& app, Context& ctx) {
+  auto* policy = app.add_subcommand("policy", "the posting policy: how far ahead of the clock a payment may be dated");
+  policy->require_subcommand(1);
+  policy->add_subcommand("show", "the tolerance in force and every change (who, when, why)")->callback([&ctx] {
+    const auto history = ledger::posting_policy_history(ctx.database());
+    if (ctx.json) {
+      json changes = json::array();
+      for (const auto& p : history) changes.push_back(policy_json(p));
+      print_json(json{{"in_force", policy_json(ledger::posting_policy(ctx.database()))}, {"history", changes}},
+                 std::cout);
+      return;
+    }
+    for (const auto& p : history) {
+      std::cout << fmt::format("{}  future tolerance {:>6}  by {}: {}\n", p.changed_at_utc,
+                               ledger::format_tolerance(p.future_tolerance), p.changed_by, p.reason);
+    }
+  });
+  auto* set = policy->add_subcommand("set", "set the future tolerance (owner role; recorded with the reason)");
+  static std::string tolerance_text, reason;
+  set->add_option("--future-tolerance", tolerance_text, "e.g. 5m (default), 90s, 2h, 30d; at most 400d")->required();
+  set->add_option("--reason", reason, "why it changes (kept in the history)")->required();
+  set->callback([&ctx] {
+    const auto tolerance = ledger::parse_tolerance(tolerance_text);
+    if (!tolerance) usage_error(fmt::format("--future-tolerance: {}", tolerance.error()));
+    const auto in_force = ledger::set_future_tolerance(ctx.database(), *tolerance, reason);
+    if (!in_force) usage_error(in_force.error());
+    if (ctx.json) {
+      print_json(policy_json(*in_force), std::cout);
+    } else {
+      std::cout << fmt::format("future tolerance is now {} (set by {} at {})\n",
+                               ledger::format_tolerance(in_force->future_tolerance), in_force->changed_by,
+                               in_force->changed_at_utc);
+    }
+  });
+}
+
 void day_commands(CLI::App& app, Context& ctx) {
   auto* deal = app.add_subcommand("deal", "deal the decks of a business day (idempotent)");
   static std::string deal_date;
@@ -371,6 +351,7 @@ void day_commands(CLI::App& app, Context& ctx) {
                                money_text(r.released_fen));
     }
   });
+  policy_commands(app, ctx);
 }
 
 // ----------------------------------------------------------------------------------------- payments

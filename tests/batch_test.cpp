@@ -20,6 +20,7 @@
 #include <soci/soci.h>
 
 #include "promo_fixture.hpp"
+#include "promoledger/ledger/posting_policy.hpp"
 #include "promoledger/promo/audit_checks.hpp"
 #include "promoledger/promo/group_commit.hpp"
 #include "promoledger/promo/splitmix.hpp"
@@ -52,6 +53,11 @@ constexpr const char* campaign_secret_hex = "5eedc0ffee5eedc0ffee5eedc0ffee5eedc
 ledger::Database& pool(TestDatabase& t) { return t.db(16); }
 
 void open_bank(TestDatabase& t) {
+  // These suites post on a fixed calendar (2026-11-24..27) whatever the date they run on, some of it
+  // ahead of the clock: a simulation, so the future tolerance is the largest (posting_policy_test
+  // covers the default).
+  const auto policy = ledger::set_future_tolerance(pool(t), ledger::future_tolerance_max, "batch_test: a fixed calendar");
+  if (!policy) throw std::runtime_error("posting policy: " + policy.error());
   std::string script = small_bank_sql;
   for (int i = 1; i <= big_payers; ++i) script += fmt::format("SELECT ledger.add_payer('P{0}', 'Payer {0}');", i);
   for (int i = 1; i <= small_payers; ++i) script += fmt::format("SELECT ledger.add_payer('S{0}', 'Small payer {0}');", i);

@@ -9,7 +9,7 @@
 namespace promoledger::ledger {
 namespace {
 
-constexpr std::array<std::pair<Reject, std::string_view>, 15> reject_names{{
+constexpr std::array<std::pair<Reject, std::string_view>, 17> reject_names{{
     {Reject::invalid_external_ref, "invalid_external_ref"},
     {Reject::invalid_kind, "invalid_kind"},
     {Reject::too_few_lines, "too_few_lines"},
@@ -25,6 +25,8 @@ constexpr std::array<std::pair<Reject, std::string_view>, 15> reject_names{{
     {Reject::already_reversed, "already_reversed"},
     {Reject::cannot_reverse_a_reversal, "cannot_reverse_a_reversal"},
     {Reject::invalid_account_code, "invalid_account_code"},
+    {Reject::business_day_closed, "business_day_closed"},
+    {Reject::business_day_in_future, "business_day_in_future"},
 }};
 
 bool valid_account_code(std::string_view code) {
@@ -43,20 +45,6 @@ bool valid_kind(std::string_view kind) {
     if (!((c >= 'a' && c <= 'z') || c == '_')) return false;
   }
   return true;
-}
-
-// PostgreSQL array literal of pre-validated tokens (no quotes, braces, commas or backslashes in them).
-template <class Range, class Fn>
-std::string array_literal(const Range& items, Fn&& token) {
-  std::string out = "{";
-  bool first = true;
-  for (const auto& item : items) {
-    if (!first) out += ',';
-    first = false;
-    out += token(item);
-  }
-  out += '}';
-  return out;
 }
 
 AccountBalance balance_from_row(const soci::row& row) {
@@ -191,6 +179,9 @@ std::optional<Rejection> rejection_from(const DatabaseError& error) {
   if (error.sqlstate() == sqlstate::insufficient_funds) {
     return Rejection{Reject::insufficient_funds, error.primary_message()};
   }
+  if (error.sqlstate() == sqlstate::business_day_closed) {
+    return Rejection{Reject::business_day_closed, error.primary_message()};
+  }
   if (error.sqlstate() == sqlstate::unique_violation &&
       std::string_view(error.what()).find("reverses_entry_id") != std::string_view::npos) {
     return Rejection{Reject::already_reversed, error.primary_message()};
@@ -215,49 +206,58 @@ std::int64_t Ledger::open_account(const AccountSpec& spec) {
 
 namespace {
 
-// One call of a posting function that returns (status, entry_id, detail), with the bounded retry and
-// the translation of rejections the database can only raise (a limit, a concurrent reversal).
+// One statement of a posting function that returns (status, entry_id, detail) on `s`, translated: the
+// status, or a rejection the database could only raise (a limit, a concurrent reversal, a closed day).
 // `execute` binds its own inputs and runs the statement into the three outputs.
 template <class Execute>
-Expected<PostResult, Rejection> call_posting_function(Database& database, const std::string& what, Execute&& execute) {
-  return with_retry([&]() -> Expected<PostResult, Rejection> {
-    auto lease = database.lease();
-    std::string status;
-    std::string detail;
-    long long entry_id = 0;
-    soci::indicator id_ind = soci::i_ok;
+Expected<PostResult, Rejection> run_posting_statement(soci::session& s, const std::string& what, Execute&& execute) {
+  std::string status;
+  std::string detail;
+  long long entry_id = 0;
+  soci::indicator id_ind = soci::i_ok;
+  try {
+    execute(s, status, entry_id, id_ind, detail);
+  } catch (...) {
     try {
-      execute(*lease, status, entry_id, id_ind, detail);
-    } catch (...) {
-      try {
-        rethrow_as_database_error(what);
-      } catch (const DatabaseError& e) {
-        if (auto rejection = rejection_from(e)) return unexpected(*rejection);
-        throw;
-      }
+      rethrow_as_database_error(what);
+    } catch (const DatabaseError& e) {
+      if (auto rejection = rejection_from(e)) return unexpected(*rejection);
+      throw;
     }
-    return post_result_from(status, id_ind == soci::i_null ? std::nullopt : std::optional<std::int64_t>(entry_id),
-                            detail);
-  });
+  }
+  return post_result_from(status, id_ind == soci::i_null ? std::nullopt : std::optional<std::int64_t>(entry_id),
+                          detail);
 }
 
 }  // namespace
 
-Expected<PostResult, Rejection> Ledger::post(const Entry& entry) {
-  const std::string codes = array_literal(entry.lines(), [](const Line& l) { return l.account_code; });
-  const std::string sides =
-      array_literal(entry.lines(), [](const Line& l) { return std::string(1, static_cast<char>(l.side)); });
-  const std::string amounts = array_literal(entry.lines(), [](const Line& l) { return std::to_string(l.amount.fen()); });
+Expected<PostResult, Rejection> post_in(soci::session& session, const Entry& entry) {
+  PgArrayLiteral codes, sides, amounts;
+  for (const Line& l : entry.lines()) {
+    codes.add(l.account_code);
+    sides.add(std::string(1, static_cast<char>(l.side)));
+    amounts.add(std::to_string(l.amount.fen()));
+  }
+  const std::string codes_text = std::move(codes).finish();
+  const std::string sides_text = std::move(sides).finish();
+  const std::string amounts_text = std::move(amounts).finish();
   const std::string day = format_day(entry.business_day());
-  return call_posting_function(
-      database_, fmt::format("posting entry {}", entry.external_ref()),
+  return run_posting_statement(
+      session, fmt::format("posting entry {}", entry.external_ref()),
       [&](soci::session& s, std::string& status, long long& entry_id, soci::indicator& id_ind, std::string& detail) {
         s << "SELECT status, entry_id, coalesce(detail, '') FROM ledger.post_entry(:ref, :kind, CAST(:day AS date), "
              ":descr, CAST(:codes AS text[]), CAST(:sides AS text[]), CAST(:amounts AS bigint[]))",
             soci::use(entry.external_ref()), soci::use(entry.kind()), soci::use(day), soci::use(entry.description()),
-            soci::use(codes), soci::use(sides), soci::use(amounts), soci::into(status), soci::into(entry_id, id_ind),
-            soci::into(detail);
+            soci::use(codes_text), soci::use(sides_text), soci::use(amounts_text), soci::into(status),
+            soci::into(entry_id, id_ind), soci::into(detail);
       });
+}
+
+Expected<PostResult, Rejection> Ledger::post(const Entry& entry) {
+  return with_retry([&]() -> Expected<PostResult, Rejection> {
+    auto lease = database_.lease();
+    return post_in(*lease, entry);  // autocommit: the statement is the transaction
+  });
 }
 
 Expected<PostResult, Rejection> Ledger::reverse(std::int64_t entry_id, const std::string& external_ref,
@@ -268,14 +268,17 @@ Expected<PostResult, Rejection> Ledger::reverse(std::int64_t entry_id, const std
   }
   const std::string day = format_day(business_day);
   const long long original = entry_id;
-  return call_posting_function(
-      database_, fmt::format("reversing entry {}", entry_id),
-      [&](soci::session& s, std::string& status, long long& new_id, soci::indicator& id_ind, std::string& detail) {
-        s << "SELECT status, entry_id, coalesce(detail, '') FROM ledger.reverse_entry(:id, :ref, CAST(:day AS date), "
-             ":descr)",
-            soci::use(original), soci::use(external_ref), soci::use(day), soci::use(description), soci::into(status),
-            soci::into(new_id, id_ind), soci::into(detail);
-      });
+  return with_retry([&]() -> Expected<PostResult, Rejection> {
+    auto lease = database_.lease();
+    return run_posting_statement(
+        *lease, fmt::format("reversing entry {}", entry_id),
+        [&](soci::session& s, std::string& status, long long& new_id, soci::indicator& id_ind, std::string& detail) {
+          s << "SELECT status, entry_id, coalesce(detail, '') FROM ledger.reverse_entry(:id, :ref, "
+               "CAST(:day AS date), :descr)",
+              soci::use(original), soci::use(external_ref), soci::use(day), soci::use(description),
+              soci::into(status), soci::into(new_id, id_ind), soci::into(detail);
+        });
+  });
 }
 
 Expected<AccountBalance, Rejection> Ledger::balance_where(std::string_view account_code, const std::string& line_filter,

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "promoledger/ledger/account_codes.hpp"
 #include "promoledger/ledger/business_day.hpp"
 
 namespace promoledger::promo {
@@ -326,7 +327,7 @@ Expected<std::int64_t, Rejection> Campaigns::create(const CampaignParams& p, con
         soci::use(budget_total), soci::use(outlet_budget, outlet_budget_ind), soci::use(doc_text), soci::use(secret),
         soci::use(created_by), soci::into(id);
     for (const Resolved& r : resolved) {
-      const std::string account_code = fmt::format("outlet:{}:subsidy:{}", r.outlet_code, p.gl_code);
+      const std::string account_code = ledger::outlet_subsidy_account(r.outlet_code, p.gl_code);
       const std::string account_name = fmt::format("subsidy expense of outlet {} (GL {})", r.outlet_code, p.gl_code);
       long long account_id = 0;
       s << "SELECT ledger.open_account(:code, :name, 'expense', NULL, :outlet)", soci::use(account_code),
@@ -397,14 +398,16 @@ Expected<std::string, Rejection> Campaigns::approve(std::int64_t id, const std::
 
 Expected<std::string, Rejection> Campaigns::transition(std::int64_t id, const std::string& action,
                                                        const std::string& actor) {
+  using S = CampaignStatus;
   struct Step {
     const char* action;
-    std::vector<std::string> from;
-    const char* to;
+    std::vector<S> from;
+    S to;
   };
-  static const std::array<Step, 3> steps{{{"pause", {"active", "approved"}, "paused"},
-                                          {"resume", {"paused"}, "active"},
-                                          {"end", {"approved", "active", "paused"}, "ended"}}};
+  // Pausing an approved campaign (before its first day) is allowed; it resumes as active.
+  static const std::array<Step, 3> steps{{{"pause", {S::active, S::approved}, S::paused},
+                                          {"resume", {S::paused}, S::active},
+                                          {"end", {S::approved, S::active, S::paused}, S::ended}}};
   const auto step = std::find_if(steps.begin(), steps.end(), [&](const Step& st) { return action == st.action; });
   if (step == steps.end()) {
     return unexpected(Rejection{Reject::invalid_transition, fmt::format("unknown action {}", action)});
@@ -420,11 +423,13 @@ Expected<std::string, Rejection> Campaigns::transition(std::int64_t id, const st
     const long long cid = id;
     s << "SELECT status FROM promo.campaign WHERE id = :id FOR UPDATE", soci::use(cid), soci::into(status);
     if (!s.got_data()) return unexpected(Rejection{Reject::unknown_campaign, fmt::format("no campaign {}", id)});
-    if (std::find(step->from.begin(), step->from.end(), status) == step->from.end()) {
+    const std::optional<S> current = campaign_status_from_string(status);
+    if (!current) throw ledger::DatabaseError(fmt::format("campaign {} has the unknown status {}", id, status), "");
+    if (std::find(step->from.begin(), step->from.end(), *current) == step->from.end()) {
       return unexpected(Rejection{Reject::invalid_transition,
                                   fmt::format("campaign {} is {}; cannot {}", id, status, action)});
     }
-    const std::string to = step->to;
+    const std::string to(to_string(step->to));
     s << "UPDATE promo.campaign SET status = :to WHERE id = :id", soci::use(to), soci::use(cid);
     s << "INSERT INTO promo.campaign_event (campaign_id, actor, action, from_status, to_status) "
          "VALUES (:id, :by, :action, :from, :to)",

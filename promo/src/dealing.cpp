@@ -228,7 +228,13 @@ CloseReport close_day(ledger::Database& database, date::year_month_day day) {
     ledger::with_retry([&]() {
       report = CloseReport{};
       soci::transaction tx(s);
-      // Closing first takes the deck row locks: a payment holding a card commits before, one arriving
+      // The day is closed for posting too (docs/accounting.md): entries into it, or any day before it,
+      // are refused from this commit on. Recorded first, also when it has no decks: the insert takes
+      // the closing lock exclusively (migration 0009), so every posting that read the closed days
+      // before this commits first, and none waits for a deck lock held here while holding that lock.
+      s << "INSERT INTO ledger.business_day_close (business_day) VALUES (CAST(:day AS date)) ON CONFLICT DO NOTHING",
+          soci::use(day_text);
+      // Closing then takes the deck row locks: a payment holding a card commits before, one arriving
       // after sees the deck closed. Everything below reads the final used_count.
       std::vector<long long> deck_ids;
       std::vector<std::string> seeds;
@@ -253,10 +259,6 @@ CloseReport close_day(ledger::Database& database, date::year_month_day day) {
           seeds.push_back(to_hex(seed));
         }
       }
-      // The day is closed for posting too (docs/accounting.md): payments and reversals into it, or
-      // any day before it, are refused from this commit on. Recorded also when it had no decks.
-      s << "INSERT INTO ledger.business_day_close (business_day) VALUES (CAST(:day AS date)) ON CONFLICT DO NOTHING",
-          soci::use(day_text);
       if (deck_ids.empty()) {
         tx.commit();
         return;

@@ -9,16 +9,24 @@
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
+#include "promoledger/ledger/ledger.hpp"
+#include "promoledger/promo/terms.hpp"
+
 namespace promoledger::promo {
 namespace {
 
 using ledger::DatabaseError;
 
-std::optional<Rejection> rejection_from(const DatabaseError& error) {
-  if (error.sqlstate() == ledger::sqlstate::insufficient_funds) {
-    return Rejection{Reject::insufficient_funds, error.primary_message()};
+// A rejection by the ledger (a status of ledger.post_entry, or one it could only raise) as the
+// promotion's: the two lists share their names, so the ledger's own translation is the only one.
+Rejection from_ledger(const ledger::Rejection& rejection, std::string_view what) {
+  const std::optional<Reject> code = reject_from_string(ledger::to_string(rejection.code));
+  if (!code) {
+    throw DatabaseError(fmt::format("{}: the ledger refused with {} ({}), which no payment path expects", what,
+                                    ledger::to_string(rejection.code), rejection.detail),
+                        "");
   }
-  return std::nullopt;
+  return Rejection{*code, rejection.detail};
 }
 
 }  // namespace
@@ -103,7 +111,14 @@ PaymentPoster::Outcome outcome_of(const PGresult* r, int row) {
   result.payment_id = PQgetvalue(r, row, 1);
   result.entry_id = int_at(r, row, 2);
   result.discounted = std::string_view(PQgetvalue(r, row, 3)) == "t";
-  if (!PQgetisnull(r, row, 4)) result.reason = PQgetvalue(r, row, 4);
+  if (!PQgetisnull(r, row, 4)) {
+    result.reason = PQgetvalue(r, row, 4);
+    // One list on both sides (promo/terms.hpp, CHECK payment_reason_known): a reason C++ does not know
+    // means the two disagree, which no caller should have to guess about.
+    if (!no_discount_reason_from_string(*result.reason)) {
+      throw DatabaseError(fmt::format("post_payments returned the unknown no-discount reason \"{}\"", *result.reason), "");
+    }
+  }
   result.amount = Money::from_fen(int_at(r, row, 5));
   result.discount = Money::from_fen(int_at(r, row, 6));
   result.payer_discount = Money::from_fen(int_at(r, row, 7));
@@ -286,6 +301,7 @@ std::vector<PaymentPoster::Outcome> PaymentPoster::post_batch(std::span<const Pa
 Expected<ReversalResult, Rejection> PaymentPoster::reverse(const std::string& payment_id,
                                                            std::optional<date::year_month_day> day) {
   const std::string day_text = ledger::format_day(day.value_or(ledger::business_day_of(ledger::now())));
+  const std::string what = fmt::format("reversing payment {}", payment_id);
   return ledger::with_retry([&]() -> Expected<ReversalResult, Rejection> {
     auto lease = database_.lease();
     std::string status, detail;
@@ -297,12 +313,9 @@ Expected<ReversalResult, Rejection> PaymentPoster::reverse(const std::string& pa
           soci::into(detail);
     } catch (...) {
       try {
-        ledger::rethrow_as_database_error(fmt::format("reversing payment {}", payment_id));
+        ledger::rethrow_as_database_error(what);
       } catch (const DatabaseError& e) {
-        if (auto rejection = rejection_from(e)) return unexpected(*rejection);
-        if (e.sqlstate() == ledger::sqlstate::unique_violation) {
-          return unexpected(Rejection{Reject::already_reversed, e.primary_message()});
-        }
+        if (auto rejection = ledger::rejection_from(e)) return unexpected(from_ledger(*rejection, what));
         throw;
       }
     }
@@ -311,13 +324,11 @@ Expected<ReversalResult, Rejection> PaymentPoster::reverse(const std::string& pa
                             entry_id};
     }
     if (status == "unknown_payment") return unexpected(Rejection{Reject::unknown_payment, detail});
-    if (status == "already_reversed") return unexpected(Rejection{Reject::already_reversed, detail});
-    if (status == "business_day_closed") return unexpected(Rejection{Reject::business_day_closed, detail});
-    // The same reversal reference sent again with another business day.
-    if (status == "exists_with_different_content") {
-      return unexpected(Rejection{Reject::exists_with_different_content, detail});
-    }
-    throw DatabaseError(fmt::format("reversing payment {}: unexpected status {} ({})", payment_id, status, detail), "");
+    // Every other status is ledger.post_entry's or ledger.reverse_entry's (exists_with_different_content:
+    // the same reversal sent again with another business day).
+    const std::optional<ledger::Reject> code = ledger::reject_from_string(status);
+    if (!code) throw DatabaseError(fmt::format("{}: unexpected status {} ({})", what, status, detail), "");
+    return unexpected(from_ledger(ledger::Rejection{*code, detail}, what));
   });
 }
 

@@ -7,7 +7,7 @@
 namespace promoledger::promo {
 namespace {
 
-constexpr std::array<std::pair<Reject, std::string_view>, 20> names{{
+constexpr std::array<std::pair<Reject, std::string_view>, 23> names{{
     {Reject::invalid_parameters, "invalid_parameters"},
     {Reject::unknown_campaign, "unknown_campaign"},
     {Reject::unknown_branch, "unknown_branch"},
@@ -28,6 +28,9 @@ constexpr std::array<std::pair<Reject, std::string_view>, 20> names{{
     {Reject::unknown_payment, "unknown_payment"},
     {Reject::already_reversed, "already_reversed"},
     {Reject::business_day_closed, "business_day_closed"},
+    {Reject::paid_at_in_future, "paid_at_in_future"},
+    {Reject::business_day_in_future, "business_day_in_future"},
+    {Reject::cannot_reverse_a_reversal, "cannot_reverse_a_reversal"},
 }};
 
 }  // namespace

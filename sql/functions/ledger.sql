@@ -6,7 +6,7 @@
 -- its signature is dropped by a migration.
 --
 -- SQLSTATEs raised here (class PL): PL001 insufficient_funds, PL003 unbalanced_at_commit,
--- PL004 append_only, PL005 invalid_reference.
+-- PL004 append_only, PL005 invalid_reference, PL007 business_day_closed.
 
 CREATE OR REPLACE FUNCTION ledger.refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -281,6 +281,62 @@ BEGIN
   RETURN NULL;
 END $$;
 
+-- Closed days and impossible times (migration 0009, docs/accounting.md). Every posting transaction
+-- holds the shared closing lock from before it reads the closed days until it commits; close-day takes
+-- it exclusively when it records a day. So no entry can commit into a day after that day's close.
+CREATE OR REPLACE FUNCTION ledger.closing_lock_key() RETURNS bigint LANGUAGE sql IMMUTABLE AS $$
+  SELECT x'706c636c6f7365'::bigint  -- 'plclose'
+$$;
+
+CREATE OR REPLACE FUNCTION ledger.lock_for_closing() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(ledger.closing_lock_key());
+  RETURN NULL;
+END $$;
+
+-- Every day on or before this one is closed (NULL: none is). Read it only while holding the shared
+-- closing lock, in a statement after the one that took it (READ COMMITTED: a fresh snapshot).
+CREATE OR REPLACE FUNCTION ledger.last_closed_day() RETURNS date LANGUAGE sql STABLE
+SET search_path = pg_catalog, ledger AS $$
+  SELECT max(c.business_day) FROM ledger.business_day_close c
+$$;
+
+-- How far ahead of the database clock a payment time may lie (ledger.posting_policy: the latest row).
+CREATE OR REPLACE FUNCTION ledger.future_tolerance() RETURNS interval LANGUAGE sql STABLE
+SET search_path = pg_catalog, ledger AS $$
+  SELECT p.future_tolerance FROM ledger.posting_policy p ORDER BY p.id DESC LIMIT 1
+$$;
+
+-- The latest business day an entry may be dated: the bank's date (Asia/Shanghai, as C++ computes
+-- business days) of the database clock plus the tolerance.
+CREATE OR REPLACE FUNCTION ledger.business_day_max() RETURNS date LANGUAGE sql STABLE
+SET search_path = pg_catalog, ledger AS $$
+  SELECT ((now() + ledger.future_tolerance()) AT TIME ZONE 'Asia/Shanghai')::date
+$$;
+
+-- The second check, where the data lives (a statement trigger on ledger.journal_entry): whatever
+-- path wrote them, new entries into a closed day undo the statement. The posting functions refuse
+-- such entries first with a status, so this fires only for a path that skipped them.
+CREATE OR REPLACE FUNCTION ledger.refuse_closed_days() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, ledger AS $$
+DECLARE
+  v_last_closed date;
+  v_entry record;
+BEGIN
+  PERFORM pg_advisory_xact_lock_shared(ledger.closing_lock_key());
+  v_last_closed := ledger.last_closed_day();
+  IF v_last_closed IS NULL THEN
+    RETURN NULL;
+  END IF;
+  SELECT n.id, n.external_ref, n.business_day INTO v_entry
+    FROM new_entries n WHERE n.business_day <= v_last_closed ORDER BY n.id LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'business_day_closed: entry % (%) is dated %, and every day up to % is closed',
+      v_entry.id, v_entry.external_ref, v_entry.business_day, v_last_closed USING ERRCODE = 'PL007';
+  END IF;
+  RETURN NULL;
+END $$;
+
 -- Posts a general entry. Returns (status, entry_id, detail): status 'posted', 'exists' (a replay with
 -- the same content: the original entry), or a rejection; nothing is written on a rejection.
 -- The C++ EntryBuilder enforces the same guards first; these are the second path.
@@ -301,6 +357,8 @@ DECLARE
   v_hash bytea;
   v_entry ledger.journal_entry;
   v_existing ledger.journal_entry;
+  v_last_closed date;
+  v_day_max date;
 BEGIN
   IF p_external_ref IS NULL OR length(p_external_ref) NOT BETWEEN 1 AND 128 THEN
     RETURN QUERY SELECT 'invalid_external_ref'::text, NULL::bigint, 'external_ref must be 1..128 characters'::text; RETURN;
@@ -340,6 +398,24 @@ BEGIN
   END IF;
   v_hash := ledger.entry_content_hash(p_kind, p_business_day, coalesce(p_description, ''), p_reverses_entry_id,
                                       p_account_codes, p_sides, p_amounts_fen);
+  -- Closed and future days. The shared closing lock first (held to commit), then the closed days in a
+  -- statement of their own. A replay is still answered: the stored entry decides below.
+  PERFORM pg_advisory_xact_lock_shared(ledger.closing_lock_key());
+  v_last_closed := ledger.last_closed_day();
+  v_day_max := ledger.business_day_max();
+  IF (p_business_day <= v_last_closed OR p_business_day > v_day_max)
+     AND NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.external_ref = p_external_ref) THEN
+    IF p_business_day <= v_last_closed THEN
+      RETURN QUERY SELECT 'business_day_closed'::text, NULL::bigint,
+        format('business day %s is closed (every day up to %s is): a closed day''s figures do not move',
+               p_business_day, v_last_closed);
+    ELSE
+      RETURN QUERY SELECT 'business_day_in_future'::text, NULL::bigint,
+        format('business day %s is after %s, the bank''s date by the ledger''s clock plus the tolerance of %s',
+               p_business_day, v_day_max, ledger.future_tolerance());
+    END IF;
+    RETURN;
+  END IF;
   IF p_reverses_entry_id IS NOT NULL THEN
     -- The original's row lock makes concurrent reversals of one entry take turns. Without it, a replay
     -- under the same reference racing the first could be refused by the unique index on

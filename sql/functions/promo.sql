@@ -63,8 +63,11 @@ DECLARE
   c_amount_max_fen CONSTANT bigint := 10000000000;  -- 100,000,000.00 CNY: no scan payment is larger
   n integer := coalesce(cardinality(p_payment_ids), 0);
   v_now timestamptz := now();  -- the posted_at of every entry of the batch (the transaction's time)
-  -- Days up to this one are closed (ledger.business_day_close): nothing may be posted into them.
-  v_last_closed date := (SELECT max(bdc.business_day) FROM ledger.business_day_close bdc);
+  -- Days up to this one are closed (ledger.business_day_close): nothing may be posted into them. Read
+  -- after the shared closing lock is taken (below), never in this DECLARE.
+  v_last_closed date;
+  -- A payment time after this is refused (paid_at_in_future): the clock plus ledger.posting_policy.
+  v_paid_at_max timestamptz;
   -- Per input, index = arrival order. r_* are the results.
   r_status text[]; r_detail text[]; r_entry bigint[]; r_reason text[]; r_amount bigint[]; r_discount bigint[];
   r_payer_share bigint[]; r_merchant_share bigint[]; r_campaign bigint[]; r_deck bigint[]; r_card integer[];
@@ -117,6 +120,10 @@ BEGIN
 
   v_fail_acc := array_fill(NULL::bigint, ARRAY[n]);
   v_winner := array_fill(NULL::integer, ARRAY[n]);
+  -- Held to commit: a close-day waits for this batch, or this batch for it (migration 0009).
+  PERFORM pg_advisory_xact_lock_shared(ledger.closing_lock_key());
+  v_last_closed := ledger.last_closed_day();
+  v_paid_at_max := v_now + ledger.future_tolerance();
 
   -- 1. Guards, replays and look-ups, set-wise. status is set here for what is decided before any
   --    lock (a malformed input, a payment already stored); the rest is decided in step 3.
@@ -340,6 +347,12 @@ BEGIN
       r_status[i] := 'business_day_closed';
       r_detail[i] := format('business day %s is closed (every day up to %s is): a closed day''s figures do not move',
                             p_business_days[i], v_last_closed);
+      r_campaign[i] := NULL; CONTINUE;
+    END IF;
+    IF p_paid_at[i] > v_paid_at_max THEN
+      r_status[i] := 'paid_at_in_future';
+      r_detail[i] := format('paid_at %s is %s ahead of the ledger''s clock (%s); the tolerance is %s',
+                            p_paid_at[i], date_trunc('second', p_paid_at[i] - v_now), v_now, ledger.future_tolerance());
       r_campaign[i] := NULL; CONTINUE;
     END IF;
 
@@ -567,13 +580,8 @@ BEGIN
   IF NOT FOUND THEN
     RETURN QUERY SELECT 'unknown_payment'::text, NULL::bigint, format('no payment %s', p_payment_id); RETURN;
   END IF;
-  -- A reversal into a closed day is refused; one already posted is still answered (a replay).
-  IF p_business_day <= (SELECT max(bdc.business_day) FROM ledger.business_day_close bdc)
-     AND NOT EXISTS (SELECT 1 FROM promo.payment_reversal r WHERE r.payment_id = p_payment_id) THEN
-    RETURN QUERY SELECT 'business_day_closed'::text, NULL::bigint,
-      format('business day %s is closed: reverse into the open day', p_business_day);
-    RETURN;
-  END IF;
+  -- A reversal into a closed day (business_day_closed) or after the bank's date (business_day_in_future)
+  -- is refused by ledger.post_entry, as every entry is; one already posted is still answered.
   SELECT rev.status, rev.entry_id, rev.detail INTO v_status, v_entry, v_detail
     FROM ledger.reverse_entry(v_payment.entry_id, 'reversal:payment:' || p_payment_id, p_business_day,
                               format('reversal of payment %s', p_payment_id)) rev;

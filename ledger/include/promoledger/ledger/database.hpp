@@ -28,6 +28,7 @@ inline constexpr std::string_view unbalanced_at_commit = "PL003";
 inline constexpr std::string_view append_only = "PL004";
 inline constexpr std::string_view invalid_reference = "PL005";
 inline constexpr std::string_view campaign_frozen = "PL006";
+inline constexpr std::string_view business_day_closed = "PL007";
 inline constexpr std::string_view unique_violation = "23505";
 inline constexpr std::string_view check_violation = "23514";
 inline constexpr std::string_view serialization_failure = "40001";
@@ -141,13 +142,22 @@ class PgArrayLiteral {
 // Retries taken by with_retry in this process (for benchmarks and monitoring).
 std::atomic<std::uint64_t>& retries_taken();
 
-// Bounded retry of a unit of work on serialization failures and deadlocks.
+// Bounded retry of a unit of work on serialization failures and deadlocks (at most retries_max
+// attempts; each retry is counted once in retries_taken()). SOCI errors thrown by the unit are
+// translated here (rethrow_as_database_error, keeping the SQLSTATE), so a closure may use SOCI directly;
+// every other exception passes through untouched, on the first attempt.
+// REQUIRES: the unit of work is idempotent and starts its own transaction: a failed attempt has been
+// rolled back by the server, and the next one must begin from nothing (reset any results it fills).
 inline constexpr int retries_max = 5;
 template <class F>
 auto with_retry(F&& unit_of_work) -> decltype(unit_of_work()) {
   for (int attempt = 1;; ++attempt) {
     try {
-      return unit_of_work();
+      try {
+        return unit_of_work();
+      } catch (const soci::soci_error&) {
+        rethrow_as_database_error("a unit of work");
+      }
     } catch (const DatabaseError& e) {
       if (!e.retryable() || attempt >= retries_max) throw;
       retries_taken().fetch_add(1, std::memory_order_relaxed);

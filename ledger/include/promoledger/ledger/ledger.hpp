@@ -5,7 +5,16 @@
 //
 // Posting is one round trip (ledger.post_entry), atomic, and idempotent by external reference: a
 // replay with the same content returns the original entry as Status::exists; with other content it is
-// rejected. Accounts are locked in ascending id order, so concurrent postings do not deadlock; limits
+// rejected.
+//
+// Where entries are built. Every general entry (opening deposits of `org import`, transfers,
+// corrections) is an Entry from EntryBuilder, posted by post_in() inside the caller's transaction or by
+// Ledger::post() in a transaction of its own; reversals go through Ledger::reverse() (ledger.reverse_entry,
+// which posts through ledger.post_entry too). Payment entries are the one exception, by design: their
+// three lines are built in SQL by promo.post_payments, a batch at a time, with the same balance,
+// limit, hash-chain and closed-day rules (promo/payments.hpp, docs/architecture.md). Either way the
+// database checks every entry again: ledger.post_entry or promo.post_payments first, then a deferred
+// balance trigger and the closed-day trigger on ledger.journal_entry. Accounts are locked in ascending id order, so concurrent postings do not deadlock; limits
 // (a payer deposit never below zero) hold under any interleaving because they are checked under the
 // account's row lock and again by a CHECK constraint.
 //
@@ -49,6 +58,8 @@ enum class Reject {
   already_reversed,
   cannot_reverse_a_reversal,
   invalid_account_code,
+  business_day_closed,     // the entry's business day, or a later one, is closed (docs/accounting.md)
+  business_day_in_future,  // after the bank's date by the database clock plus ledger.posting_policy
 };
 std::string_view to_string(Reject);
 std::optional<Reject> reject_from_string(std::string_view);
@@ -182,6 +193,12 @@ class Ledger {
                                                     const std::string& bound);
   Database& database_;
 };
+
+// Posts `entry` through ledger.post_entry on `session`, inside the caller's transaction (no retry: the
+// caller owns the unit of work and retries it whole, ledger::with_retry). A rejection the database can
+// only raise (insufficient_funds, business_day_closed at the trigger) has aborted that transaction:
+// roll it back. Ledger::post is this in a transaction of its own.
+Expected<PostResult, Rejection> post_in(soci::session& session, const Entry& entry);
 
 // Maps what a posting function returned (status text, detail) to a typed result. Exposed for promo/.
 Expected<PostResult, Rejection> post_result_from(const std::string& status, std::optional<std::int64_t> entry_id,

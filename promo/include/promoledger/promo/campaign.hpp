@@ -1,6 +1,7 @@
 #pragma once
 // Campaigns: parameters (from a JSON document), their validation, and the lifecycle
-// draft -> approved -> active -> paused <-> active -> ended, with maker-checker approval.
+// draft -> approved -> active <-> paused -> ended (promo/terms.hpp: CampaignStatus), with
+// maker-checker approval. An approved campaign may also be paused or ended before its first day.
 //
 // Approved parameters are immutable (a database trigger refuses any change); every lifecycle step is
 // recorded in promo.campaign_event with the person who made it.
@@ -21,6 +22,7 @@
 #include "promoledger/ledger/money.hpp"
 #include "promoledger/promo/deck.hpp"
 #include "promoledger/promo/rejection.hpp"
+#include "promoledger/promo/terms.hpp"
 
 namespace promoledger::promo {
 
@@ -105,7 +107,8 @@ class Campaigns {
   // Maker-checker: the approver must differ from the creator. A merchant may be in only one
   // approved campaign on any day.
   Expected<std::string, Rejection> approve(std::int64_t id, const std::string& approver);
-  // action: "pause" (active -> paused), "resume" (paused -> active), "end" (approved/active/paused -> ended).
+  // action: "pause" (approved or active -> paused), "resume" (paused -> active),
+  // "end" (approved, active or paused -> ended).
   Expected<std::string, Rejection> transition(std::int64_t id, const std::string& action, const std::string& actor);
 
   static constexpr std::size_t list_rows_max = 10'000;

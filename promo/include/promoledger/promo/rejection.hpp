@@ -30,7 +30,10 @@ enum class Reject {
   insufficient_funds,
   unknown_payment,
   already_reversed,
-  business_day_closed,  // the payment's (or reversal's) business day is closed
+  business_day_closed,     // the payment's (or reversal's) business day is closed
+  paid_at_in_future,       // the payment time is further ahead of the database clock than the tolerance
+  business_day_in_future,  // a reversal dated after the bank's date (clock plus tolerance)
+  cannot_reverse_a_reversal,
 };
 std::string_view to_string(Reject);
 std::optional<Reject> reject_from_string(std::string_view);
