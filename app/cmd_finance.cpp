@@ -1,8 +1,11 @@
 // Branch finance reports and the auditors' commands: each parses its options, makes one library call
 // (promo/finance.hpp, promo/audit_checks.hpp, ledger/ledger.hpp) and renders the result through
 // promo::views (the same to_json the HTTP service answers with).
+#include <algorithm>
+#include <cstddef>
 #include <iostream>
 #include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -108,9 +111,20 @@ void report_statement_command(CLI::App& report, Context& ctx) {
   statement->add_option("--limit", limit, "at most this many lines")->check(CLI::Range(1, 10'000));
   statement->callback([&ctx] {
     const auto [from, to] = range_of(range);
-    const auto lines = ledger::Ledger(ctx.database()).statement(account, from, to, limit);
+    // One line more than asked tells whether the statement goes on; at the ledger's own cap it cannot.
+    const std::size_t cap = ledger::Ledger::statement_lines_max;
+    auto lines = ledger::Ledger(ctx.database()).statement(account, from, to, std::min(limit + 1, cap));
     if (!lines) throw CommandError(exit_rejected, std::string(ledger::to_string(lines.error().code)), lines.error().detail);
-    print(ctx, promo::views::statement_table(*lines), std::cout);
+    std::vector<ledger::StatementLine> shown = std::move(lines).value();
+    const bool cut = shown.size() > limit || shown.size() == cap;
+    if (shown.size() > limit) shown.erase(shown.begin() + static_cast<std::ptrdiff_t>(limit), shown.end());
+    print(ctx, promo::views::statement_table(shown), std::cout);
+    // Never a silent cut: the lines shown are whole, and stderr says that more may follow.
+    if (cut) {
+      std::cerr << fmt::format("promoledger: report statement: only the first {} lines; more follow: narrow --from/--to "
+                               "or raise --limit (at most {})\n",
+                               shown.size(), cap);
+    }
   });
 }
 

@@ -4,12 +4,14 @@
 // stands in for 100,000. Self-contained on purpose: only the fresh database of test_db.hpp.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli_runner.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
 #include "promoledger/promo/campaign.hpp"
@@ -201,6 +203,31 @@ TEST_F(ReportLimitTest, TheVectorFunctionsKeepEveryRowUnderTheDefaultLimit) {
   EXPECT_EQ(promo::outlet_report(db(), on("2026-11-24"), on("2026-11-25")).size(), 4u);
   EXPECT_EQ(promo::campaign_report(db(), campaign_id_, on("2026-11-24"), on("2026-11-25")).size(), 4u);
   EXPECT_EQ(promo::budget_report(db()).size(), 1u);
+}
+
+// The statement keeps its own --limit (at most ledger::Ledger::statement_lines_max lines), but a cut
+// statement says so on stderr; stdout holds whole lines only.
+TEST_F(ReportLimitTest, AStatementCutByItsLimitSaysSo) {
+  const auto bin = promoledger_bin();
+  ASSERT_TRUE(bin.has_value()) << "PROMOLEDGER_BIN is not set";
+  pay("s1", "P1", "2026-11-24T12:00:00+08:00");
+  pay("s2", "P1", "2026-11-25T12:00:00+08:00");  // P1's deposit: the opening and two payments
+  CliRunner cli(*bin, tdb_.conninfo(), std::filesystem::temp_directory_path() / ("report-limit-" + tdb_.name()));
+  const std::vector<std::string> statement{"report", "statement", "--account", "payer:P1:deposit", "--from",
+                                           "2026-11-01", "--to", "2026-11-30", "--limit"};
+  auto args = statement;
+  args.push_back("2");
+  const CliRun cut = cli.run(args, true);
+  ASSERT_EQ(cut.exit_code, 0) << cut.err;
+  const auto lines = nlohmann::json::parse(cut.out);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["reference"], "payment:s1");
+  EXPECT_NE(cut.err.find("only the first 2 lines; more follow"), std::string::npos) << cut.err;
+  args.back() = "3";
+  const CliRun whole = cli.run(args, true);
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  EXPECT_EQ(nlohmann::json::parse(whole.out).size(), 3u);
+  EXPECT_EQ(whole.err, "");
 }
 
 }  // namespace
