@@ -1113,6 +1113,15 @@ TEST_F(ServiceTest, ServesHttpsWithTls) {
   EXPECT_EQ(h.js().value("status", ""), "ok");
   const auto p = to_answer(client.Get("/v1/payments/none", auth(poster())));
   EXPECT_EQ(p.status, 404) << p.describe();
+  // Under TLS the console's session cookie is Secure: a browser never sends it over plain HTTP.
+  {
+    const auto signed_in = to_answer(client.Post("/console/sign-in", {{"Origin", fmt::format("https://127.0.0.1:{}", svc.port())}},
+                                                 "token=" + auditor(), "application/x-www-form-urlencoded"));
+    EXPECT_EQ(signed_in.status, 303) << signed_in.describe();
+    EXPECT_NE(signed_in.header("Set-Cookie").find("; Secure"), std::string::npos) << signed_in.header("Set-Cookie");
+    const std::string cookie = signed_in.header("Set-Cookie").substr(0, signed_in.header("Set-Cookie").find(';'));
+    EXPECT_EQ(to_answer(client.Get("/v1/campaigns", {{"Cookie", cookie}})).status, 200);
+  }
   // Plain HTTP on the TLS port gets no answer.
   const auto plain = call(svc.port(), "GET", "/healthz", "");
   EXPECT_NE(plain.status, 200) << plain.describe();
@@ -1466,6 +1475,15 @@ TEST_F(ServiceTest, ConsoleSignInSessionCsrfAndSignOut) {
   EXPECT_EQ(set_cookie.find("Secure"), std::string::npos) << set_cookie;
   EXPECT_EQ(set_cookie.find(auditor()), std::string::npos) << "the token itself must never be the cookie";
   Browser b{port, set_cookie.substr(0, set_cookie.find(';')), ""};
+  {  // Signing in again gives a new session and ends the one the browser held.
+    const auto again = to_answer(client.Post("/console/sign-in", {{"Cookie", b.cookie}}, "token=" + auditor(),
+                                             "application/x-www-form-urlencoded"));
+    ASSERT_EQ(again.status, 303) << again.describe();
+    const std::string fresh = again.header("Set-Cookie").substr(0, again.header("Set-Cookie").find(';'));
+    EXPECT_NE(fresh, b.cookie);
+    EXPECT_EQ(b.get("/console/verify").status, 303) << "the replaced session is closed";
+    b.cookie = fresh;
+  }
   const auto page = b.get("/console/verify");
   ASSERT_EQ(page.status, 200) << page.describe();
   EXPECT_NE(page.header("Content-Type").find("text/html"), std::string::npos);

@@ -204,6 +204,10 @@ void add_console(httplib::Server& server, Service& service, const ServiceOptions
       return render_sign_in(res, 403, "A poster token is for core banking, not for the console: sign in with a "
                                       "finance, auditor or operator token.");
     }
+    // A sign-in replaces the browser's session, if it had one: a fresh id each time (no fixation), and
+    // the old one does not linger until its idle expiry.
+    const std::string previous = cookie_value(req.get_header_value("Cookie"), SessionStore::cookie_name);
+    if (!previous.empty()) sessions.close(previous);
     const auto opened = sessions.open(token_hash(token));
     spdlog::info("console: {} ({}) signed in", identity->name, to_string(identity->role));
     res.set_header("Set-Cookie", session_cookie(opened.id, tls, false));
