@@ -199,10 +199,13 @@ void Service::create_campaign(const httplib::Request& req, httplib::Response& re
                                   fmt::format("the campaign cannot work as given: {} problem(s)", errors.size()), errors);
   }
   reading(res, [&] {
-    auto id = promo::Campaigns(posting_db_).create(*params, document, "api:" + t_notes.token_name);
+    // Like the other campaign steps (steer_campaign), on the reading pool: the posting pool's sessions
+    // are the group-commit writers', and a campaign is created rarely.
+    auto id = promo::Campaigns(read_db_).create(*params, document, "api:" + t_notes.token_name);
+    // The organisation refuses it (no such branch or merchant, a merchant outside the branch): 422,
+    // with the field the library's message names.
     if (!id) {
-      const int status = id.error().code == promo::Reject::unknown_campaign ? 404 : 422;
-      return answer_campaign_errors(res, status, std::string(promo::to_string(id.error().code)), id.error().detail,
+      return answer_campaign_errors(res, 422, std::string(promo::to_string(id.error().code)), id.error().detail,
                                     {id.error().detail});
     }
     answer(res, 201, json{{"id", *id}, {"status", "draft"}, {"created_by", "api:" + t_notes.token_name}});
@@ -218,7 +221,7 @@ void Service::approve_campaign(const httplib::Request& req, httplib::Response& r
   reading(res, [&] {
     // Maker-checker is the library's (and the table's CHECK): the creator's token cannot approve.
     const std::string approver = "api:" + t_notes.token_name;
-    auto status = promo::Campaigns(posting_db_).approve(*id, approver);
+    auto status = promo::Campaigns(read_db_).approve(*id, approver);
     if (!status) return answer_rejection(res, status.error());
     answer(res, 200, json{{"id", *id}, {"status", *status}, {"approved_by", approver}});
   });
