@@ -2,7 +2,7 @@
 # The console's browser test (docs/console.md): headless Chromium, driven by chromedriver through
 # python3-selenium, against the real `promoledger serve` on a free 127.0.0.1 port and a demo-like
 # database (the example organisation, the pilot campaign made by one person and approved by another,
-# two dealt and simulated days). Screenshots of every page go to $OUT_DIR. Exits non-zero on any
+# two dealt and simulated days, the first closed). Screenshots of every page go to $OUT_DIR. Exits non-zero on any
 # failure, and when Chromium, chromedriver or Selenium is missing: it never skips.
 #
 #   BUILD_DIR             the build with app/promoledger (default: build)
@@ -69,18 +69,21 @@ fi
 export PROMOLEDGER_DB=$conn
 
 echo "console_test.sh: preparing the demo database" >&2
-{
-  $pl db migrate
-  $pl org import examples/organisation.csv --date 2026-11-23
-  id=$($pl --json campaign create --file examples/pilot-campaign.json --by ops.zhang | sed -n 's/.*"id": *\([0-9]*\).*/\1/p')
-  $pl campaign approve "$id" --by fin.li
-  for day in 2026-11-24 2026-11-25; do
-    $pl deal --date "$day"
-    $pl simulate --date "$day" --payments 1500 --seed 7 --mix wechat=70,alipay=10,bank_app=20
-  done
-  $pl pay --payment-id demo-by-hand --payer P0001 --merchant M001 --channel bank_app --amount 100.00 \
-    --at 2026-11-25T21:30:00+08:00
-} >"$work/prepare.log" 2>&1 || { tail -n 30 "$work/prepare.log" >&2; die "preparing the database failed"; }
+# Each step checked on its own (set -e does not reach into a command list followed by ||).
+run() { "$@" >>"$work/prepare.log" 2>&1 || { tail -n 30 "$work/prepare.log" >&2; die "$*"; }; }
+run $pl db migrate
+run $pl org import examples/organisation.csv --date 2026-11-23
+id=$($pl --json campaign create --file examples/pilot-campaign.json --by ops.zhang | sed -n 's/.*"id": *\([0-9]*\).*/\1/p')
+[[ -n $id ]] || die "campaign create printed no id"
+run $pl campaign approve "$id" --by fin.li
+# The first day is closed (its budget moves from reserved to spent), the second is still open.
+run $pl deal --date 2026-11-24
+run $pl simulate --date 2026-11-24 --payments 1500 --seed 7 --mix wechat=70,alipay=10,bank_app=20
+run $pl close-day --date 2026-11-24
+run $pl deal --date 2026-11-25
+run $pl simulate --date 2026-11-25 --payments 1500 --seed 8 --mix wechat=70,alipay=10,bank_app=20
+run $pl pay --payment-id demo-by-hand --payer P0001 --merchant M001 --channel bank_app --amount 100.00 \
+  --at 2026-11-25T21:30:00+08:00
 
 # A discounted payment for the trace page (read from the database, not assumed from the simulator).
 payment_id=$($psql "$conn" -Atc "SELECT payment_id FROM promo.payment WHERE discount_fen > 0 ORDER BY payment_id LIMIT 1")
@@ -109,4 +112,11 @@ echo "console_test.sh: service on 127.0.0.1:$port; running the browser test" >&2
 
 $python tests/console/console_test.py --base-url "http://127.0.0.1:$port" --tokens "$tokens" --out "$out_dir" \
   --work "$work" --payment-id "$payment_id"
+# The service must stop cleanly: under the sanitizers (scripts/test.sh) a leak or an error in the
+# console's code shows here.
+kill -TERM "$serve_pid"
+serve_rc=0
+wait "$serve_pid" || serve_rc=$?
+serve_pid=""
+((serve_rc == 0)) || die "the service exited with $serve_rc after SIGTERM (see $out_dir/serve.log)"
 echo "console_test.sh: passed in $(($(date +%s) - started)) s; screenshots in $out_dir" >&2
