@@ -15,12 +15,14 @@ std::string default_actor() {
   return "unknown";
 }
 
+std::string Context::conninfo() const {
+  auto conninfo = ledger::conninfo_from(db_flag.empty() ? std::nullopt : std::optional<std::string>(db_flag));
+  if (!conninfo) usage_error("no database: pass --db or set PROMOLEDGER_DB (a libpq connection string)");
+  return *conninfo;
+}
+
 ledger::Database& Context::database() {
-  if (!db) {
-    auto conninfo = ledger::conninfo_from(db_flag.empty() ? std::nullopt : std::optional<std::string>(db_flag));
-    if (!conninfo) usage_error("no database: pass --db or set PROMOLEDGER_DB (a libpq connection string)");
-    db = std::make_unique<ledger::Database>(ledger::DatabaseOptions{*conninfo, pool_size});
-  }
+  if (!db) db = std::make_unique<ledger::Database>(ledger::DatabaseOptions{conninfo(), pool_size});
   return *db;
 }
 

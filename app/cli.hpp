@@ -61,6 +61,8 @@ struct Context {
   bool json = false;
   bool csv = false;
   Format format() const { return json ? Format::json : (csv ? Format::csv : Format::table); }
+  // --db, else $PROMOLEDGER_DB; a usage error when neither is set.
+  std::string conninfo() const;
   // Opened on first use, so `--help` and usage errors need no database.
   ledger::Database& database();
   std::unique_ptr<ledger::Database> db;

@@ -1,5 +1,11 @@
-// Branch finance reports and the auditors' commands.
+// Branch finance reports and the auditors' commands: each parses its options, makes one library call
+// (promo/finance.hpp, promo/audit_checks.hpp, ledger/ledger.hpp) and renders the result through
+// promo::views (the same to_json the HTTP service answers with).
+#include <algorithm>
+#include <cstddef>
 #include <iostream>
+#include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -29,103 +35,106 @@ void add_range(CLI::App* cmd, Range& r) {
   cmd->add_option("--to", r.to, "last business day YYYY-MM-DD")->required();
 }
 
-std::string text(std::int64_t n) { return std::to_string(n); }
+// A report the library refused: an unknown campaign or outlet, a bad range, or too many rows.
+[[noreturn]] void report_refused(const promo::ReportError& error) {
+  if (error.code == promo::ReportRefusal::bad_range) usage_error("--" + error.detail);
+  throw CommandError(exit_rejected, std::string(promo::to_string(error.code)), error.detail);
+}
+
+void print_outlet_report(const Context& ctx, const promo::OutletReport& report) {
+  if (ctx.json) return print_json(promo::views::to_json(report), std::cout);
+  print(ctx, promo::views::outlet_table(report.rows, report.level), std::cout);
+  if (!ctx.csv) {
+    std::cout << "\nbudgets\n";
+    print(ctx, promo::views::budget_table(report.budgets), std::cout);
+  }
+}
+
+void report_outlets_command(CLI::App& report, Context& ctx) {
+  auto* outlets = report.add_subcommand("outlets", "scan payments, bank-app share and subsidy per outlet, rolled up");
+  static Range range;
+  static std::string level = "all";
+  add_range(outlets, range);
+  outlets->add_option("--level", level, "outlet | sub_branch | branch | all (default)")
+      ->check(CLI::IsMember({"outlet", "sub_branch", "branch", "all"}));
+  outlets->callback([&ctx] {
+    const auto [from, to] = range_of(range);
+    const auto result = promo::report_outlets(ctx.database(), from, to, level);
+    if (!result) report_refused(result.error());
+    print_outlet_report(ctx, *result);
+  });
+}
+
+std::optional<date::year_month_day> optional_day(const std::string& text, const char* flag) {
+  if (text.empty()) return std::nullopt;
+  auto day = ledger::parse_day(text);
+  if (!day) usage_error(fmt::format("--{}: {}", flag, day.error()));
+  return *day;
+}
+
+void report_campaign_command(CLI::App& report, Context& ctx) {
+  auto* campaign = report.add_subcommand("campaign", "per merchant and day: cards dealt, used, expired, subsidy, band share");
+  static long long campaign_id = 0;
+  static Range range;
+  campaign->add_option("ID", campaign_id, "campaign id")->required();
+  campaign->add_option("--from", range.from, "first business day (default: the campaign's first day)");
+  campaign->add_option("--to", range.to, "last business day (default: the campaign's last day)");
+  campaign->callback([&ctx] {
+    const auto from = optional_day(range.from, "from");
+    const auto to = optional_day(range.to, "to");
+    const auto result = promo::report_campaign(ctx.database(), campaign_id, from, to);
+    if (!result) report_refused(result.error());
+    if (ctx.json) return print_json(promo::views::to_json(*result), std::cout);
+    print(ctx, promo::views::campaign_report_table(result->rows), std::cout);
+  });
+}
+
+void report_trial_balance_command(CLI::App& report, Context& ctx) {
+  report.add_subcommand("trial-balance", "every account with debits, credits and balance; totals")->callback([&ctx] {
+    const auto tb = ledger::Ledger(ctx.database()).trial_balance();
+    if (ctx.json) {
+      print_json(promo::views::to_json(tb), std::cout);
+    } else {
+      print(ctx, promo::views::trial_balance_table(tb), std::cout);
+    }
+    if (!tb.balanced()) ctx.exit_code = exit_rejected;
+  });
+}
+
+void report_statement_command(CLI::App& report, Context& ctx) {
+  auto* statement = report.add_subcommand("statement", "an account's lines with the running balance");
+  static std::string account;
+  static Range range;
+  static std::size_t limit = ledger::Ledger::statement_lines_max;
+  statement->add_option("--account", account, "account code, e.g. payer:P0001:deposit")->required();
+  add_range(statement, range);
+  statement->add_option("--limit", limit, "at most this many lines")->check(CLI::Range(1, 10'000));
+  statement->callback([&ctx] {
+    const auto [from, to] = range_of(range);
+    // One line more than asked tells whether the statement goes on; at the ledger's own cap it cannot.
+    const std::size_t cap = ledger::Ledger::statement_lines_max;
+    auto lines = ledger::Ledger(ctx.database()).statement(account, from, to, std::min(limit + 1, cap));
+    if (!lines) throw CommandError(exit_rejected, std::string(ledger::to_string(lines.error().code)), lines.error().detail);
+    std::vector<ledger::StatementLine> shown = std::move(lines).value();
+    const bool cut = shown.size() > limit || shown.size() == cap;
+    if (shown.size() > limit) shown.erase(shown.begin() + static_cast<std::ptrdiff_t>(limit), shown.end());
+    print(ctx, promo::views::statement_table(shown), std::cout);
+    // Never a silent cut: the lines shown are whole, and stderr says that more may follow.
+    if (cut) {
+      std::cerr << fmt::format("promoledger: report statement: only the first {} lines; more follow: narrow --from/--to "
+                               "or raise --limit (at most {})\n",
+                               shown.size(), cap);
+    }
+  });
+}
 
 void report_commands(CLI::App& app, Context& ctx) {
   auto* report = app.add_subcommand("report", "branch finance reports");
   report->require_subcommand(1);
-
-  auto* outlets = report->add_subcommand("outlets", "scan payments, bank-app share and subsidy per outlet, rolled up");
-  static Range outlets_range;
-  static std::string level = "all";
-  add_range(outlets, outlets_range);
-  outlets->add_option("--level", level, "outlet | sub_branch | branch | all (default)")
-      ->check(CLI::IsMember({"outlet", "sub_branch", "branch", "all"}));
-  outlets->callback([&ctx] {
-    const auto [from, to] = range_of(outlets_range);
-    const auto rows = promo::outlet_report(ctx.database(), from, to);
-    const Table t = promo::views::outlet_table(rows, level);
-    const Table b = promo::views::budget_table(promo::budget_report(ctx.database()));
-    if (ctx.json) {
-      print_json(promo::views::outlet_report(outlets_range.from, outlets_range.to, t, b), std::cout);
-      return;
-    }
-    print(ctx, t, std::cout);
-    if (!ctx.csv) {
-      std::cout << "\nbudgets\n";
-      print(ctx, b, std::cout);
-    }
-  });
-
-  auto* campaign = report->add_subcommand("campaign", "per merchant and day: cards dealt, used, expired, subsidy, band share");
-  static long long campaign_id = 0;
-  static Range campaign_range;
-  campaign->add_option("ID", campaign_id, "campaign id")->required();
-  campaign->add_option("--from", campaign_range.from, "first business day (default: the campaign's first day)");
-  campaign->add_option("--to", campaign_range.to, "last business day (default: the campaign's last day)");
-  campaign->callback([&ctx] {
-    Range range = campaign_range;
-    if (range.from.empty() || range.to.empty()) {
-      auto lease = ctx.database().lease();
-      std::string first, last;
-      *lease << "SELECT first_day::text, last_day::text FROM promo.campaign WHERE id = :id", soci::use(campaign_id),
-          soci::into(first), soci::into(last);
-      if (!lease->got_data()) throw CommandError(exit_rejected, "unknown_campaign", fmt::format("no campaign {}", campaign_id));
-      if (range.from.empty()) range.from = first;
-      if (range.to.empty()) range.to = last;
-    }
-    const auto [from, to] = range_of(range);
-    const auto rows = promo::campaign_report(ctx.database(), campaign_id, from, to);
-    if (rows.empty()) {
-      // Distinguish "no such campaign" from "nothing in that range".
-      auto lease = ctx.database().lease();
-      long long n = 0;
-      *lease << "SELECT count(*) FROM promo.campaign WHERE id = :id", soci::use(campaign_id), soci::into(n);
-      if (n == 0) throw CommandError(exit_rejected, "unknown_campaign", fmt::format("no campaign {}", campaign_id));
-    }
-    print(ctx, promo::views::campaign_report_table(rows), std::cout);
-  });
-
-  report->add_subcommand("trial-balance", "every account with debits, credits and balance; totals")->callback([&ctx] {
-    ledger::Ledger ledger(ctx.database());
-    const auto tb = ledger.trial_balance();
-    if (ctx.json) {
-      print_json(promo::views::trial_balance(tb), std::cout);
-      return;
-    }
-    Table t{{"account", "type", "debits", "credits", "balance"}, {false, false, true, true, true}, {}};
-    for (const auto& a : tb.accounts) {
-      t.rows.push_back({a.code, std::string(ledger::to_string(a.type)), money_text(a.debits_fen), money_text(a.credits_fen),
-                        money_text(a.balance_fen)});
-    }
-    t.rows.push_back({"total", "", money_text(tb.total_debits_fen), money_text(tb.total_credits_fen),
-                      tb.balanced() ? "balanced" : "NOT BALANCED"});
-    print(ctx, t, std::cout);
-    if (!tb.balanced()) ctx.exit_code = exit_rejected;
-  });
-
-  auto* statement = report->add_subcommand("statement", "an account's lines with the running balance");
-  static std::string account;
-  static Range statement_range;
-  static std::size_t limit = ledger::Ledger::statement_lines_max;
-  statement->add_option("--account", account, "account code, e.g. payer:P0001:deposit")->required();
-  add_range(statement, statement_range);
-  statement->add_option("--limit", limit, "at most this many lines")->check(CLI::Range(1, 10'000));
-  statement->callback([&ctx] {
-    const auto [from, to] = range_of(statement_range);
-    ledger::Ledger ledger(ctx.database());
-    auto lines = ledger.statement(account, from, to, limit);
-    if (!lines) throw CommandError(exit_rejected, std::string(ledger::to_string(lines.error().code)), lines.error().detail);
-    Table t{{"seq", "business_day", "entry", "kind", "reference", "debit", "credit", "balance"},
-            {true, false, true, false, false, true, true, true},
-            {}};
-    for (const auto& l : *lines) {
-      const bool debit = l.side == ledger::Side::debit;
-      t.rows.push_back({text(l.account_seq), l.business_day, text(l.entry_id), l.kind, l.external_ref,
-                        debit ? l.amount.str() : "", debit ? "" : l.amount.str(), money_text(l.balance_after_fen)});
-    }
-    print(ctx, t, std::cout);
-  });
+  report_outlets_command(*report, ctx);
+  report_campaign_command(*report, ctx);
+  report_trial_balance_command(*report, ctx);
+  report_statement_command(*report, ctx);
 }
 
 void print_trace_text(const json& t) {
@@ -183,85 +192,55 @@ void print_trace_text(const json& t) {
   std::cout << '\n';
 }
 
-void audit_commands(CLI::App& app, Context& ctx) {
-  auto* audit = app.add_subcommand("audit", "trace, list and verify");
-  audit->require_subcommand(1);
-
-  auto* trace = audit->add_subcommand("trace", "payment -> decision -> card -> campaign -> entry -> accounts");
+void audit_trace_command(CLI::App& audit, Context& ctx) {
+  auto* trace = audit.add_subcommand("trace", "payment -> decision -> card -> campaign -> entry -> accounts");
   static std::string payment_id, payment_id_flag;
   trace->add_option("PAYMENT_ID", payment_id, "the payment");
   trace->add_option("--payment-id", payment_id_flag, "the payment (the same as PAYMENT_ID)");
   trace->callback([&ctx] {
-    payment_id = one_payment_id(payment_id, payment_id_flag, "audit trace");
-    auto t = promo::trace_payment(ctx.database(), payment_id);
-    if (!t) throw CommandError(exit_rejected, "unknown_payment", fmt::format("no payment {}", payment_id));
-    if (ctx.json) {
-      print_json(*t, std::cout);
-    } else {
-      print_trace_text(*t);
-    }
+    const std::string id = one_payment_id(payment_id, payment_id_flag, "audit trace");
+    const auto t = promo::trace_payment(ctx.database(), id);
+    if (!t) throw CommandError(exit_rejected, "unknown_payment", fmt::format("no payment {}", id));
+    if (ctx.json) return print_json(*t, std::cout);
+    print_trace_text(*t);
   });
+}
 
-  auto* subsidies = audit->add_subcommand("subsidies", "every subsidy charged to an outlet, with its payment and entry");
+void audit_subsidies_command(CLI::App& audit, Context& ctx) {
+  auto* subsidies = audit.add_subcommand("subsidies", "every subsidy charged to an outlet, with its payment and entry");
   static std::string outlet;
-  static Range subsidies_range;
+  static Range range;
   subsidies->add_option("--outlet", outlet, "outlet code")->required();
-  add_range(subsidies, subsidies_range);
+  add_range(subsidies, range);
   subsidies->callback([&ctx] {
-    const auto [from, to] = range_of(subsidies_range);
-    auto rows = promo::outlet_subsidies(ctx.database(), outlet, from, to);
-    if (!rows) throw CommandError(exit_rejected, "unknown_outlet", fmt::format("no outlet {}", outlet));
-    Table t{{"business_day", "payment_id", "merchant", "payer", "amount", "discount", "payer_part", "merchant_part",
-             "entry", "deck", "card", "reversed"},
-            {false, false, false, false, true, true, true, true, true, true, true, false},
-            {}};
-    ledger::WideFen total = 0, payer = 0, merchant = 0;
-    for (const auto& r : *rows) {
-      t.rows.push_back({r.business_day, r.payment_id, r.merchant, r.payer, money_text(r.amount_fen),
-                        money_text(r.discount_fen), money_text(r.payer_share_fen), money_text(r.merchant_share_fen),
-                        text(r.entry_id), text(r.deck_id), text(r.card_position), r.reversed ? "yes" : "no"});
-      total += r.discount_fen;
-      payer += r.payer_share_fen;
-      merchant += r.merchant_share_fen;
-    }
-    if (ctx.json) {
-      json list = json::array();
-      for (const auto& r : *rows) {
-        list.push_back(json{{"business_day", r.business_day}, {"payment_id", r.payment_id}, {"merchant", r.merchant},
-                            {"payer", r.payer}, {"amount", money_text(r.amount_fen)}, {"discount", money_text(r.discount_fen)},
-                            {"payer_part", money_text(r.payer_share_fen)}, {"merchant_part", money_text(r.merchant_share_fen)},
-                            {"entry_id", r.entry_id}, {"deck_id", r.deck_id}, {"card_position", r.card_position},
-                            {"reversed", r.reversed}});
-      }
-      print_json(json{{"outlet", outlet}, {"from", subsidies_range.from}, {"to", subsidies_range.to},
-                      {"subsidies", list}, {"count", rows->size()}, {"total_discount", money_text(total)},
-                      {"total_payer_part", money_text(payer)}, {"total_merchant_part", money_text(merchant)}},
-                 std::cout);
-      return;
-    }
-    t.rows.push_back({"total", "", "", "", "", money_text(total), money_text(payer), money_text(merchant),
-                      fmt::format("{} subsidies", rows->size()), "", "", ""});
-    print(ctx, t, std::cout);
+    const auto [from, to] = range_of(range);
+    const auto result = promo::audit_subsidies(ctx.database(), outlet, from, to);
+    if (!result) report_refused(result.error());
+    if (ctx.json) return print_json(promo::views::to_json(*result), std::cout);
+    print(ctx, promo::views::subsidy_table(*result), std::cout);
   });
+}
 
-  audit->add_subcommand("verify", "check every invariant of the ledger and the campaign rules")->callback([&ctx] {
+void audit_verify_command(CLI::App& audit, Context& ctx) {
+  audit.add_subcommand("verify", "check every invariant of the ledger and the campaign rules")->callback([&ctx] {
     const auto report = promo::verify_all(ctx.database());
-    const auto& checks = report.checks;
-    const std::string& digest = report.chain_digest;
-    const bool ok = report.ok();
     if (ctx.json) {
-      print_json(promo::views::verify(report), std::cout);
+      print_json(promo::views::to_json(report), std::cout);
     } else {
-      Table t{{"check", "result", "violations", "first violations"}, {false, false, true, false}, {}};
-      for (const auto& c : checks) {
-        t.rows.push_back({c.name, c.ok() ? "ok" : "FAILED", text(c.violations), c.sample.substr(0, 160)});
-      }
-      print_table(t, std::cout);
+      print_table(promo::views::verify_table(report), std::cout);
       std::cout << fmt::format("\n{}; chain digest {} (keep it: a later run must extend, not rewrite, this history)\n",
-                               ok ? "all checks passed" : "VERIFICATION FAILED", digest);
+                               report.ok() ? "all checks passed" : "VERIFICATION FAILED", report.chain_digest);
     }
-    if (!ok) ctx.exit_code = exit_rejected;
+    if (!report.ok()) ctx.exit_code = exit_rejected;
   });
+}
+
+void audit_commands(CLI::App& app, Context& ctx) {
+  auto* audit = app.add_subcommand("audit", "trace, list and verify");
+  audit->require_subcommand(1);
+  audit_trace_command(*audit, ctx);
+  audit_subsidies_command(*audit, ctx);
+  audit_verify_command(*audit, ctx);
 }
 
 }  // namespace

@@ -14,6 +14,28 @@ namespace {
 
 using nlohmann::json;
 
+// --listen HOST:PORT (port 0: any free port).
+void set_listen(service::ServiceOptions& options, const std::string& listen) {
+  const auto colon = listen.rfind(':');
+  if (colon == std::string::npos || colon == 0) usage_error(fmt::format("--listen \"{}\" is not HOST:PORT", listen));
+  options.host = listen.substr(0, colon);
+  try {
+    std::size_t used = 0;
+    const int port = std::stoi(listen.substr(colon + 1), &used);
+    if (used != listen.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
+    options.port = port;
+  } catch (const std::exception&) {
+    usage_error(fmt::format("--listen \"{}\": the port must be 0..65535", listen));
+  }
+}
+
+void set_tls(service::ServiceOptions& options, const std::string& cert, const std::string& key) {
+  if (cert.empty() != key.empty()) usage_error("--tls-cert and --tls-key go together");
+  if (cert.empty()) return;
+  options.tls_cert_file = cert;
+  options.tls_key_file = key;
+}
+
 void serve_command(CLI::App& app, Context& ctx) {
   auto* serve = app.add_subcommand("serve", "run the HTTP/JSON API until SIGTERM (docs/operations.md)");
   static std::string listen = "127.0.0.1:8080", log_format = "text", tls_cert, tls_key;
@@ -37,26 +59,10 @@ void serve_command(CLI::App& app, Context& ctx) {
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
   serve->callback([&ctx] {
-    const auto colon = listen.rfind(':');
-    if (colon == std::string::npos || colon == 0) usage_error(fmt::format("--listen \"{}\" is not HOST:PORT", listen));
-    options.host = listen.substr(0, colon);
-    try {
-      std::size_t used = 0;
-      const int port = std::stoi(listen.substr(colon + 1), &used);
-      if (used != listen.size() - colon - 1 || port < 0 || port > 65535) throw std::out_of_range("port");
-      options.port = port;
-    } catch (const std::exception&) {
-      usage_error(fmt::format("--listen \"{}\": the port must be 0..65535", listen));
-    }
-    if (tls_cert.empty() != tls_key.empty()) usage_error("--tls-cert and --tls-key go together");
-    if (!tls_cert.empty()) {
-      options.tls_cert_file = tls_cert;
-      options.tls_key_file = tls_key;
-    }
+    set_listen(options, listen);
+    set_tls(options, tls_cert, tls_key);
     options.log_format = log_format == "json" ? service::LogFormat::json : service::LogFormat::text;
-    auto conninfo = ledger::conninfo_from(ctx.db_flag.empty() ? std::nullopt : std::optional<std::string>(ctx.db_flag));
-    if (!conninfo) usage_error("no database: pass --db or set PROMOLEDGER_DB (a libpq connection string)");
-    options.conninfo = *conninfo;
+    options.conninfo = ctx.conninfo();  // the service opens its own pools (posting, reading, health)
     ctx.exit_code = service::run_service(options);
   });
 }

@@ -10,7 +10,12 @@
 //              waiting for its answer; W writers post whatever is queued as one batch. Latency is each
 //              payment's submit -> answer, so it includes the wait in the queue.
 //   promoledger_bench deal     --db CONN --merchants N        (dealing 100,000 decks)
-//   promoledger_bench report   --db CONN                      (a month's branch report)
+//   promoledger_bench report   --db CONN                      (a month's branch report: promo::report_outlets,
+//                                                              what `promoledger report outlets` calls)
+//   promoledger_bench verify   --db CONN [--all]              (the checks run after every run; --all: every
+//                                                              check of `promoledger audit verify`)
+// After every run the invariants are checked with the audit's own checks (promo::verify_checks) and the
+// ledger's trial balance; the pilot campaign's parameters are the tests' (tests/support/pilot.hpp).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -20,6 +25,8 @@
 #include <optional>
 #include <stdexcept>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -29,8 +36,11 @@
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
 #include "promoledger/ledger/migrations.hpp"
+#include "pilot.hpp"
+#include "promoledger/promo/audit_checks.hpp"
 #include "promoledger/promo/campaign.hpp"
 #include "promoledger/promo/dealing.hpp"
+#include "promoledger/promo/finance.hpp"
 #include "promoledger/promo/group_commit.hpp"
 #include "promoledger/promo/payments.hpp"
 #include "promoledger/promo/splitmix.hpp"
@@ -57,22 +67,14 @@ long long scalar(ledger::Database& db, const std::string& sql) {
   return v;
 }
 
-// The pilot's parameters for one bench day, with a budget that never runs out; created and approved.
+// The pilot's parameters (tests/support/pilot.hpp, the tests' own) for one bench day, with a budget that
+// never runs out; created and approved.
 void approve_pilot_campaign(ledger::Database& db, const std::string& name, const std::string& branch,
                             std::vector<std::string> merchant_codes) {
-  promo::CampaignParams p;
+  promo::CampaignParams p = testing::pilot_params(std::move(merchant_codes), bench_day, bench_day);
   p.name = name;
   p.funding_branch = branch;
-  p.gl_code = "660101";
-  p.merchants = std::move(merchant_codes);
-  p.first_day = ledger::parse_day(bench_day).value();
-  p.last_day = p.first_day;
-  p.min_payment = ledger::Money::parse("10.00").value();
-  p.min_discount = ledger::Money::parse("1.00").value();
-  p.max_discount = ledger::Money::parse("10.00").value();
-  p.band_low = ledger::Money::parse("7.00").value();
-  p.band_high = ledger::Money::parse("9.00").value();
-  p.budget_total = ledger::Money::parse("1000000000.00").value();
+  p.budget_total = testing::cny("1000000000.00");
   promo::Campaigns campaigns(db);
   auto id = campaigns.create(p, json{{"name", name}}, "bench.maker");
   if (!id) throw std::runtime_error(id.error().detail);
@@ -286,56 +288,41 @@ json run(ledger::Database& db, const std::string& scenario, const std::string& p
   return result;
 }
 
-// After every run: a fast benchmark that breaks an invariant is a failed benchmark.
-json check_invariants(ledger::Database& db) {
+// The audit's checks (promo::verify_checks, the queries of `promoledger audit verify`) the bench runs after
+// every run: the promotion's rules and the budget, all set-wise over the payments and decks. Not after every
+// run: the ledger's four checks, one query whose hash-chain part recomputes every journal line (millions
+// by the end of a full bench), and the re-deal of every deck; `verify --all` runs every check.
+const std::vector<std::string> bench_checks = {"subsidy_lines_match_cards", "cards_used_once", "daily_cap",
+                                               "split_adds_up", "budget_within_limit", "outlet_daily_budget",
+                                               "referential_integrity"};
+
+// After every run: a fast benchmark that breaks an invariant is a failed benchmark. The trial balance is
+// the ledger's (`promoledger report trial-balance`), every other check the audit's.
+json check_invariants(ledger::Database& db, bool all_checks) {
   ledger::Ledger ledger(db);
   const auto tb = ledger.trial_balance();
   json checks = json::array();
   bool ok = tb.balanced();
   checks.push_back(json{{"name", "trial_balance"}, {"ok", tb.balanced()}});
-  const long long over_cap = scalar(db,
-      "SELECT count(*) FROM (SELECT p.merchant_id, p.business_day, count(*) AS n, max(c.cards_per_day) AS cap "
-      "FROM promo.payment p JOIN promo.campaign c ON c.id = p.campaign_id WHERE p.deck_id IS NOT NULL "
-      "GROUP BY 1, 2) x WHERE n > cap");
-  checks.push_back(json{{"name", "daily_cap"}, {"ok", over_cap == 0}, {"violations", over_cap}});
-  ok = ok && over_cap == 0;
-  const long long over_budget = scalar(db,
-      "SELECT count(*) FROM promo.campaign c WHERE (SELECT coalesce(sum(discount_fen), 0) FROM promo.payment p "
-      "WHERE p.campaign_id = c.id) > c.budget_reserved_fen + c.budget_spent_fen");
-  checks.push_back(json{{"name", "budget"}, {"ok", over_budget == 0}, {"violations", over_budget}});
-  ok = ok && over_budget == 0;
-  const long long unbalanced = scalar(db,
-      "SELECT count(*) FROM (SELECT entry_id FROM ledger.journal_line GROUP BY entry_id "
-      "HAVING sum(CASE side WHEN 'D' THEN amount_fen ELSE -amount_fen END) <> 0) x");
-  checks.push_back(json{{"name", "entries_balance"}, {"ok", unbalanced == 0}, {"violations", unbalanced}});
-  ok = ok && unbalanced == 0;
-  const long long drift = scalar(db,
-      "SELECT count(*) FROM ledger.account_balance b WHERE b.line_count <> "
-      "(SELECT count(*) FROM ledger.journal_line l WHERE l.account_id = b.account_id)");
-  checks.push_back(json{{"name", "balances_equal_lines"}, {"ok", drift == 0}, {"violations", drift}});
-  ok = ok && drift == 0;
-  return json{{"ok", ok}, {"checks", checks}};
+  const auto t0 = Clock::now();
+  const auto audit = all_checks ? promo::verify_all(db) : promo::verify_checks(db, bench_checks);
+  for (const auto& c : audit.checks) {
+    json row{{"name", c.name}, {"ok", c.ok()}, {"violations", c.violations}};
+    if (!c.ok()) row["sample"] = c.sample;
+    checks.push_back(std::move(row));
+    ok = ok && c.ok();
+  }
+  return json{{"ok", ok}, {"checks", checks}, {"audit_s", std::chrono::duration<double>(Clock::now() - t0).count()}};
 }
 
-// The branch report's work for a date range: outlets x channels from the per-merchant-day aggregates,
-// rolled up to sub-branch and branch. Returns the number of rows produced.
-std::size_t month_report_rows(ledger::Database& db, date::year_month_day from, date::year_month_day to) {
-  auto lease = db.lease();
-  const std::string f = ledger::format_day(from), t = ledger::format_day(to);
-  soci::rowset<soci::row> rows =
-      (lease->prepare << "SELECT b.code, sb.code, o.code, s.channel, sum(s.payments)::text, sum(s.amount_fen)::text, "
-                         "sum(s.discounted)::text, sum(s.discount_fen)::text FROM promo.merchant_day_stats s "
-                         "JOIN ledger.merchant m ON m.id = s.merchant_id JOIN ledger.org_unit o ON o.id = m.outlet_id "
-                         "JOIN ledger.org_unit sb ON sb.id = o.parent_id JOIN ledger.org_unit b ON b.id = sb.parent_id "
-                         "WHERE s.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date) "
-                         "GROUP BY ROLLUP (b.code, sb.code, o.code), s.channel",
-       soci::use(f), soci::use(t));
-  std::size_t n = 0;
-  for (const auto& row : rows) {
-    (void)row;
-    ++n;
-  }
-  return n;
+// `promoledger report outlets --from F --to T` (app/cmd_finance.cpp): promo::report_outlets at the default
+// level "all", the outlets with their sub-branch and branch roll-ups and every campaign's budget, under the
+// product's row limit. Returns how many rows of each it read; a refusal (too many rows) fails the bench.
+std::pair<std::size_t, std::size_t> month_report_rows(ledger::Database& db, date::year_month_day from,
+                                                      date::year_month_day to) {
+  const auto report = promo::report_outlets(db, from, to, "all");
+  if (!report) throw std::runtime_error("report outlets refused: " + report.error().detail);
+  return {report->rows.size(), report->budgets.size()};
 }
 
 // A month of payments written in bulk: what promo.post_payment writes (entries, lines, payments,
@@ -421,7 +408,9 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--warmup-s", warmup_s)->check(CLI::Range(0, 600));
   run_cmd->add_option("--json-out", json_out);
   auto* deal_cmd = app.add_subcommand("deal", "time dealing decks for --merchants merchants");
-  auto* verify_cmd = app.add_subcommand("verify", "check the invariants");
+  auto* verify_cmd = app.add_subcommand("verify", "check the invariants (exit 1 if one is broken)");
+  bool verify_all_checks = false;
+  verify_cmd->add_flag("--all", verify_all_checks, "every check of `promoledger audit verify`, the hash chains too");
   long long lines = 10'000'000;
   auto* report_cmd = app.add_subcommand("report", "load a month of journal lines in bulk, then time the branch report");
   report_cmd->add_option("--lines", lines, "journal lines to load (default 10,000,000)")->check(CLI::Range(1000LL, 100'000'000LL));
@@ -443,7 +432,7 @@ int main(int argc, char** argv) {
       }
       ledger::Database db({conninfo, sessions});
       json result = run(db, scenario, path, clients, writers, affinity, duration_s, warmup_s, merchants, payers, hot);
-      result["invariants"] = check_invariants(db);
+      result["invariants"] = check_invariants(db, false);
       std::cout << result.dump() << '\n';
       if (!json_out.empty()) std::ofstream(json_out) << result.dump(2) << '\n';
       if (!result["invariants"]["ok"].get<bool>()) return 1;
@@ -479,7 +468,7 @@ int main(int argc, char** argv) {
       const auto range_from = ledger::parse_day("2026-11-01").value();
       const auto range_to = ledger::parse_day("2026-11-30").value();
       std::vector<double> times_ms;
-      std::size_t rows = 0;
+      std::pair<std::size_t, std::size_t> rows;
       for (int i = 0; i < 5; ++i) {
         const auto t0 = Clock::now();
         rows = month_report_rows(db, range_from, range_to);
@@ -489,11 +478,15 @@ int main(int argc, char** argv) {
       result["scenario"] = "report";
       result["report_ms"] = times_ms[times_ms.size() / 2];
       result["report_ms_all"] = times_ms;
-      result["report_rows"] = rows;
+      result["report_rows"] = rows.first;  // outlets, sub-branches, branches
+      result["report_budget_rows"] = rows.second;
+      result["report_function"] = "promo::report_outlets (level all)";
       std::cout << result.dump() << '\n';
     } else if (verify_cmd->parsed()) {
       ledger::Database db({conninfo, 1});
-      std::cout << check_invariants(db).dump() << '\n';
+      const json result = check_invariants(db, verify_all_checks);
+      std::cout << result.dump() << '\n';
+      if (!result["ok"].get<bool>()) return 1;
     }
   } catch (const std::exception& e) {
     std::cerr << "promoledger_bench: " << e.what() << '\n';

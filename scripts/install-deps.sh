@@ -24,6 +24,7 @@ PACKAGES=(
   libssl-dev libcpp-httplib-dev wrk curl
   clang-14 libfuzzer-14-dev
   postgresql-15 postgresql-client-15 postgresql-contrib-15
+  libjs-chart.js libjs-bootstrap5 chromium chromium-driver python3-selenium fonts-wqy-microhei
 )
 
 # Files that must exist afterwards (pg.sh relies on them).

@@ -37,6 +37,10 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export PROMOLEDGER_BIN="$root/$build_dir/app/promoledger"
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600
 
+# The console in headless Chromium against the real service (docs/console.md): about 30 s.
+echo "test.sh: the console's browser test (scripts/console_test.sh)" >&2
+BUILD_DIR="$build_dir" bash scripts/console_test.sh
+
 # A short fuzzing smoke of every parser that takes outside input (docs/reliability.md): the saved
 # reproducers are replayed, then each target runs a few seconds; any crash fails the run.
 echo "test.sh: fuzzing smoke (scripts/fuzz.sh ${PROMOLEDGER_FUZZ_SMOKE_S:-5} per target)" >&2

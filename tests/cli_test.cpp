@@ -1,67 +1,36 @@
 // The promoledger command as a user runs it: exit codes, messages, JSON shapes, all-or-nothing imports.
 // The binary is $PROMOLEDGER_BIN (scripts/test.sh sets it); each test has a fresh database.
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 #include <soci/postgresql/soci-postgresql.h>
 
-#include "promo_fixture.hpp"
+#include "cli_runner.hpp"
 #include "promoledger/ledger/migrations.hpp"
+#include "promoledger/ledger/money.hpp"
+#include "test_db.hpp"
 
 namespace promoledger::testing {
 namespace {
 
-struct CliRun {
-  int exit_code;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
 class CliTest : public DbTest {
  protected:
   void SetUp() override {
-    const char* bin = std::getenv("PROMOLEDGER_BIN");
-    ASSERT_NE(bin, nullptr) << "PROMOLEDGER_BIN is not set (scripts/test.sh sets it to the built promoledger)";
-    bin_ = bin;
+    const auto bin = promoledger_bin();
+    ASSERT_TRUE(bin.has_value()) << "PROMOLEDGER_BIN is not set (scripts/test.sh sets it to the built promoledger)";
+    bin_ = *bin;
     ASSERT_TRUE(std::filesystem::exists(bin_)) << bin_;
     dir_ = std::filesystem::temp_directory_path() / ("promoledger-cli-" + tdb_.name());
-    std::filesystem::create_directories(dir_);
+    cli_.emplace(bin_, tdb_.conninfo(), dir_);
     ASSERT_EQ(run({"db", "migrate"}).exit_code, 0);
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override { cli_.reset(); }
 
-  CliRun run(const std::vector<std::string>& args, bool json = false) {
-    std::string cmd = shell_quote(bin_) + " --db " + shell_quote(tdb_.conninfo()) + (json ? " --json" : "");
-    for (const auto& a : args) cmd += " " + shell_quote(a);
-    const auto out_file = dir_ / "out.txt";
-    const auto err_file = dir_ / "err.txt";
-    cmd += " >" + shell_quote(out_file.string()) + " 2>" + shell_quote(err_file.string());
-    const int status = std::system(cmd.c_str());
-    CliRun r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out_file), slurp(err_file)};
-    return r;
-  }
+  CliRun run(const std::vector<std::string>& args, bool json = false) { return cli_->run(args, json); }
 
-  std::string file(const std::string& name, const std::string& content) {
-    const auto path = dir_ / name;
-    std::ofstream(path) << content;
-    return path.string();
-  }
-
-  static std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p);
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string file(const std::string& name, const std::string& content) { return cli_->file(name, content); }
 
   long long count(const std::string& table) {
     soci::session s(soci::postgresql, tdb_.conninfo());
@@ -86,6 +55,7 @@ class CliTest : public DbTest {
 
   std::string bin_;
   std::filesystem::path dir_;
+  std::optional<CliRunner> cli_;
 };
 
 TEST_F(CliTest, OrgImportIsAllOrNothingAndNamesFileLineAndField) {
@@ -342,8 +312,7 @@ TEST_F(CliTest, UsageErrorsAndDatabaseFailuresHaveTheirExitCodes) {
   EXPECT_EQ(run({"pay", "--amount"}).exit_code, 2);
   const std::string cmd = shell_quote(bin_) + " --db 'host=127.0.0.1 port=1 user=nobody connect_timeout=2' campaign list "
                           ">/dev/null 2>&1";
-  const int status = std::system(cmd.c_str());
-  EXPECT_EQ(WEXITSTATUS(status), 3);
+  EXPECT_EQ(CliRunner::run_shell(cmd), 3);
 }
 
 TEST_F(CliTest, SimulateIsReproducibleAndReplaysOnASecondRun) {

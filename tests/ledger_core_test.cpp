@@ -15,6 +15,7 @@
 #include <soci/postgresql/soci-postgresql.h>
 
 #include "promoledger/ledger/ledger.hpp"
+#include "domain_helpers.hpp"
 #include "promoledger/ledger/migrations.hpp"
 #include "test_db.hpp"
 
@@ -25,9 +26,6 @@ using ledger::EntryBuilder;
 using ledger::Money;
 using ledger::PostResult;
 using ledger::Reject;
-
-date::year_month_day day(const char* text) { return ledger::parse_day(text).value(); }
-Money cny(const char* text) { return Money::parse(text).value(); }
 
 constexpr const char* bank = "bank:cash";
 constexpr const char* payer1 = "payer:P1:deposit";

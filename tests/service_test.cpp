@@ -246,6 +246,16 @@ json figures(json body) {
   return body;
 }
 
+// A campaign document as `campaign create --file` reads it: the small bank's pilot on `merchants`.
+json campaign_document(const std::vector<std::string>& merchants) {
+  return json{{"name", "Pilot 美食街"},       {"funding_branch", "BR1"},   {"gl_code", "660101"},
+              {"merchants", merchants},     {"channel", "bank_app"},     {"first_day", "2026-11-24"},
+              {"last_day", "2026-11-30"},   {"min_payment", "10.00"},    {"min_discount", "1.00"},
+              {"max_discount", "10.00"},    {"band_low", "7.00"},        {"band_high", "9.00"},
+              {"band_share_bp", 8000},      {"daily_cap", 20},           {"payer_share_bp", 5000},
+              {"deck_order", "stratified"}, {"budget_total", "5000.00"}};
+}
+
 std::string fen_text(long long fen) { return fmt::format("{}.{:02}", fen / 100, fen % 100); }
 
 long long money_fen(const std::string& text) {
@@ -673,6 +683,10 @@ TEST_F(ServiceTest, RoleMatrixForbidsExactlyTheRolesNotListed) {
   ASSERT_EQ(call(port, "POST", "/v1/payments", poster(), payment_body("stored-1", "P1", "M1", "20.00")).status, 201);
 
   // Who may call what, from the OpenAPI document (x-roles; none listed: public).
+  // A draft by someone other than any token, for the approve route (maker-checker holds for all).
+  promo::Campaigns campaigns(db());
+  const auto draft = campaigns.create(pilot_params({"M3"}), json{{"name", "draft"}}, "carol");
+  ASSERT_TRUE(draft.has_value());
   const json doc = json::parse(service::openapi_document());
   const std::vector<std::pair<service::Role, std::string>> roles{{service::Role::poster, "poster"},
                                                                  {service::Role::finance, "finance"},
@@ -690,14 +704,16 @@ TEST_F(ServiceTest, RoleMatrixForbidsExactlyTheRolesNotListed) {
     }
     std::string path = templ;
     if (const auto at = path.find("{payment_id}"); at != std::string::npos) path.replace(at, 12, "stored-1");
-    if (const auto at = path.find("{campaign_id}"); at != std::string::npos) path.replace(at, 13, std::to_string(campaign));
-    if (templ == "/v1/reports/outlets") path += "?from=2026-11-24&to=2026-11-30";
+    const auto id_here = templ == "/v1/campaigns/{campaign_id}/approve" ? *draft : campaign;
+    if (const auto at = path.find("{campaign_id}"); at != std::string::npos) path.replace(at, 13, std::to_string(id_here));
+    if (templ == "/v1/reports/outlets" || templ == "/v1/reports/outlets/daily") path += "?from=2026-11-24&to=2026-11-30";
     for (const auto& [role, role_name] : roles) {
       SCOPED_TRACE(fmt::format("{} {} as {}", method, path, role_name));
       std::optional<std::string> body;
       if (method == "POST") body = "";
       if (templ == "/v1/payments") body = payment_body(fmt::format("matrix-{}", ++n), "P2", "M1", "10.00");
       if (templ == "/v1/payments/{payment_id}/reversal") body = R"({"business_day":"2026-11-25"})";
+      if (method == "POST" && templ == "/v1/campaigns") body = campaign_document({"M2"}).dump();
       const bool may = allowed.empty() || allowed.count(role_name) == 1;
       const auto before = snapshot();
       const auto a = call(port, method, path, token(role), body);
@@ -714,8 +730,9 @@ TEST_F(ServiceTest, RoleMatrixForbidsExactlyTheRolesNotListed) {
       }
     }
   }
-  // 16 routes x 4 roles; the document lists 2 public routes (8 requests) and 22 role grants.
-  EXPECT_EQ(allowed_seen + forbidden_seen, 64);
+  // 21 routes x 4 roles; the document lists 2 public routes (8 requests) and 33 role grants.
+  EXPECT_EQ(allowed_seen + forbidden_seen, 84);
+  EXPECT_EQ(allowed_seen, 8 + 33);
   EXPECT_GT(forbidden_seen, 0);
 }
 
@@ -1096,6 +1113,15 @@ TEST_F(ServiceTest, ServesHttpsWithTls) {
   EXPECT_EQ(h.js().value("status", ""), "ok");
   const auto p = to_answer(client.Get("/v1/payments/none", auth(poster())));
   EXPECT_EQ(p.status, 404) << p.describe();
+  // Under TLS the console's session cookie is Secure: a browser never sends it over plain HTTP.
+  {
+    const auto signed_in = to_answer(client.Post("/console/sign-in", {{"Origin", fmt::format("https://127.0.0.1:{}", svc.port())}},
+                                                 "token=" + auditor(), "application/x-www-form-urlencoded"));
+    EXPECT_EQ(signed_in.status, 303) << signed_in.describe();
+    EXPECT_NE(signed_in.header("Set-Cookie").find("; Secure"), std::string::npos) << signed_in.header("Set-Cookie");
+    const std::string cookie = signed_in.header("Set-Cookie").substr(0, signed_in.header("Set-Cookie").find(';'));
+    EXPECT_EQ(to_answer(client.Get("/v1/campaigns", {{"Cookie", cookie}})).status, 200);
+  }
   // Plain HTTP on the TLS port gets no answer.
   const auto plain = call(svc.port(), "GET", "/healthz", "");
   EXPECT_NE(plain.status, 200) << plain.describe();
@@ -1325,6 +1351,392 @@ TEST_F(ServiceTest, HostileStringsAreRefusedAndChangeNothing) {
   EXPECT_EQ(snapshot(), before);
   EXPECT_EQ(count("SELECT count(*) FROM promo.payment"), 1);
   EXPECT_EQ(count(fmt::format("SELECT count(*) FROM promo.campaign WHERE id = {} AND status = 'active'", campaign)), 1);
+}
+
+}  // namespace
+}  // namespace promoledger::testing
+
+// ================================================================================ 12. the console
+namespace promoledger::testing {
+namespace {
+
+// A browser's side of a console session: the cookie it holds and the CSRF token its page carries.
+struct Browser {
+  int port;
+  std::string cookie;  // "pl_session=..."
+  std::string csrf;
+
+  Answer get(const std::string& path) const {
+    httplib::Client client("127.0.0.1", port);
+    configure(client);
+    httplib::Headers h;
+    if (!cookie.empty()) h.emplace("Cookie", cookie);
+    return to_answer(client.Get(path, h));
+  }
+  Answer post(const std::string& path, const std::string& body, const std::optional<std::string>& csrf_header,
+              const std::string& content_type = "application/json") const {
+    httplib::Client client("127.0.0.1", port);
+    configure(client);
+    httplib::Headers h;
+    if (!cookie.empty()) h.emplace("Cookie", cookie);
+    if (csrf_header) h.emplace("X-CSRF-Token", *csrf_header);
+    return to_answer(client.Post(path, h, body, content_type));
+  }
+};
+
+// The value of <meta name="csrf-token" content="..."> in a page.
+std::string csrf_of(const std::string& page) {
+  const std::string marker = R"(<meta name="csrf-token" content=")";
+  const auto at = page.find(marker);
+  if (at == std::string::npos) return "";
+  const auto end = page.find('"', at + marker.size());
+  return page.substr(at + marker.size(), end - at - marker.size());
+}
+
+// Signs in with `token` as a browser's form would; the browser keeps the cookie and the CSRF token of
+// the first page. On failure, the answer is in `refused`.
+std::optional<Browser> sign_in(int port, const std::string& token, Answer* refused = nullptr) {
+  httplib::Client client("127.0.0.1", port);
+  configure(client);
+  const auto a = to_answer(client.Post("/console/sign-in", "token=" + percent_encode(token),
+                                       "application/x-www-form-urlencoded"));
+  if (a.status != 303) {
+    if (refused != nullptr) *refused = a;
+    return std::nullopt;
+  }
+  const std::string set_cookie = a.header("Set-Cookie");
+  Browser b{port, set_cookie.substr(0, set_cookie.find(';')), ""};
+  const auto page = b.get("/console/campaigns");
+  b.csrf = csrf_of(page.body);
+  return b;
+}
+
+}  // namespace
+}  // namespace promoledger::testing
+
+namespace promoledger::testing {
+namespace {
+
+TEST_F(ServiceTest, ConsoleSignInSessionCsrfAndSignOut) {
+  dealt_campaign();
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  const int port = svc.port();
+
+  // Without a session: every page sends the browser to sign in, the API answers 401.
+  const Browser nobody{port, "", ""};
+  for (const char* page : {"/console/campaigns", "/console/campaign?id=1", "/console/new-campaign", "/console/outlets",
+                           "/console/trace", "/console/verify"}) {
+    const auto a = nobody.get(page);
+    EXPECT_EQ(a.status, 303) << page << " " << a.describe();
+    EXPECT_EQ(a.header("Location"), "/console/sign-in") << page;
+    EXPECT_EQ(a.body.find("csrf-token"), std::string::npos) << page;
+  }
+  EXPECT_EQ(nobody.get("/").header("Location"), "/console/campaigns");
+  expect_error_body(nobody.get("/v1/campaigns"), 401, "unauthorized");
+  const Browser forged{port, "pl_session=" + std::string(64, 'a'), ""};
+  EXPECT_EQ(forged.get("/console/campaigns").status, 303);
+  expect_error_body(forged.get("/v1/campaigns"), 401, "unauthorized");
+  {
+    const auto page = nobody.get("/console/sign-in");
+    EXPECT_EQ(page.status, 200);
+    EXPECT_NE(page.body.find("name=\"token\""), std::string::npos);
+    EXPECT_NE(page.header("Content-Security-Policy").find("script-src 'self'"), std::string::npos);
+  }
+
+  // Wrong tokens: unknown, and a poster's (core banking is not a console user).
+  Answer refused;
+  EXPECT_FALSE(sign_in(port, "plt_" + std::string(64, '0'), &refused));
+  EXPECT_EQ(refused.status, 401) << refused.describe();
+  EXPECT_TRUE(refused.header("Set-Cookie").empty());
+  EXPECT_FALSE(sign_in(port, poster(), &refused));
+  EXPECT_EQ(refused.status, 403) << refused.describe();
+  EXPECT_TRUE(refused.header("Set-Cookie").empty());
+  {  // A sign-in form posted from another site's page.
+    httplib::Client client("127.0.0.1", port);
+    configure(client);
+    const auto a = to_answer(client.Post("/console/sign-in", {{"Origin", "http://evil.example"}},
+                                         "token=" + auditor(), "application/x-www-form-urlencoded"));
+    EXPECT_EQ(a.status, 403) << a.describe();
+    EXPECT_TRUE(a.header("Set-Cookie").empty());
+  }
+
+  // An auditor signs in: the cookie is HttpOnly, SameSite=Strict, Path=/, and not Secure without TLS.
+  httplib::Client client("127.0.0.1", port);
+  configure(client);
+  const auto signed_in = to_answer(client.Post("/console/sign-in", "token=" + auditor(), "application/x-www-form-urlencoded"));
+  ASSERT_EQ(signed_in.status, 303) << signed_in.describe();
+  EXPECT_EQ(signed_in.header("Location"), "/console/campaigns");
+  const std::string set_cookie = signed_in.header("Set-Cookie");
+  EXPECT_EQ(set_cookie.rfind("pl_session=", 0), 0U) << set_cookie;
+  EXPECT_NE(set_cookie.find("; HttpOnly"), std::string::npos) << set_cookie;
+  EXPECT_NE(set_cookie.find("; SameSite=Strict"), std::string::npos) << set_cookie;
+  EXPECT_NE(set_cookie.find("; Path=/"), std::string::npos) << set_cookie;
+  EXPECT_EQ(set_cookie.find("Secure"), std::string::npos) << set_cookie;
+  EXPECT_EQ(set_cookie.find(auditor()), std::string::npos) << "the token itself must never be the cookie";
+  Browser b{port, set_cookie.substr(0, set_cookie.find(';')), ""};
+  {  // Signing in again gives a new session and ends the one the browser held.
+    const auto again = to_answer(client.Post("/console/sign-in", {{"Cookie", b.cookie}}, "token=" + auditor(),
+                                             "application/x-www-form-urlencoded"));
+    ASSERT_EQ(again.status, 303) << again.describe();
+    const std::string fresh = again.header("Set-Cookie").substr(0, again.header("Set-Cookie").find(';'));
+    EXPECT_NE(fresh, b.cookie);
+    EXPECT_EQ(b.get("/console/verify").status, 303) << "the replaced session is closed";
+    b.cookie = fresh;
+  }
+  const auto page = b.get("/console/verify");
+  ASSERT_EQ(page.status, 200) << page.describe();
+  EXPECT_NE(page.header("Content-Type").find("text/html"), std::string::npos);
+  EXPECT_EQ(page.header("Cache-Control"), "no-store");
+  EXPECT_NE(page.header("Content-Security-Policy").find("default-src 'none'"), std::string::npos);
+  EXPECT_EQ(page.header("X-Frame-Options"), "DENY");
+  EXPECT_NE(page.body.find("audit-1"), std::string::npos) << "the page names who is signed in";
+  b.csrf = csrf_of(page.body);
+  ASSERT_EQ(b.csrf.size(), 64U) << page.body.substr(0, 600);
+  // The navigation offers what the auditor may open; an operator's page is refused.
+  EXPECT_NE(page.body.find("href=\"/console/trace\""), std::string::npos);
+  EXPECT_EQ(page.body.find("href=\"/console/new-campaign\""), std::string::npos);
+  EXPECT_EQ(b.get("/console/new-campaign").status, 403);
+
+  // The session is accepted by the API, with the token's role.
+  EXPECT_EQ(b.get("/v1/campaigns").status, 200);
+  expect_error_body(b.post("/v1/campaigns/1/pause", "", b.csrf), 403, "forbidden");
+  // A change made with the cookie needs the session's CSRF token: missing or wrong is refused.
+  expect_error_body(b.post("/v1/audit/verify", "", std::nullopt), 403, "csrf_token_mismatch");
+  expect_error_body(b.post("/v1/audit/verify", "", std::string(64, '0')), 403, "csrf_token_mismatch");
+  const auto verified = b.post("/v1/audit/verify", "", b.csrf);
+  EXPECT_EQ(verified.status, 200) << verified.describe();
+  EXPECT_TRUE(verified.js().value("ok", false)) << verified.body;
+  // A bearer token is judged alone: a bad one is not rescued by a good cookie.
+  {
+    httplib::Headers h{{"Cookie", b.cookie}, {"Authorization", "Bearer plt_" + std::string(64, '1')}};
+    expect_error_body(to_answer(client.Get("/v1/campaigns", h)), 401, "unauthorized");
+  }
+
+  // Sign-out needs the CSRF token too; then the cookie opens nothing.
+  {
+    const auto a = b.post("/console/sign-out", "csrf=" + std::string(64, '0'), std::nullopt,
+                          "application/x-www-form-urlencoded");
+    EXPECT_EQ(a.status, 403) << a.describe();
+    EXPECT_EQ(b.get("/v1/campaigns").status, 200) << "a refused sign-out leaves the session open";
+  }
+  const auto out = b.post("/console/sign-out", "csrf=" + b.csrf, std::nullopt, "application/x-www-form-urlencoded");
+  EXPECT_EQ(out.status, 303) << out.describe();
+  EXPECT_EQ(out.header("Location"), "/console/sign-in");
+  EXPECT_NE(out.header("Set-Cookie").find("Max-Age=0"), std::string::npos);
+  EXPECT_EQ(b.get("/console/campaigns").status, 303);
+  expect_error_body(b.get("/v1/campaigns"), 401, "unauthorized");
+}
+
+TEST_F(ServiceTest, RevokingATokenEndsItsConsoleSessions) {
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  auto made = service::create_token(db(), "finance-2", service::Role::finance, "service_test");
+  ASSERT_TRUE(made.has_value());
+  std::optional<Browser> b;
+  for (const auto deadline = Steady::now() + 5s; !b && Steady::now() < deadline; std::this_thread::sleep_for(50ms)) {
+    b = sign_in(svc.port(), *made);
+  }
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->get("/v1/campaigns").status, 200);
+  ASSERT_TRUE(service::revoke_token(db(), "finance-2", "service_test").has_value());
+  Answer a;
+  for (const auto deadline = Steady::now() + 5s; Steady::now() < deadline; std::this_thread::sleep_for(50ms)) {
+    a = b->get("/v1/campaigns");
+    if (a.status == 401) break;
+  }
+  expect_error_body(a, 401, "unauthorized");
+  EXPECT_EQ(b->get("/console/outlets").status, 303);
+}
+
+TEST_F(ServiceTest, ConsoleAssetsAreEmbeddedWithTypesAndValidators) {
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  const Browser nobody{svc.port(), "", ""};
+  for (const auto& [name, type, needle] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"chart.min.js", "text/javascript", "Chart.js v3"},
+           {"bootstrap.min.css", "text/css", "Bootstrap"},
+           {"console.js", "text/javascript", "X-CSRF-Token"},
+           {"console.css", "text/css", "chart-box"}}) {
+    SCOPED_TRACE(name);
+    const auto a = nobody.get("/console/assets/" + name);
+    ASSERT_EQ(a.status, 200) << a.describe();
+    EXPECT_EQ(a.header("Content-Type").rfind(type, 0), 0U) << a.header("Content-Type");
+    EXPECT_NE(a.body.find(needle), std::string::npos);
+    const std::string etag = a.header("ETag");
+    ASSERT_EQ(etag.size(), 66U) << etag;
+    EXPECT_EQ(a.header("Cache-Control"), "no-cache");
+    httplib::Client client("127.0.0.1", svc.port());
+    configure(client);
+    const auto again = to_answer(client.Get("/console/assets/" + name, {{"If-None-Match", etag}}));
+    EXPECT_EQ(again.status, 304) << again.describe();
+    EXPECT_TRUE(again.body.empty());
+  }
+  // Templates are filled in by the service, never served as they are; nothing else is served.
+  for (const char* path : {"/console/assets/layout.html", "/console/assets/../layout.html", "/console/assets/nope.js",
+                           "/console/layout.html"}) {
+    EXPECT_EQ(nobody.get(path).status, 404) << path;
+  }
+}
+
+TEST_F(ServiceTest, CampaignCreatedOverTheApiIsValidatedLikeTheCommandAndApprovedByAnotherOperator) {
+  auto second = service::create_token(db(), "ops-2", service::Role::operator_, "service_test");
+  ASSERT_TRUE(second.has_value());
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  const int port = svc.port();
+  const auto before = snapshot();
+
+  // Unreadable parameters: 400, one entry per problem, each naming its field.
+  {
+    json doc = campaign_document({"M1"});
+    doc["max_discount"] = "10.001";
+    doc.erase("daily_cap");
+    doc["colour"] = "red";
+    const auto a = call(port, "POST", "/v1/campaigns", operator_(), doc.dump());
+    EXPECT_EQ(a.status, 400) << a.describe();
+    const json j = a.js();
+    EXPECT_EQ(j.value("error", ""), "invalid_parameters");
+    std::set<std::string> fields;
+    for (const auto& e : j["errors"]) fields.insert(e.value("field", "?"));
+    EXPECT_EQ(fields, (std::set<std::string>{"max_discount", "daily_cap", "colour"})) << a.body;
+  }
+  expect_error_body(call(port, "POST", "/v1/campaigns", operator_(), std::string("[1]")), 400, "invalid_json");
+  // Infeasible: 422 with the library's explanation on the field.
+  {
+    json doc = campaign_document({"M1"});
+    doc["budget_total"] = "100.00";
+    doc["band_low"] = "9.50";
+    const auto a = call(port, "POST", "/v1/campaigns", operator_(), doc.dump());
+    EXPECT_EQ(a.status, 422) << a.describe();
+    const json j = a.js();
+    EXPECT_EQ(j.value("error", ""), "infeasible_campaign");
+    std::set<std::string> fields;
+    for (const auto& e : j["errors"]) fields.insert(e.value("field", "?"));
+    EXPECT_TRUE(fields.count("budget_total") == 1) << a.body;
+    EXPECT_TRUE(fields.count("band_low") == 1) << a.body;
+  }
+  // The organisation refuses: a merchant that does not exist.
+  {
+    const auto a = call(port, "POST", "/v1/campaigns", operator_(), campaign_document({"M1", "NOPE"}).dump());
+    EXPECT_EQ(a.status, 422) << a.describe();
+    EXPECT_EQ(a.js().value("error", ""), "unknown_merchant");
+    EXPECT_EQ(a.js().value("field", ""), "merchants") << a.body;
+  }
+  EXPECT_EQ(snapshot(), before) << "a refused campaign leaves nothing behind";
+
+  // A draft; its maker cannot approve it; another operator can.
+  const auto made = call(port, "POST", "/v1/campaigns", operator_(), campaign_document({"M1", "M2"}).dump());
+  ASSERT_EQ(made.status, 201) << made.describe();
+  EXPECT_EQ(made.js().value("status", ""), "draft");
+  const std::string id = std::to_string(made.js().value("id", 0LL));
+  const auto shown = call(port, "GET", "/v1/campaigns/" + id, finance());
+  EXPECT_EQ(shown.js().value("name", ""), "Pilot 美食街") << "UTF-8 names survive the round trip";
+  EXPECT_EQ(shown.js().value("created_by", ""), "api:ops-1");
+  expect_error_body(call(port, "POST", "/v1/campaigns/" + id + "/approve", operator_(), std::string("")), 422,
+                    "maker_checker");
+  expect_error_body(call(port, "POST", "/v1/campaigns/" + id + "/approve", *second, std::string(R"({"x":1})")), 400,
+                    "unknown_field");
+  const auto approved = call(port, "POST", "/v1/campaigns/" + id + "/approve", *second, std::string(""));
+  ASSERT_EQ(approved.status, 200) << approved.describe();
+  EXPECT_EQ(approved.js().value("approved_by", ""), "api:ops-2");
+  expect_error_body(call(port, "POST", "/v1/campaigns/" + id + "/approve", *second, std::string("")), 422,
+                    "invalid_transition");
+  expect_error_body(call(port, "POST", "/v1/campaigns/999999/approve", *second, std::string("")), 404,
+                    "unknown_campaign");
+
+  // Steering with a reason: echoed, and bounded.
+  expect_error_body(call(port, "POST", "/v1/campaigns/" + id + "/pause", operator_(),
+                         json{{"reason", std::string(501, 'x')}}.dump()),
+                    400, "invalid_field", "reason");
+  expect_error_body(call(port, "POST", "/v1/campaigns/" + id + "/pause", operator_(), std::string(R"({"why":"x"})")),
+                    400, "unknown_field");
+  const auto paused = call(port, "POST", "/v1/campaigns/" + id + "/pause", operator_(),
+                           json{{"reason", "商户装修 (renovation)"}}.dump());
+  ASSERT_EQ(paused.status, 200) << paused.describe();
+  EXPECT_EQ(paused.js().value("reason", ""), "商户装修 (renovation)");
+  const json events = call(port, "GET", "/v1/campaigns/" + id, auditor()).js()["events"];
+  ASSERT_EQ(events.size(), 3U) << events.dump();
+  EXPECT_EQ(events[0].value("actor", ""), "api:ops-1");
+  EXPECT_EQ(events[1].value("actor", ""), "api:ops-2");
+  EXPECT_EQ(events[2].value("action", ""), "pause");
+}
+
+TEST_F(ServiceTest, ChartFiguresAddUpToTheReports) {
+  const auto campaign = dealt_campaign();
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  const int port = svc.port();
+  const std::string cid = std::to_string(campaign);
+  for (int i = 1; i <= 7; ++i) {
+    const auto a = call(port, "POST", "/v1/payments", poster(),
+                        payment_body(fmt::format("chart-{}", i), fmt::format("P{}", i), "M1", "50.00"));
+    ASSERT_EQ(a.status, 201) << a.describe();
+  }
+  ASSERT_EQ(call(port, "POST", "/v1/payments", poster(), payment_body("chart-w", "P9", "M3", "30.00", "wechat")).status,
+            201);
+  ASSERT_EQ(call(port, "POST", "/v1/payments/chart-1/reversal", poster(), std::string("")).status, 201);
+
+  // Per day: the campaign report's subsidy, summed; the running total ends at the report's total.
+  const auto days = call(port, "GET", "/v1/campaigns/" + cid + "/days", finance());
+  ASSERT_EQ(days.status, 200) << days.describe();
+  const auto report = call(port, "GET", "/v1/reports/campaign/" + cid, finance()).js();
+  ASSERT_TRUE(report.is_array() && !report.empty());
+  EXPECT_EQ(days.js().value("subsidy_total", "a"), report.back().value("subsidy", "b")) << days.body;
+  ASSERT_EQ(days.js()["days"].size(), 1U) << days.body;
+  EXPECT_EQ(days.js()["days"][0].value("cards_used", 0), 7);
+  EXPECT_EQ(days.js()["days"][0].value("cards_dealt", 0), 20);
+  EXPECT_EQ(days.js().value("budget_total", ""), "100000.00");
+  expect_error_body(call(port, "GET", "/v1/campaigns/999999/days", finance()), 404, "unknown_campaign");
+  expect_error_body(call(port, "GET", "/v1/campaigns/" + cid + "/days?from=x", finance()), 400, "invalid_field", "from");
+
+  // The dealt cards: every card in a bin, the band counted against the database's own cards.
+  const auto values = call(port, "GET", "/v1/campaigns/" + cid + "/card-values", auditor());
+  ASSERT_EQ(values.status, 200) << values.describe();
+  const json v = values.js();
+  long long binned = 0;
+  for (const auto& b : v["bins"]) {
+    binned += b.value("cards", 0LL);
+    EXPECT_EQ(money_fen(b.value("to", "")) - money_fen(b.value("from", "")), 50) << b.dump();
+  }
+  EXPECT_EQ(v.value("cards", -1LL), 20);
+  EXPECT_EQ(binned, 20);
+  EXPECT_EQ(v.value("cards_in_band", -1LL),
+            count("SELECT count(*) FROM promo.deck d, unnest(d.cards_fen) c WHERE c BETWEEN 700 AND 900"));
+  EXPECT_GE(v.value("cards_in_band", 0LL) * 10000, 8000 * v.value("cards", 0LL)) << "the 80 % rule";
+  EXPECT_EQ(v.value("band_low", ""), "7.00");
+  EXPECT_EQ(v.value("band_share_promised", ""), "80.00%");
+  expect_error_body(call(port, "GET", "/v1/campaigns/999999/card-values", auditor()), 404, "unknown_campaign");
+
+  // Subsidy per day over all outlets: the outlet report's branch totals, by day.
+  const std::string range = "from=2026-11-24&to=2026-11-30";
+  const auto daily = call(port, "GET", "/v1/reports/outlets/daily?" + range, finance());
+  ASSERT_EQ(daily.status, 200) << daily.describe();
+  const auto outlets = call(port, "GET", "/v1/reports/outlets?" + range + "&level=branch", finance()).js();
+  ASSERT_EQ(outlets["rows"].size(), 1U) << outlets.dump();
+  const json& branch = outlets["rows"][0];
+  EXPECT_EQ(daily.js().value("net_subsidy_total", "a"), branch.value("net_subsidy", "b"));
+  ASSERT_EQ(daily.js()["days"].size(), 1U) << daily.body;
+  EXPECT_EQ(daily.js()["days"][0].value("payments", 0), std::stoi(branch.value("payments", "-1")));
+  EXPECT_EQ(daily.js()["days"][0].value("bank_app_share", ""), branch.value("bank_app_share", "?"));
+  EXPECT_EQ(daily.js()["days"][0].value("reversed_subsidy", ""), branch.value("reversed_subsidy", "?"));
+  expect_error_body(call(port, "GET", "/v1/reports/outlets/daily?from=2026-11-24", finance()), 400, "missing_field", "to");
+
+  // The outlet report as CSV: the JSON's table, row for row.
+  const auto csv = call(port, "GET", "/v1/reports/outlets?" + range + "&format=csv", finance());
+  ASSERT_EQ(csv.status, 200) << csv.describe();
+  EXPECT_EQ(csv.header("Content-Type").rfind("text/csv", 0), 0U);
+  EXPECT_NE(csv.header("Content-Disposition").find("outlets-2026-11-24-2026-11-30.csv"), std::string::npos);
+  const auto all = call(port, "GET", "/v1/reports/outlets?" + range, finance()).js()["rows"];
+  std::vector<std::string> lines;
+  std::istringstream in(csv.body);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  ASSERT_EQ(lines.size(), all.size() + 1) << csv.body;
+  EXPECT_EQ(lines[0].rfind("level,branch,sub_branch,outlet,payments,", 0), 0U) << lines[0];
+  const json& last = all.back();
+  EXPECT_NE(lines.back().find("," + last.value("net_subsidy", "?")), std::string::npos) << lines.back();
+  expect_error_body(call(port, "GET", "/v1/reports/outlets?" + range + "&format=xml", finance()), 400, "invalid_field",
+                    "format");
 }
 
 }  // namespace

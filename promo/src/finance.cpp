@@ -1,5 +1,8 @@
 #include "promoledger/promo/finance.hpp"
 
+#include <algorithm>
+#include <cassert>
+
 #include <fmt/format.h>
 
 #include "promoledger/ledger/business_day.hpp"
@@ -15,7 +18,151 @@ std::int64_t count(const soci::row& row, std::size_t i) {
   return static_cast<std::int64_t>(parse_wide_fen(row.get<std::string>(i)).value());
 }
 
+// The LIMIT of a report query: one row more than the report may hold, so that "more" is seen.
+long long limit_of(std::size_t rows_max) {
+  assert(rows_max >= 1);
+  return static_cast<long long>(rows_max) + 1;
+}
+
+ReportError too_many_rows(std::string report, std::size_t rows_max, const std::string& what, const std::string& narrow) {
+  std::string detail = fmt::format("{}: more than {} {} (the report row limit); {}", report, rows_max, what, narrow);
+  return ReportError{ReportRefusal::too_many_rows, std::move(report), rows_max, std::move(detail)};
+}
+
+std::string narrow_outlets(const std::string& level) {
+  if (level == "branch") return "the organisation has more branches than one report holds";
+  if (level == "sub_branch") return "narrow it with level branch";
+  return "narrow it with level sub_branch or branch";
+}
+
+// Every outlet appears, with zeros when it had no payment; roll-ups by GROUPING SETS; the level is
+// kept in SQL (HAVING) so that the limit counts the rows the caller asked for.
+Expected<std::vector<OutletRow>, ReportError> outlet_rows(soci::session& s, const std::string& f, const std::string& t,
+                                                          const std::string& level, std::size_t rows_max) {
+  assert(level == "all" || level == "outlet" || level == "sub_branch" || level == "branch");
+  std::vector<OutletRow> out;
+  const long long limit = limit_of(rows_max);
+  soci::rowset<soci::row> rows = (s.prepare <<
+      "WITH s AS (SELECT m.outlet_id, x.* FROM promo.merchant_day_stats x JOIN ledger.merchant m ON m.id = x.merchant_id "
+      "           WHERE x.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date)) "
+      "SELECT b.code, coalesce(sb.code, ''), coalesce(o.code, ''), "
+      "  CASE WHEN o.code IS NOT NULL THEN 'outlet' WHEN sb.code IS NOT NULL THEN 'sub_branch' ELSE 'branch' END, "
+      "  coalesce(sum(s.payments) FILTER (WHERE s.channel = 'wechat'), 0)::text, "
+      "  coalesce(sum(s.amount_fen) FILTER (WHERE s.channel = 'wechat'), 0)::text, "
+      "  coalesce(sum(s.payments) FILTER (WHERE s.channel = 'alipay'), 0)::text, "
+      "  coalesce(sum(s.amount_fen) FILTER (WHERE s.channel = 'alipay'), 0)::text, "
+      "  coalesce(sum(s.payments) FILTER (WHERE s.channel = 'bank_app'), 0)::text, "
+      "  coalesce(sum(s.amount_fen) FILTER (WHERE s.channel = 'bank_app'), 0)::text, "
+      "  coalesce(sum(s.payments), 0)::text, coalesce(sum(s.amount_fen), 0)::text, "
+      "  coalesce(sum(s.discounted), 0)::text, coalesce(sum(s.discount_fen), 0)::text, "
+      "  coalesce(sum(s.payer_share_fen), 0)::text, coalesce(sum(s.merchant_share_fen), 0)::text, "
+      "  coalesce(sum(s.reversed), 0)::text, coalesce(sum(s.reversed_discount_fen), 0)::text "
+      "FROM ledger.org_unit o JOIN ledger.org_unit sb ON sb.id = o.parent_id JOIN ledger.org_unit b ON b.id = sb.parent_id "
+      "LEFT JOIN s ON s.outlet_id = o.id WHERE o.kind = 'outlet' "
+      "GROUP BY GROUPING SETS ((b.code, sb.code, o.code), (b.code, sb.code), (b.code)) "
+      "HAVING CAST(:level AS text) IN ('all', CASE WHEN o.code IS NOT NULL THEN 'outlet' "
+      "                                            WHEN sb.code IS NOT NULL THEN 'sub_branch' ELSE 'branch' END) "
+      "ORDER BY b.code, sb.code NULLS LAST, o.code NULLS LAST LIMIT :n",
+      soci::use(f), soci::use(t), soci::use(level), soci::use(limit));
+  for (const soci::row& row : rows) {
+    if (out.size() == rows_max) return unexpected(too_many_rows("report outlets", rows_max, "rows", narrow_outlets(level)));
+    OutletRow r;
+    r.branch = row.get<std::string>(0);
+    r.sub_branch = row.get<std::string>(1);
+    r.outlet = row.get<std::string>(2);
+    r.level = row.get<std::string>(3);
+    r.wechat = {count(row, 4), wide(row, 5)};
+    r.alipay = {count(row, 6), wide(row, 7)};
+    r.bank_app = {count(row, 8), wide(row, 9)};
+    r.total = {count(row, 10), wide(row, 11)};
+    r.discounted = count(row, 12);
+    r.subsidy_fen = wide(row, 13);
+    r.payer_part_fen = wide(row, 14);
+    r.merchant_part_fen = wide(row, 15);
+    r.reversed = count(row, 16);
+    r.reversed_subsidy_fen = wide(row, 17);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+Expected<std::vector<BudgetRow>, ReportError> budget_rows(soci::session& s, std::size_t rows_max) {
+  std::vector<BudgetRow> out;
+  const long long limit = limit_of(rows_max);
+  soci::rowset<soci::row> rows = (s.prepare <<
+      "SELECT id, name, status, budget_total_fen::text, budget_reserved_fen::text, budget_spent_fen::text, "
+      "(budget_total_fen - budget_reserved_fen - budget_spent_fen)::text FROM promo.campaign ORDER BY id LIMIT :n",
+      soci::use(limit));
+  for (const soci::row& row : rows) {
+    if (out.size() == rows_max) {
+      return unexpected(too_many_rows("report outlets", rows_max, "campaigns in the budgets table",
+                                      "there are more campaigns than one report holds"));
+    }
+    out.push_back(BudgetRow{row.get<long long>(0), row.get<std::string>(1), row.get<std::string>(2), wide(row, 3),
+                            wide(row, 4), wide(row, 5), wide(row, 6)});
+  }
+  return out;
+}
+
+Expected<std::vector<CampaignDayRow>, ReportError> campaign_rows(soci::session& s, std::int64_t campaign_id,
+                                                                 const std::string& f, const std::string& t,
+                                                                 std::size_t rows_max) {
+  std::vector<CampaignDayRow> out;
+  const long long id = campaign_id;
+  const long long limit = limit_of(rows_max);
+  soci::rowset<soci::row> rows = (s.prepare <<
+      "SELECT d.business_day::text, m.code, o.code, d.status, d.card_count::text, d.used_count::text, "
+      "  CASE WHEN d.status = 'closed' THEN d.card_count - d.used_count ELSE 0 END::text, "
+      "  coalesce(dc.subsidy_fen, u.used_fen)::text, coalesce(dc.used_in_band, u.in_band)::text "
+      "FROM promo.deck d JOIN promo.campaign c ON c.id = d.campaign_id JOIN ledger.merchant m ON m.id = d.merchant_id "
+      "JOIN ledger.org_unit o ON o.id = m.outlet_id LEFT JOIN promo.day_close dc ON dc.deck_id = d.id "
+      "CROSS JOIN LATERAL (SELECT coalesce(sum(x), 0) AS used_fen, "
+      "  count(*) FILTER (WHERE x BETWEEN c.band_low_fen AND c.band_high_fen) AS in_band "
+      "  FROM unnest(d.cards_fen) WITH ORDINALITY AS k(x, position) WHERE k.position <= d.used_count) u "
+      "WHERE d.campaign_id = :id AND d.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date) "
+      "UNION ALL "
+      "SELECT u.business_day::text, m.code, o.code, 'unfunded', '0', '0', '0', '0', '0' FROM promo.deck_unfunded u "
+      "JOIN ledger.merchant m ON m.id = u.merchant_id JOIN ledger.org_unit o ON o.id = m.outlet_id "
+      "WHERE u.campaign_id = :id2 AND u.business_day BETWEEN CAST(:f2 AS date) AND CAST(:t2 AS date) "
+      "ORDER BY 1, 2 LIMIT :n",
+      soci::use(id), soci::use(f), soci::use(t), soci::use(id), soci::use(f), soci::use(t), soci::use(limit));
+  for (const soci::row& row : rows) {
+    if (out.size() == rows_max) {
+      return unexpected(too_many_rows(fmt::format("report campaign {}", campaign_id), rows_max, "rows (merchants x days)",
+                                      "narrow it with a shorter day range (from, to)"));
+    }
+    CampaignDayRow r;
+    r.business_day = row.get<std::string>(0);
+    r.merchant = row.get<std::string>(1);
+    r.outlet = row.get<std::string>(2);
+    r.deck_status = row.get<std::string>(3);
+    r.cards_dealt = count(row, 4);
+    r.cards_used = count(row, 5);
+    r.cards_expired = count(row, 6);
+    r.subsidy_fen = wide(row, 7);
+    r.used_in_band = count(row, 8);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+template <class T>
+T value_or_throw(Expected<T, ReportError> result) {
+  if (!result) throw ReportTooLarge(result.error());
+  return std::move(result).value();
+}
+
 }  // namespace
+
+std::string_view to_string(ReportRefusal code) {
+  switch (code) {
+    case ReportRefusal::unknown_campaign: return "unknown_campaign";
+    case ReportRefusal::unknown_outlet: return "unknown_outlet";
+    case ReportRefusal::bad_range: return "bad_range";
+    case ReportRefusal::too_many_rows: return "report_too_large";
+  }
+  return "?";
+}
 
 std::string share_percent(std::int64_t part, std::int64_t whole) {
   if (whole <= 0) return "0.00%";
@@ -25,112 +172,108 @@ std::string share_percent(std::int64_t part, std::int64_t whole) {
 }
 
 std::vector<OutletRow> outlet_report(ledger::Database& db, date::year_month_day from, date::year_month_day to) {
-  std::vector<OutletRow> out;
-  const std::string f = ledger::format_day(from), t = ledger::format_day(to);
   auto lease = db.lease();
   try {
-    // Every outlet appears, with zeros when it had no payment; roll-ups by GROUPING SETS.
-    soci::rowset<soci::row> rows = (lease->prepare <<
-        "WITH s AS (SELECT m.outlet_id, x.* FROM promo.merchant_day_stats x JOIN ledger.merchant m ON m.id = x.merchant_id "
-        "           WHERE x.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date)) "
-        "SELECT b.code, coalesce(sb.code, ''), coalesce(o.code, ''), "
-        "  CASE WHEN o.code IS NOT NULL THEN 'outlet' WHEN sb.code IS NOT NULL THEN 'sub_branch' ELSE 'branch' END, "
-        "  coalesce(sum(s.payments) FILTER (WHERE s.channel = 'wechat'), 0)::text, "
-        "  coalesce(sum(s.amount_fen) FILTER (WHERE s.channel = 'wechat'), 0)::text, "
-        "  coalesce(sum(s.payments) FILTER (WHERE s.channel = 'alipay'), 0)::text, "
-        "  coalesce(sum(s.amount_fen) FILTER (WHERE s.channel = 'alipay'), 0)::text, "
-        "  coalesce(sum(s.payments) FILTER (WHERE s.channel = 'bank_app'), 0)::text, "
-        "  coalesce(sum(s.amount_fen) FILTER (WHERE s.channel = 'bank_app'), 0)::text, "
-        "  coalesce(sum(s.payments), 0)::text, coalesce(sum(s.amount_fen), 0)::text, "
-        "  coalesce(sum(s.discounted), 0)::text, coalesce(sum(s.discount_fen), 0)::text, "
-        "  coalesce(sum(s.payer_share_fen), 0)::text, coalesce(sum(s.merchant_share_fen), 0)::text, "
-        "  coalesce(sum(s.reversed), 0)::text, coalesce(sum(s.reversed_discount_fen), 0)::text "
-        "FROM ledger.org_unit o JOIN ledger.org_unit sb ON sb.id = o.parent_id JOIN ledger.org_unit b ON b.id = sb.parent_id "
-        "LEFT JOIN s ON s.outlet_id = o.id WHERE o.kind = 'outlet' "
-        "GROUP BY GROUPING SETS ((b.code, sb.code, o.code), (b.code, sb.code), (b.code)) "
-        "ORDER BY b.code, sb.code NULLS LAST, o.code NULLS LAST LIMIT 100000",
-        soci::use(f), soci::use(t));
-    for (const soci::row& row : rows) {
-      OutletRow r;
-      r.branch = row.get<std::string>(0);
-      r.sub_branch = row.get<std::string>(1);
-      r.outlet = row.get<std::string>(2);
-      r.level = row.get<std::string>(3);
-      r.wechat = {count(row, 4), wide(row, 5)};
-      r.alipay = {count(row, 6), wide(row, 7)};
-      r.bank_app = {count(row, 8), wide(row, 9)};
-      r.total = {count(row, 10), wide(row, 11)};
-      r.discounted = count(row, 12);
-      r.subsidy_fen = wide(row, 13);
-      r.payer_part_fen = wide(row, 14);
-      r.merchant_part_fen = wide(row, 15);
-      r.reversed = count(row, 16);
-      r.reversed_subsidy_fen = wide(row, 17);
-      out.push_back(std::move(r));
-    }
+    return value_or_throw(outlet_rows(*lease, ledger::format_day(from), ledger::format_day(to), "all", report_rows_max));
+  } catch (const ReportTooLarge&) {
+    throw;
   } catch (...) {
     rethrow_as_database_error("reading the outlet report");
   }
-  return out;
 }
 
 std::vector<BudgetRow> budget_report(ledger::Database& db) {
-  std::vector<BudgetRow> out;
   auto lease = db.lease();
   try {
-    soci::rowset<soci::row> rows = (lease->prepare <<
-        "SELECT id, name, status, budget_total_fen::text, budget_reserved_fen::text, budget_spent_fen::text, "
-        "(budget_total_fen - budget_reserved_fen - budget_spent_fen)::text FROM promo.campaign ORDER BY id LIMIT 10000");
-    for (const soci::row& row : rows) {
-      out.push_back(BudgetRow{row.get<long long>(0), row.get<std::string>(1), row.get<std::string>(2), wide(row, 3),
-                              wide(row, 4), wide(row, 5), wide(row, 6)});
-    }
+    return value_or_throw(budget_rows(*lease, report_rows_max));
+  } catch (const ReportTooLarge&) {
+    throw;
   } catch (...) {
     rethrow_as_database_error("reading budgets");
   }
-  return out;
 }
 
 std::vector<CampaignDayRow> campaign_report(ledger::Database& db, std::int64_t campaign_id, date::year_month_day from,
                                             date::year_month_day to) {
-  std::vector<CampaignDayRow> out;
-  const std::string f = ledger::format_day(from), t = ledger::format_day(to);
-  const long long id = campaign_id;
   auto lease = db.lease();
   try {
-    soci::rowset<soci::row> rows = (lease->prepare <<
-        "SELECT d.business_day::text, m.code, o.code, d.status, d.card_count::text, d.used_count::text, "
-        "  CASE WHEN d.status = 'closed' THEN d.card_count - d.used_count ELSE 0 END::text, "
-        "  coalesce(dc.subsidy_fen, u.used_fen)::text, coalesce(dc.used_in_band, u.in_band)::text "
-        "FROM promo.deck d JOIN promo.campaign c ON c.id = d.campaign_id JOIN ledger.merchant m ON m.id = d.merchant_id "
-        "JOIN ledger.org_unit o ON o.id = m.outlet_id LEFT JOIN promo.day_close dc ON dc.deck_id = d.id "
-        "CROSS JOIN LATERAL (SELECT coalesce(sum(x), 0) AS used_fen, "
-        "  count(*) FILTER (WHERE x BETWEEN c.band_low_fen AND c.band_high_fen) AS in_band "
-        "  FROM unnest(d.cards_fen) WITH ORDINALITY AS k(x, position) WHERE k.position <= d.used_count) u "
-        "WHERE d.campaign_id = :id AND d.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date) "
-        "UNION ALL "
-        "SELECT u.business_day::text, m.code, o.code, 'unfunded', '0', '0', '0', '0', '0' FROM promo.deck_unfunded u "
-        "JOIN ledger.merchant m ON m.id = u.merchant_id JOIN ledger.org_unit o ON o.id = m.outlet_id "
-        "WHERE u.campaign_id = :id2 AND u.business_day BETWEEN CAST(:f2 AS date) AND CAST(:t2 AS date) "
-        "ORDER BY 1, 2 LIMIT 100000",
-        soci::use(id), soci::use(f), soci::use(t), soci::use(id), soci::use(f), soci::use(t));
-    for (const soci::row& row : rows) {
-      CampaignDayRow r;
-      r.business_day = row.get<std::string>(0);
-      r.merchant = row.get<std::string>(1);
-      r.outlet = row.get<std::string>(2);
-      r.deck_status = row.get<std::string>(3);
-      r.cards_dealt = count(row, 4);
-      r.cards_used = count(row, 5);
-      r.cards_expired = count(row, 6);
-      r.subsidy_fen = wide(row, 7);
-      r.used_in_band = count(row, 8);
-      out.push_back(std::move(r));
-    }
+    return value_or_throw(
+        campaign_rows(*lease, campaign_id, ledger::format_day(from), ledger::format_day(to), report_rows_max));
+  } catch (const ReportTooLarge&) {
+    throw;
   } catch (...) {
     rethrow_as_database_error(fmt::format("reading the report of campaign {}", campaign_id));
   }
-  return out;
+}
+
+Expected<OutletReport, ReportError> report_outlets(ledger::Database& db, date::year_month_day from,
+                                                   date::year_month_day to, const std::string& level,
+                                                   std::size_t rows_max) {
+  OutletReport report{ledger::format_day(from), ledger::format_day(to), level, {}, {}};
+  auto lease = db.lease();
+  try {
+    auto rows = outlet_rows(*lease, report.from, report.to, level, rows_max);
+    if (!rows) return unexpected(rows.error());
+    auto budgets = budget_rows(*lease, rows_max);
+    if (!budgets) return unexpected(budgets.error());
+    report.rows = std::move(rows).value();
+    report.budgets = std::move(budgets).value();
+  } catch (...) {
+    rethrow_as_database_error("reading the outlet report");
+  }
+  return report;
+}
+
+Expected<CampaignReport, ReportError> report_campaign(ledger::Database& db, std::int64_t campaign_id,
+                                                      std::optional<date::year_month_day> from,
+                                                      std::optional<date::year_month_day> to, std::size_t rows_max) {
+  const std::string report_name = fmt::format("report campaign {}", campaign_id);
+  CampaignReport report{campaign_id, {}, {}, {}};
+  auto lease = db.lease();
+  try {
+    // The campaign's own days stand in for a missing end, and tell "no such campaign" from "nothing
+    // in that range".
+    const long long id = campaign_id;
+    std::string first, last;
+    *lease << "SELECT first_day::text, last_day::text FROM promo.campaign WHERE id = :id", soci::use(id),
+        soci::into(first), soci::into(last);
+    if (!lease->got_data()) {
+      return unexpected(ReportError{ReportRefusal::unknown_campaign, report_name, 0, fmt::format("no campaign {}", campaign_id)});
+    }
+    const auto range = ledger::parse_day_range(from ? ledger::format_day(*from) : first, to ? ledger::format_day(*to) : last);
+    if (!range) return unexpected(ReportError{ReportRefusal::bad_range, report_name, 0, range.error()});
+    report.from = ledger::format_day(range->first);
+    report.to = ledger::format_day(range->second);
+    auto rows = campaign_rows(*lease, campaign_id, report.from, report.to, rows_max);
+    if (!rows) return unexpected(rows.error());
+    report.rows = std::move(rows).value();
+  } catch (...) {
+    rethrow_as_database_error(fmt::format("reading the report of campaign {}", campaign_id));
+  }
+  return report;
+}
+
+Expected<SubsidyReport, ReportError> audit_subsidies(ledger::Database& db, const std::string& outlet_code,
+                                                     date::year_month_day from, date::year_month_day to,
+                                                     std::size_t rows_max) {
+  assert(rows_max >= 1);
+  const std::string report_name = fmt::format("audit subsidies {}", outlet_code);
+  auto rows = outlet_subsidies(db, outlet_code, from, to);
+  if (!rows) return unexpected(ReportError{ReportRefusal::unknown_outlet, report_name, 0, fmt::format("no outlet {}", outlet_code)});
+  // outlet_subsidies (audit_checks.cpp) reads at most LIMIT 100000 = report_rows_max rows, so this report
+  // holds at most report_rows_max - 1: the LIMIT is then the usual one row more, and "more" is seen.
+  // When that query takes the limit as a parameter, the cap goes.
+  const std::size_t limit = std::min(rows_max, report_rows_max - 1);
+  if (rows->size() > limit) {
+    return unexpected(too_many_rows(report_name, limit, "subsidies", "narrow it with a shorter day range (from, to)"));
+  }
+  SubsidyReport report{outlet_code, ledger::format_day(from), ledger::format_day(to), std::move(*rows), 0, 0, 0};
+  for (const auto& r : report.rows) {
+    report.discount_fen += r.discount_fen;
+    report.payer_part_fen += r.payer_share_fen;
+    report.merchant_part_fen += r.merchant_share_fen;
+  }
+  return report;
 }
 
 }  // namespace promoledger::promo

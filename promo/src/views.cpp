@@ -24,7 +24,7 @@ json objects(const Table& table) {
   return rows;
 }
 
-json payment(const PaymentResult& r) {
+json to_json(const PaymentResult& r) {
   return json{{"payment_id", r.payment_id},
               {"status", std::string(to_string(r.status))},
               {"discounted", r.discounted},
@@ -42,8 +42,8 @@ json payment(const PaymentResult& r) {
               {"card_position", or_null(r.card_position)}};
 }
 
-json stored_payment(const StoredPayment& s) {
-  json out = payment(s.result);
+json to_json(const StoredPayment& s) {
+  json out = to_json(s.result);
   out["payer"] = s.payer;
   out["merchant"] = s.merchant;
   out["channel"] = std::string(to_string(s.channel));
@@ -59,7 +59,7 @@ json reversal(const std::string& payment_id, const ReversalResult& r) {
               {"entry_id", r.entry_id}};
 }
 
-json campaign_summary(const CampaignSummary& s) {
+json to_json(const CampaignSummary& s) {
   return json{{"id", s.id},
               {"name", s.name},
               {"status", s.status},
@@ -74,9 +74,9 @@ json campaign_summary(const CampaignSummary& s) {
               {"budget_left", money(s.budget_total_fen - s.budget_reserved_fen - s.budget_spent_fen)}};
 }
 
-json campaign(const CampaignView& view) {
+json to_json(const CampaignView& view) {
   const json& p = view.params;
-  json out = campaign_summary(view.summary);
+  json out = to_json(view.summary);
   out["merchants"] = view.merchants;
   out["daily_cap"] = p.value("daily_cap", 0);
   out["min_payment"] = p.value("min_payment", "");
@@ -145,7 +145,7 @@ Table campaign_report_table(const std::vector<CampaignDayRow>& rows) {
   return t;
 }
 
-json trial_balance(const ledger::TrialBalance& tb) {
+json to_json(const ledger::TrialBalance& tb) {
   json accounts = json::array();
   for (const auto& a : tb.accounts) {
     accounts.push_back(json{{"account", a.code}, {"type", ledger::to_string(a.type)}, {"debits", money(a.debits_fen)},
@@ -155,12 +155,110 @@ json trial_balance(const ledger::TrialBalance& tb) {
               {"balanced", tb.balanced()}, {"accounts", accounts}};
 }
 
-json verify(const AuditReport& report) {
+json to_json(const AuditReport& report) {
   json list = json::array();
   for (const auto& c : report.checks) {
     list.push_back(json{{"name", c.name}, {"ok", c.ok()}, {"violations", c.violations}, {"sample", c.sample}});
   }
   return json{{"ok", report.ok()}, {"checks", list}, {"chain_digest", report.chain_digest}};
+}
+
+json to_json(const OutletReport& report) {
+  return outlet_report(report.from, report.to, outlet_table(report.rows, report.level), budget_table(report.budgets));
+}
+
+json to_json(const CampaignReport& report) { return objects(campaign_report_table(report.rows)); }
+
+json to_json(const SubsidyReport& report) {
+  json list = json::array();
+  for (const auto& r : report.rows) {
+    list.push_back(json{{"business_day", r.business_day}, {"payment_id", r.payment_id}, {"merchant", r.merchant},
+                        {"payer", r.payer}, {"amount", money(r.amount_fen)}, {"discount", money(r.discount_fen)},
+                        {"payer_part", money(r.payer_share_fen)}, {"merchant_part", money(r.merchant_share_fen)},
+                        {"entry_id", r.entry_id}, {"deck_id", r.deck_id}, {"card_position", r.card_position},
+                        {"reversed", r.reversed}});
+  }
+  return json{{"outlet", report.outlet},
+              {"from", report.from},
+              {"to", report.to},
+              {"subsidies", list},
+              {"count", report.rows.size()},
+              {"total_discount", money(report.discount_fen)},
+              {"total_payer_part", money(report.payer_part_fen)},
+              {"total_merchant_part", money(report.merchant_part_fen)}};
+}
+
+json to_json(const SimulationResult& r) {
+  return json{{"date", r.date},
+              {"seed", r.seed},
+              {"payments", r.payments},
+              {"posted", r.posted},
+              {"exists", r.replayed},
+              {"by_channel", r.by_channel},
+              {"discounted", r.discounted},
+              {"subsidy", money(r.subsidy_fen)},
+              {"no_discount_reasons", r.no_discount_reasons},
+              {"rejected", r.rejected}};
+}
+
+json to_json(const ReportError& error) {
+  json out{{"error", std::string(to_string(error.code))}, {"message", error.detail}, {"report", error.report}};
+  if (error.code == ReportRefusal::too_many_rows) out["rows_max"] = error.rows_max;
+  return out;
+}
+
+// The older names: the same shapes.
+json payment(const PaymentResult& result) { return to_json(result); }
+json stored_payment(const StoredPayment& stored) { return to_json(stored); }
+json campaign_summary(const CampaignSummary& summary) { return to_json(summary); }
+json campaign(const CampaignView& view) { return to_json(view); }
+json trial_balance(const ledger::TrialBalance& balance) { return to_json(balance); }
+json verify(const AuditReport& report) { return to_json(report); }
+
+Table trial_balance_table(const ledger::TrialBalance& tb) {
+  Table t{{"account", "type", "debits", "credits", "balance"}, {false, false, true, true, true}, {}};
+  for (const auto& a : tb.accounts) {
+    t.rows.push_back({a.code, std::string(ledger::to_string(a.type)), money(a.debits_fen), money(a.credits_fen),
+                      money(a.balance_fen)});
+  }
+  t.rows.push_back({"total", "", money(tb.total_debits_fen), money(tb.total_credits_fen),
+                    tb.balanced() ? "balanced" : "NOT BALANCED"});
+  return t;
+}
+
+Table statement_table(const std::vector<ledger::StatementLine>& lines) {
+  Table t{{"seq", "business_day", "entry", "kind", "reference", "debit", "credit", "balance"},
+          {true, false, true, false, false, true, true, true},
+          {}};
+  for (const auto& l : lines) {
+    const bool debit = l.side == ledger::Side::debit;
+    t.rows.push_back({text(l.account_seq), l.business_day, text(l.entry_id), l.kind, l.external_ref,
+                      debit ? l.amount.str() : "", debit ? "" : l.amount.str(), money(l.balance_after_fen)});
+  }
+  return t;
+}
+
+Table subsidy_table(const SubsidyReport& report) {
+  Table t{{"business_day", "payment_id", "merchant", "payer", "amount", "discount", "payer_part", "merchant_part",
+           "entry", "deck", "card", "reversed"},
+          {false, false, false, false, true, true, true, true, true, true, true, false},
+          {}};
+  for (const auto& r : report.rows) {
+    t.rows.push_back({r.business_day, r.payment_id, r.merchant, r.payer, money(r.amount_fen), money(r.discount_fen),
+                      money(r.payer_share_fen), money(r.merchant_share_fen), text(r.entry_id), text(r.deck_id),
+                      text(r.card_position), r.reversed ? "yes" : "no"});
+  }
+  t.rows.push_back({"total", "", "", "", "", money(report.discount_fen), money(report.payer_part_fen),
+                    money(report.merchant_part_fen), std::to_string(report.rows.size()) + " subsidies", "", "", ""});
+  return t;
+}
+
+Table verify_table(const AuditReport& report) {
+  Table t{{"check", "result", "violations", "first violations"}, {false, false, true, false}, {}};
+  for (const auto& c : report.checks) {
+    t.rows.push_back({c.name, c.ok() ? "ok" : "FAILED", text(c.violations), c.sample.substr(0, 160)});
+  }
+  return t;
 }
 
 }  // namespace promoledger::promo::views

@@ -156,3 +156,28 @@ Expected<std::optional<date::year_month_day>, BadRequest> parse_reversal_body(st
 }
 
 }  // namespace promoledger::service
+
+namespace promoledger::service {
+
+Expected<std::string, BadRequest> parse_reason_body(std::string_view body) {
+  if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) return std::string{};
+  auto doc = parse_object(body);
+  if (!doc) return unexpected(doc.error());
+  for (const auto& [key, value] : doc->items()) {
+    if (key != "reason") {
+      return unexpected(bad("unknown_field", excerpt(key), fmt::format("\"{}\" is not a field of this request", excerpt(key))));
+    }
+  }
+  const auto it = doc->find("reason");
+  if (it == doc->end() || it->is_null()) return std::string{};
+  if (!it->is_string()) return unexpected(bad("invalid_field", "reason", "reason must be a string"));
+  std::string reason = it->get<std::string>();
+  // Counted in bytes: 500 bytes hold ~160 Chinese characters, plenty for a reason and bounded for a log line.
+  if (reason.size() > reason_bytes_max) {
+    return unexpected(bad("invalid_field", "reason", fmt::format("reason: at most {} bytes", reason_bytes_max)));
+  }
+  if (!printable(reason)) return unexpected(bad("invalid_field", "reason", "reason: no control characters"));
+  return reason;
+}
+
+}  // namespace promoledger::service

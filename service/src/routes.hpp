@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "http_support.hpp"
+#include "sessions.hpp"
 #include "promoledger/ledger/database.hpp"
 #include "promoledger/promo/group_commit.hpp"
 #include "promoledger/promo/payments.hpp"
@@ -58,6 +59,7 @@ class Service {
   static std::vector<Route> routes(Service* self);
   Metrics& metrics() { return metrics_; }
   TokenCache& tokens() { return tokens_; }
+  SessionStore& sessions() { return sessions_; }
   promo::GroupCommitPoster& group() { return group_; }
   void set_connections(const BoundedTaskQueue* queue) { connections_.store(queue); }
 
@@ -66,6 +68,12 @@ class Service {
   void get_payment(const httplib::Request& req, httplib::Response& res);
   void reverse_payment(const httplib::Request& req, httplib::Response& res);
   void steer_campaign(const httplib::Request& req, httplib::Response& res, const std::string& action);
+  void create_campaign(const httplib::Request& req, httplib::Response& res);
+  void approve_campaign(const httplib::Request& req, httplib::Response& res);
+  void campaign_days(const httplib::Request& req, httplib::Response& res);
+  void card_values(const httplib::Request& req, httplib::Response& res);
+  void outlet_report(const httplib::Request& req, httplib::Response& res);
+  void subsidy_days(const httplib::Request& req, httplib::Response& res);
   void healthz(httplib::Response& res);
   void metrics_text(httplib::Response& res);
   // Runs a read; a database failure becomes 503 or 500.
@@ -83,6 +91,7 @@ class Service {
   ledger::Database read_db_;
   ledger::Database health_db_;
   TokenCache tokens_;
+  SessionStore sessions_;
   promo::PaymentPoster poster_;
   promo::GroupCommitPoster group_;
   Metrics metrics_;
@@ -91,7 +100,20 @@ class Service {
 };
 
 
-// Wraps a route's handler: authentication, authorisation, notes for the log.
-Handler guarded(const Route& route, TokenCache& tokens);
+// Who is calling: a bearer token (Authorization), else a console session (its cookie). A request
+// with an Authorization header is judged by it alone: a bad token is not rescued by a cookie.
+struct Caller {
+  Identity identity;
+  bool by_session = false;
+  std::string csrf;  // the session's CSRF token (by_session only)
+};
+std::optional<Caller> identify(const httplib::Request& req, TokenCache& tokens, SessionStore& sessions);
+
+// Wraps a route's handler: authentication (token or session), CSRF for a session's POST,
+// authorisation, notes for the log.
+Handler guarded(const Route& route, TokenCache& tokens, SessionStore& sessions);
+
+// The console (console_routes.cpp): pages, assets, sign-in and sign-out, on the same server.
+void add_console(httplib::Server& server, Service& service, const ServiceOptions& options);
 
 }  // namespace promoledger::service::detail

@@ -85,11 +85,12 @@ int serve(ListeningServer<Server>& server, Service& service, const ServiceOption
   for (const auto& route : routes) {
     const std::string pattern = regex_of(route.path);
     if (std::string_view(route.method) == "GET") {
-      server.Get(pattern, guarded(route, service.tokens()));
+      server.Get(pattern, guarded(route, service.tokens(), service.sessions()));
     } else {
-      server.Post(pattern, guarded(route, service.tokens()));
+      server.Post(pattern, guarded(route, service.tokens(), service.sessions()));
     }
   }
+  add_console(server, service, options);
   // Answers httplib itself gives (no route, body too large, unreadable request) get a JSON body too;
   // a path that exists under another method gets 405 and Allow.
   std::vector<std::pair<std::regex, std::string>> patterns;

@@ -164,7 +164,10 @@ void TokenCache::reload() {
 }
 
 std::optional<Identity> TokenCache::authenticate(std::string_view token) const {
-  const TokenHash presented = token_hash(token);
+  return authenticate_hash(token_hash(token));
+}
+
+std::optional<Identity> TokenCache::authenticate_hash(const TokenHash& presented) const {
   std::optional<Identity> found;
   std::lock_guard lock(mutex_);
   for (const auto& e : active_) {

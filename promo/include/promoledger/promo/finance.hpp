@@ -6,13 +6,18 @@
 // Thread safety: free functions; each leases its own session.
 
 #include <cstdint>
+#include <optional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <date/date.h>
 
 #include "promoledger/ledger/database.hpp"
+#include "promoledger/ledger/expected.hpp"
 #include "promoledger/ledger/money.hpp"
+#include "promoledger/promo/audit_checks.hpp"
 
 namespace promoledger::promo {
 
@@ -39,6 +44,7 @@ struct OutletRow {
 // The bank-app share of payments by count, the campaign's KPI: "2.15%" (half up, integer arithmetic).
 std::string share_percent(std::int64_t part, std::int64_t whole);
 
+// Every level, every outlet. Throws ReportTooLarge beyond report_rows_max rows (see report_outlets).
 std::vector<OutletRow> outlet_report(ledger::Database& db, date::year_month_day from, date::year_month_day to);
 
 struct BudgetRow {
@@ -47,6 +53,7 @@ struct BudgetRow {
   std::string status;
   ledger::WideFen total_fen = 0, reserved_fen = 0, spent_fen = 0, left_fen = 0;
 };
+// Throws ReportTooLarge beyond report_rows_max campaigns.
 std::vector<BudgetRow> budget_report(ledger::Database& db);
 
 // Per merchant and day of a campaign: cards dealt / used / expired, subsidy, band share of used cards.
@@ -61,9 +68,83 @@ struct CampaignDayRow {
   ledger::WideFen subsidy_fen = 0;
   std::int64_t used_in_band = 0;
 };
+// Empty for an unknown campaign. Throws ReportTooLarge beyond report_rows_max rows (see report_campaign).
 std::vector<CampaignDayRow> campaign_report(ledger::Database& db, std::int64_t campaign_id, date::year_month_day from,
                                             date::year_month_day to);
 
+// ---------------------------------------------------------------------------------------------------
+// The row limit. Every report query reads at most `rows_max` rows (default report_rows_max): it asks
+// the database for one row more, and a result that has more is refused as a whole with
+// ReportRefusal::too_many_rows, naming the report, the limit and how to narrow the request. A report
+// is never cut silently: a total row under a cut table would be wrong without saying so.
+// Why 100,000: a month of a large branch (merchants x days) fits, and 100,000 rows of strings stay a
+// few tens of MB in the command or the service; beyond it the caller should narrow the request.
 inline constexpr std::size_t report_rows_max = 100'000;
+static_assert(report_rows_max >= 1000, "a month of one branch must fit in one report");
+
+enum class ReportRefusal {
+  unknown_campaign,
+  unknown_outlet,
+  bad_range,       // the day range after defaults: from after to, or longer than ten years
+  too_many_rows,   // more than rows_max rows: narrow the request (detail says how)
+};
+std::string_view to_string(ReportRefusal);
+
+struct ReportError {
+  ReportRefusal code;
+  std::string report;         // which report: "report outlets", "report campaign", "audit subsidies"
+  std::size_t rows_max = 0;   // the limit that was reached (too_many_rows only, else 0)
+  std::string detail;         // words for a person: what, the limit, how to narrow it
+};
+
+// Thrown by the older vector-returning functions below (outlet_report, budget_report, campaign_report),
+// which cannot return a ReportError; report_outlets, report_campaign and audit_subsidies return it.
+class ReportTooLarge : public std::runtime_error {
+ public:
+  explicit ReportTooLarge(ReportError error) : std::runtime_error(error.detail), error_(std::move(error)) {}
+  const ReportError& error() const { return error_; }
+
+ private:
+  ReportError error_;
+};
+
+// `report outlets` (GET /v1/reports/outlets): the rows at `level` and every campaign's budget.
+struct OutletReport {
+  std::string from, to;  // YYYY-MM-DD, as asked
+  std::string level;     // outlet | sub_branch | branch | all
+  std::vector<OutletRow> rows;
+  std::vector<BudgetRow> budgets;
+};
+// REQUIRES: level is one of outlet, sub_branch, branch, all; rows_max >= 1.
+// The level is applied in SQL, so a coarser level is the way to narrow a report of too many outlets.
+Expected<OutletReport, ReportError> report_outlets(ledger::Database& db, date::year_month_day from,
+                                                   date::year_month_day to, const std::string& level = "all",
+                                                   std::size_t rows_max = report_rows_max);
+
+// `report campaign ID [--from] [--to]`: a missing day defaults to the campaign's first (last) day.
+struct CampaignReport {
+  std::int64_t campaign_id = 0;
+  std::string from, to;  // YYYY-MM-DD, after defaults
+  std::vector<CampaignDayRow> rows;
+};
+// REQUIRES: rows_max >= 1. unknown_campaign, bad_range or too_many_rows.
+Expected<CampaignReport, ReportError> report_campaign(ledger::Database& db, std::int64_t campaign_id,
+                                                      std::optional<date::year_month_day> from,
+                                                      std::optional<date::year_month_day> to,
+                                                      std::size_t rows_max = report_rows_max);
+
+// `audit subsidies --outlet O`: every subsidy charged to the outlet, and the totals.
+struct SubsidyReport {
+  std::string outlet;
+  std::string from, to;
+  std::vector<SubsidyRow> rows;
+  ledger::WideFen discount_fen = 0, payer_part_fen = 0, merchant_part_fen = 0;  // sums over rows
+};
+// REQUIRES: rows_max >= 1. unknown_outlet or too_many_rows.
+// Reads through outlet_subsidies (audit_checks.cpp), whose query still carries its own LIMIT 100000
+// (= report_rows_max), so rows_max is capped at report_rows_max - 1 until that query takes the limit.
+Expected<SubsidyReport, ReportError> audit_subsidies(ledger::Database& db, const std::string& outlet_code,
+                                                     date::year_month_day from, date::year_month_day to,
+                                                     std::size_t rows_max = report_rows_max);
 
 }  // namespace promoledger::promo

@@ -14,6 +14,7 @@
 #include "promoledger/promo/campaign.hpp"
 #include "promoledger/promo/finance.hpp"
 #include "promoledger/promo/payments.hpp"
+#include "promoledger/promo/simulate.hpp"
 
 namespace promoledger::promo::views {
 
@@ -46,5 +47,33 @@ nlohmann::json outlet_report(const std::string& from, const std::string& to, con
 Table campaign_report_table(const std::vector<CampaignDayRow>& rows);
 nlohmann::json trial_balance(const ledger::TrialBalance& balance);
 nlohmann::json verify(const AuditReport& report);
+
+// ---------------------------------------------------------------------------------------------------
+// One to_json per result type: the command's --json and the service's bodies call these. The named
+// functions above are the same shapes under their older names (payment() is to_json(PaymentResult),
+// and so on) and stay for their callers.
+nlohmann::json to_json(const PaymentResult& result);
+nlohmann::json to_json(const StoredPayment& stored);
+nlohmann::json to_json(const CampaignSummary& summary);
+nlohmann::json to_json(const CampaignView& view);
+// {"from", "to", "rows": outlet_table(rows, level), "budgets": budget_table}: as outlet_report() above.
+nlohmann::json to_json(const OutletReport& report);
+// An array: the rows of campaign_report_table, the "total" row last.
+nlohmann::json to_json(const CampaignReport& report);
+// {"outlet", "from", "to", "subsidies": [...], "count", "total_discount", "total_payer_part", "total_merchant_part"}.
+nlohmann::json to_json(const SubsidyReport& report);
+nlohmann::json to_json(const ledger::TrialBalance& balance);
+nlohmann::json to_json(const AuditReport& report);
+// {"date", "seed", "payments", "posted", "exists", "by_channel", "discounted", "subsidy",
+//  "no_discount_reasons", "rejected"}.
+nlohmann::json to_json(const SimulationResult& result);
+// An error body: {"error": code, "message": detail, "report"} and, for report_too_large, "rows_max".
+nlohmann::json to_json(const ReportError& error);
+
+// The text and CSV tables of the commands (their JSON is to_json above).
+Table trial_balance_table(const ledger::TrialBalance& balance);  // accounts, then a "total" row
+Table statement_table(const std::vector<ledger::StatementLine>& lines);
+Table subsidy_table(const SubsidyReport& report);  // subsidies, then a "total" row
+Table verify_table(const AuditReport& report);     // one row per check, the sample cut to 160 characters
 
 }  // namespace promoledger::promo::views

@@ -29,6 +29,11 @@ Expected<promo::PaymentRequest, BadRequest> parse_payment_body(std::string_view 
 // POST /v1/payments/{id}/reversal: an empty body, or {"business_day": "YYYY-MM-DD"}.
 Expected<std::optional<date::year_month_day>, BadRequest> parse_reversal_body(std::string_view body);
 
+// POST /v1/campaigns/{id}/pause|resume|end: an empty body, or {"reason": "..."} (at most
+// reason_bytes_max bytes of UTF-8, no control characters). "" when no reason is given.
+inline constexpr std::size_t reason_bytes_max = 500;
+Expected<std::string, BadRequest> parse_reason_body(std::string_view body);
+
 // A payment id in a path: 1..64 of A-Z a-z 0-9 _ . : - (the ids promo.payment can hold).
 bool valid_payment_id(std::string_view id);
 // A campaign id in a path: 1..18 decimal digits.

@@ -61,6 +61,8 @@ class TokenCache {
   // The identity a bearer token belongs to. Every stored hash is compared, each in constant time
   // (CRYPTO_memcmp), so the answer's timing says nothing about how close a guess was.
   std::optional<Identity> authenticate(std::string_view token) const;
+  // The same, for a token known by its hash (a console session keeps the hash, never the token).
+  std::optional<Identity> authenticate_hash(const TokenHash& presented) const;
   std::size_t size() const;
 
  private:

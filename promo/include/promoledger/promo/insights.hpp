@@ -1,0 +1,66 @@
+#pragma once
+// What the browser console draws (docs/console.md) and the API serves for it: a campaign's subsidy per
+// day against its budget, the values of the cards it dealt (the 80 % band made visible), and the
+// subsidy of all outlets per day. Like the finance reports they read the aggregates the posting path
+// keeps (promo.merchant_day_stats, promo.deck), never the journal; where a finance report already
+// computes a figure (campaign_report), it is summed from that report, not computed a second time.
+//
+// Thread safety: free functions; each leases its own session.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <date/date.h>
+
+#include "promoledger/ledger/database.hpp"
+#include "promoledger/ledger/money.hpp"
+
+namespace promoledger::promo {
+
+// One business day of a campaign: campaign_report's rows of that day, summed over the merchants.
+struct CampaignDay {
+  std::string business_day;
+  std::int64_t cards_dealt = 0;
+  std::int64_t cards_used = 0;
+  std::int64_t used_in_band = 0;
+  ledger::WideFen subsidy_fen = 0;
+};
+// In day order; days without a deck are left out. REQUIRES: from <= to (parse_day_range).
+std::vector<CampaignDay> campaign_days(ledger::Database& db, std::int64_t campaign_id, date::year_month_day from,
+                                       date::year_month_day to);
+
+// The values of every card a campaign dealt, counted in bins of bin_width_fen (a bin holds
+// [from_fen, from_fen + bin_width_fen)); the band is the campaign's [band_low, band_high], and
+// cards_in_band counts the cards inside it exactly (not by bin), so band_share is the rule's figure.
+struct CardValueBin {
+  std::int64_t from_fen = 0;
+  std::int64_t cards = 0;
+};
+struct CardValues {
+  static constexpr std::int64_t bin_width_fen = 50;  // 0.50 CNY: 19 bins between 1.00 and 10.00
+  std::int64_t band_low_fen = 0, band_high_fen = 0;
+  std::int64_t band_share_bp = 0;  // what the campaign promised
+  std::int64_t cards = 0, cards_in_band = 0;
+  std::int64_t decks = 0;
+  std::vector<CardValueBin> bins;  // ascending, only bins holding a card
+};
+// At most this many bins (a max_discount of 10,000.00 in 0.50 steps); more is a bug, not data.
+inline constexpr std::size_t card_value_bins_max = 20'000;
+// nullopt when there is no such campaign.
+std::optional<CardValues> dealt_card_values(ledger::Database& db, std::int64_t campaign_id);
+
+// Every outlet's payments and subsidy summed per business day (the outlet report's figures, by day).
+struct SubsidyDay {
+  std::string business_day;
+  std::int64_t payments = 0;
+  std::int64_t bank_app_payments = 0;
+  std::int64_t discounted = 0;
+  ledger::WideFen subsidy_fen = 0;
+  ledger::WideFen reversed_subsidy_fen = 0;
+};
+// In day order; days without a payment are left out. REQUIRES: from <= to (parse_day_range).
+std::vector<SubsidyDay> subsidy_by_day(ledger::Database& db, date::year_month_day from, date::year_month_day to);
+
+}  // namespace promoledger::promo

@@ -1,0 +1,110 @@
+#include "promoledger/promo/insights.hpp"
+
+#include <map>
+
+#include <fmt/format.h>
+
+#include "promoledger/ledger/business_day.hpp"
+#include "promoledger/promo/finance.hpp"
+
+namespace promoledger::promo {
+namespace {
+
+using ledger::parse_wide_fen;
+using ledger::rethrow_as_database_error;
+
+// Sums arrive as text: a sum of bigints is numeric in PostgreSQL, which SOCI would hand over as double.
+ledger::WideFen wide(const soci::row& row, std::size_t i) { return parse_wide_fen(row.get<std::string>(i)).value(); }
+std::int64_t count(const soci::row& row, std::size_t i) {
+  return static_cast<std::int64_t>(parse_wide_fen(row.get<std::string>(i)).value());
+}
+
+}  // namespace
+
+std::vector<CampaignDay> campaign_days(ledger::Database& db, std::int64_t campaign_id, date::year_month_day from,
+                                       date::year_month_day to) {
+  // campaign_report already decides what a day's subsidy is (the close's figure once closed, the live
+  // cards before): summing its rows keeps the chart and the report one computation.
+  std::map<std::string, CampaignDay> days;
+  for (const auto& r : campaign_report(db, campaign_id, from, to)) {
+    auto& d = days[r.business_day];
+    d.business_day = r.business_day;
+    d.cards_dealt += r.cards_dealt;
+    d.cards_used += r.cards_used;
+    d.used_in_band += r.used_in_band;
+    d.subsidy_fen += r.subsidy_fen;
+  }
+  std::vector<CampaignDay> out;
+  out.reserve(days.size());
+  for (auto& [day, figures] : days) out.push_back(std::move(figures));
+  return out;
+}
+
+std::optional<CardValues> dealt_card_values(ledger::Database& db, std::int64_t campaign_id) {
+  CardValues out;
+  auto lease = db.lease();
+  soci::session& s = *lease;
+  try {
+    // One snapshot for the campaign's band and its decks: the figures describe one state.
+    soci::transaction tx(s);
+    s << "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+    const long long id = campaign_id;
+    long long low = 0, high = 0, share = 0;
+    s << "SELECT band_low_fen, band_high_fen, band_share_bp FROM promo.campaign WHERE id = :id", soci::use(id),
+        soci::into(low), soci::into(high), soci::into(share);
+    if (!s.got_data()) return std::nullopt;
+    out.band_low_fen = low;
+    out.band_high_fen = high;
+    out.band_share_bp = share;
+    std::string decks, cards, in_band;
+    s << "SELECT count(*)::text, coalesce(sum(card_count), 0)::text, "
+         "  coalesce(sum((SELECT count(*) FROM unnest(d.cards_fen) v WHERE v BETWEEN :lo AND :hi)), 0)::text "
+         "FROM promo.deck d WHERE d.campaign_id = :id",
+        soci::use(low), soci::use(high), soci::use(id), soci::into(decks), soci::into(cards), soci::into(in_band);
+    out.decks = static_cast<std::int64_t>(parse_wide_fen(decks).value());
+    out.cards = static_cast<std::int64_t>(parse_wide_fen(cards).value());
+    out.cards_in_band = static_cast<std::int64_t>(parse_wide_fen(in_band).value());
+    // One bin more than allowed is read, so that too many bins is seen rather than cut silently.
+    const long long bins_read_max = card_value_bins_max + 1;
+    soci::rowset<soci::row> rows =
+        (s.prepare << fmt::format("SELECT ((v / {0}) * {0})::text, count(*)::text FROM promo.deck d, "
+                                  "unnest(d.cards_fen) v WHERE d.campaign_id = :id GROUP BY 1 ORDER BY min(v) LIMIT :n",
+                                  CardValues::bin_width_fen),
+         soci::use(id), soci::use(bins_read_max));
+    for (const auto& r : rows) out.bins.push_back(CardValueBin{count(r, 0), count(r, 1)});
+    tx.commit();
+  } catch (...) {
+    rethrow_as_database_error(fmt::format("reading the dealt cards of campaign {}", campaign_id));
+  }
+  if (out.bins.size() > card_value_bins_max) {
+    throw ledger::DatabaseError(fmt::format("campaign {} has more than {} card value bins", campaign_id,
+                                            card_value_bins_max), "");
+  }
+  return out;
+}
+
+std::vector<SubsidyDay> subsidy_by_day(ledger::Database& db, date::year_month_day from, date::year_month_day to) {
+  std::vector<SubsidyDay> out;
+  const std::string f = ledger::format_day(from), t = ledger::format_day(to);
+  const long long rows_max = report_rows_max;
+  auto lease = db.lease();
+  try {
+    // The outlet report's source and filter (merchant_day_stats of merchants with a home outlet), by day.
+    soci::rowset<soci::row> rows = (lease->prepare <<
+        "SELECT to_char(x.business_day, 'YYYY-MM-DD'), sum(x.payments)::text, "
+        "  coalesce(sum(x.payments) FILTER (WHERE x.channel = 'bank_app'), 0)::text, sum(x.discounted)::text, "
+        "  sum(x.discount_fen)::text, sum(x.reversed_discount_fen)::text "
+        "FROM promo.merchant_day_stats x JOIN ledger.merchant m ON m.id = x.merchant_id "
+        "WHERE x.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date) "
+        "GROUP BY x.business_day ORDER BY x.business_day LIMIT :n",
+        soci::use(f), soci::use(t), soci::use(rows_max));
+    for (const auto& r : rows) {
+      out.push_back(SubsidyDay{r.get<std::string>(0), count(r, 1), count(r, 2), count(r, 3), wide(r, 4), wide(r, 5)});
+    }
+  } catch (...) {
+    rethrow_as_database_error("reading the subsidy per day");
+  }
+  return out;
+}
+
+}  // namespace promoledger::promo
