@@ -236,9 +236,10 @@ TEST_F(VerifyTest, APaymentOverTheCapFails) {
 }
 
 TEST_F(VerifyTest, ASubsidyWithoutACardFails) {
-  // A legal posting, but nothing on the promotion side stands behind this subsidy debit.
+  // A legal posting, but nothing on the promotion side stands behind this subsidy debit. Into
+  // 2026-11-25: the fixture closed 2026-11-24, and a closed day takes no entry at all.
   ledger::Ledger ledger(db());
-  ASSERT_TRUE(ledger.post(*ledger::EntryBuilder("stray", "transfer", day("2026-11-24"))
+  ASSERT_TRUE(ledger.post(*ledger::EntryBuilder("stray", "transfer", day("2026-11-25"))
                                .debit("outlet:O1:subsidy:660101", cny("5.00"))
                                .credit("merchant:M1:settlement", cny("5.00"))
                                .build()));

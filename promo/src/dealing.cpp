@@ -37,21 +37,18 @@ void insert_decks(soci::session& s, long long campaign_id, const std::string& da
   assert(merchant_ids.size() == commitments.size());
   assert(merchant_ids.size() == cards.size());
   if (merchant_ids.empty()) return;
-  std::string ids = "{", commits = "{", decks = "{", sums = "{";
+  ledger::PgArrayLiteral id_list, commit_list, deck_list, sum_list;
   for (std::size_t i = 0; i < merchant_ids.size(); ++i) {
-    const char* sep = i ? "," : "";
-    ids += sep + std::to_string(merchant_ids[i]);
-    commits += sep + commitments[i];
-    sums += sep + std::to_string(reserved[i]);
-    decks += sep;
-    decks += "\"{";
-    for (std::size_t c = 0; c < cards[i].size(); ++c) decks += (c ? "," : "") + std::to_string(cards[i][c]);
-    decks += "}\"";
+    id_list.add(std::to_string(merchant_ids[i]));
+    commit_list.add(commitments[i]);
+    sum_list.add(std::to_string(reserved[i]));
+    // Each deck travels as the text of an integer[] literal, cast per row below.
+    std::string deck = "{";
+    for (std::size_t c = 0; c < cards[i].size(); ++c) deck += (c ? "," : "") + std::to_string(cards[i][c]);
+    deck_list.add(deck + "}");
   }
-  ids += "}";
-  commits += "}";
-  decks += "}";
-  sums += "}";
+  const std::string ids = std::move(id_list).finish(), commits = std::move(commit_list).finish();
+  const std::string decks = std::move(deck_list).finish(), sums = std::move(sum_list).finish();
   const std::string order(to_string(params.order));
   const int version = deck_algorithm_version;
   s << "INSERT INTO promo.deck (campaign_id, merchant_id, business_day, algorithm_version, deck_order, seed_commitment, "
@@ -137,16 +134,14 @@ void deal_campaign(soci::session& s, const CampaignRow& c, const std::string& da
   }
   flush();
   if (!unfunded_ids.empty()) {
-    std::string uids = "{", uneeded = "{", ureasons = "{";
+    ledger::PgArrayLiteral id_list, needed_list, reason_list;
     for (std::size_t i = 0; i < unfunded_ids.size(); ++i) {
-      const char* sep = i ? "," : "";
-      uids += sep + std::to_string(unfunded_ids[i]);
-      uneeded += sep + std::to_string(unfunded_needed[i]);
-      ureasons += sep + unfunded_reasons[i];
+      id_list.add(std::to_string(unfunded_ids[i]));
+      needed_list.add(std::to_string(unfunded_needed[i]));
+      reason_list.add(unfunded_reasons[i]);
     }
-    uids += "}";
-    uneeded += "}";
-    ureasons += "}";
+    const std::string uids = std::move(id_list).finish(), uneeded = std::move(needed_list).finish();
+    const std::string ureasons = std::move(reason_list).finish();
     const long long cid = c.id;
     s << "INSERT INTO promo.deck_unfunded (campaign_id, merchant_id, business_day, needed_fen, reason) "
          "SELECT :c, t.m, CAST(:day AS date), t.n, t.r FROM unnest(CAST(:ids AS bigint[]), CAST(:ns AS bigint[]), "
@@ -263,13 +258,12 @@ CloseReport close_day(ledger::Database& database, date::year_month_day day) {
         tx.commit();
         return;
       }
-      std::string ids = "{", seed_list = "{";
+      ledger::PgArrayLiteral id_list, seed_texts;
       for (std::size_t i = 0; i < deck_ids.size(); ++i) {
-        ids += (i ? "," : "") + std::to_string(deck_ids[i]);
-        seed_list += (i ? "," : "") + seeds[i];
+        id_list.add(std::to_string(deck_ids[i]));
+        seed_texts.add(seeds[i]);
       }
-      ids += "}";
-      seed_list += "}";
+      const std::string ids = std::move(id_list).finish(), seed_list = std::move(seed_texts).finish();
       // The seed is revealed only now that the day is over; its hash was public since dealing.
       s << "UPDATE promo.deck d SET seed_revealed = t.seed FROM unnest(CAST(:ids AS bigint[]), CAST(:seeds AS text[])) "
            "AS t(id, seed) WHERE d.id = t.id",
