@@ -62,7 +62,7 @@ void check_accepted(const json& doc, const promo::CampaignParams& p) {
   FUZZ_CHECK(first && *first == p.first_day && last && *last == p.last_day);
   FUZZ_CHECK(p.band_share_bp >= 0 && p.band_share_bp <= promo::basis_points_total);
   FUZZ_CHECK(p.payer_share_bp >= 0 && p.payer_share_bp <= promo::basis_points_total);
-  FUZZ_CHECK(p.daily_cap >= 1 && p.daily_cap <= promo::cards_per_day_max);
+  FUZZ_CHECK(p.cards_per_day >= 1 && p.cards_per_day <= promo::cards_per_day_max);
   if (p.payer_daily_limit) FUZZ_CHECK(*p.payer_daily_limit >= 1 && *p.payer_daily_limit <= 10'000);
   for (const auto& window : {p.window_from, p.window_to}) {
     if (window) FUZZ_CHECK(window->count() >= 0 && window->count() <= 24 * 60);

@@ -244,7 +244,7 @@ TEST_F(PromoTest, InfeasibleParametersAreRejectedNamingTheParameter) {
   p = pilot_params({"M1"});
   p.max_discount = cny("10000000000000.00");
   p.payer_share_bp = 0;
-  p.daily_cap = 10000;
+  p.cards_per_day = 10000;
   EXPECT_TRUE(has(promo::validate(p), "budget_total"));
   p = pilot_params({"M1"}, "2026-11-30", "2026-11-24");
   EXPECT_TRUE(has(promo::validate(p), "last_day"));

@@ -43,7 +43,7 @@ promo::CampaignParams params(const char* name, std::vector<std::string> merchant
   p.band_low = cny("7.00");
   p.band_high = cny("9.00");
   p.band_share_bp = 8000;
-  p.daily_cap = 20;
+  p.cards_per_day = 20;
   p.payer_share_bp = 5000;
   p.budget_total = cny("100000.00");
   return p;

@@ -136,7 +136,7 @@ constexpr const char* summary_columns =
 
 DeckParams CampaignParams::deck_params() const {
   return DeckParams{min_discount.fen(), max_discount.fen(), band_low.fen(), band_high.fen(),
-                    band_share_bp,      daily_cap,          deck_order};
+                    band_share_bp,      cards_per_day,      deck_order};
 }
 
 Expected<CampaignParams, std::vector<std::string>> parse_campaign(const json& document) {
@@ -154,7 +154,11 @@ Expected<CampaignParams, std::vector<std::string>> parse_campaign(const json& do
   p.name = r.text("name").value_or("");
   p.funding_branch = r.text("funding_branch").value_or("");
   p.gl_code = r.text("gl_code").value_or("");
-  p.channel = r.text("channel", false).value_or("bank_app");
+  if (auto channel = r.text("channel", false)) {
+    const auto parsed = channel_from_string(*channel);
+    if (!parsed) r.errors.push_back(fmt::format("channel: \"{}\" is not bank_app, wechat or alipay", *channel));
+    p.channel = parsed.value_or(Channel::bank_app);
+  }
   if (const json* m = r.field("merchants", true)) {
     if (!m->is_array()) {
       r.errors.push_back("merchants: must be an array of merchant codes");
@@ -178,7 +182,7 @@ Expected<CampaignParams, std::vector<std::string>> parse_campaign(const json& do
   p.band_low = r.money("band_low").value_or(Money());
   p.band_high = r.money("band_high").value_or(Money());
   p.band_share_bp = r.integer("band_share_bp", true, 0, basis_points_total).value_or(0);
-  p.daily_cap = r.integer("daily_cap", true, 1, cards_per_day_max).value_or(1);
+  p.cards_per_day = r.integer("daily_cap", true, 1, cards_per_day_max).value_or(1);
   p.payer_share_bp = r.integer("payer_share_bp", false, 0, basis_points_total).value_or(5000);
   if (auto order = r.text("deck_order", false)) {
     auto parsed = deck_order_from_string(*order);
@@ -199,9 +203,6 @@ std::vector<std::string> validate(const CampaignParams& p) {
   const bool gl_ok = !p.gl_code.empty() && p.gl_code.size() <= 16 &&
                      std::all_of(p.gl_code.begin(), p.gl_code.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
   if (!gl_ok) errors.push_back(fmt::format("gl_code: \"{}\" must be 1..16 letters or digits", p.gl_code));
-  if (p.channel != "bank_app" && p.channel != "wechat" && p.channel != "alipay") {
-    errors.push_back(fmt::format("channel: \"{}\" is not bank_app, wechat or alipay", p.channel));
-  }
   if (p.merchants.empty()) errors.emplace_back("merchants: the campaign has no merchants");
   if (p.merchants.size() > campaign_merchants_max) {
     errors.push_back(fmt::format("merchants: {} merchants; at most {}", p.merchants.size(), campaign_merchants_max));
@@ -234,12 +235,12 @@ std::vector<std::string> validate(const CampaignParams& p) {
                                  ledger::format_fen(payer_share_max_fen), p.min_payment.str()));
   }
   // A deck is funded whole when dealt; a budget below one merchant's worst day could fund nobody.
-  const ledger::WideFen worst_day_fen = ledger::WideFen(p.max_discount.fen()) * p.daily_cap;
+  const ledger::WideFen worst_day_fen = ledger::WideFen(p.max_discount.fen()) * p.cards_per_day;
   if (!p.budget_total.is_positive()) {
     errors.emplace_back("budget_total: must be > 0");
   } else if (p.budget_total.fen() < worst_day_fen) {
     errors.push_back(fmt::format("budget_total: {} is below one merchant's worst day (daily_cap {} x max_discount {} = {})",
-                                 p.budget_total.str(), p.daily_cap, p.max_discount.str(), ledger::format_fen(worst_day_fen)));
+                                 p.budget_total.str(), p.cards_per_day, p.max_discount.str(), ledger::format_fen(worst_day_fen)));
   }
   if (p.outlet_daily_budget && p.outlet_daily_budget->fen() < worst_day_fen) {
     errors.push_back(fmt::format("outlet_daily_budget: {} is below one merchant's worst day ({})",
@@ -271,9 +272,9 @@ Expected<std::int64_t, Rejection> Campaigns::create(const CampaignParams& p, con
       return unexpected(Rejection{Reject::unknown_branch, fmt::format("funding_branch: no branch {}", p.funding_branch)});
     }
     // Resolve every merchant with its outlet and the branch its outlet rolls up to, in one query.
-    std::string codes = "{";
-    for (std::size_t i = 0; i < p.merchants.size(); ++i) codes += (i ? "," : "") + json(p.merchants[i]).dump();
-    codes += "}";
+    ledger::PgArrayLiteral code_list;
+    for (const std::string& code : p.merchants) code_list.add(code);
+    const std::string codes = std::move(code_list).finish();
     soci::rowset<soci::row> rows =
         (s.prepare << "SELECT t.code, m.id, o.id, o.code, b.code FROM unnest(CAST(:codes AS text[])) AS t(code) "
                       "LEFT JOIN ledger.merchant m ON m.code = t.code LEFT JOIN ledger.org_unit o ON o.id = m.outlet_id "
@@ -313,14 +314,15 @@ Expected<std::int64_t, Rejection> Campaigns::create(const CampaignParams& p, con
     soci::indicator outlet_budget_ind = p.outlet_daily_budget ? soci::i_ok : soci::i_null;
     int payer_limit = p.payer_daily_limit.value_or(0);
     soci::indicator payer_limit_ind = p.payer_daily_limit ? soci::i_ok : soci::i_null;
-    int band_share = p.band_share_bp, cap = p.daily_cap, payer_share = p.payer_share_bp;
+    int band_share = p.band_share_bp, cap = p.cards_per_day, payer_share = p.payer_share_bp;
+    const std::string channel(to_string(p.channel));
     s << "INSERT INTO promo.campaign (name, funding_branch_id, gl_code, channel, first_day, last_day, window_start_local, "
          "window_end_local, min_payment_fen, min_discount_fen, max_discount_fen, band_low_fen, band_high_fen, band_share_bp, "
          "cards_per_day, payer_share_bp, deck_order, payer_daily_limit, budget_total_fen, outlet_daily_budget_fen, params, "
          "secret, created_by) VALUES (:name, :branch, :gl, :channel, CAST(:first AS date), CAST(:last AS date), "
          "CAST(:wfrom AS time), CAST(:wto AS time), :minp, :mind, :maxd, :bl, :bh, :bs, :cap, :ps, :ord, :pl, :bt, :ob, "
          "CAST(:doc AS jsonb), decode(:secret, 'hex'), :by) RETURNING id",
-        soci::use(p.name), soci::use(branch_id), soci::use(p.gl_code), soci::use(p.channel), soci::use(first),
+        soci::use(p.name), soci::use(branch_id), soci::use(p.gl_code), soci::use(channel), soci::use(first),
         soci::use(last), soci::use(wfrom, wfrom_ind), soci::use(wto, wto_ind), soci::use(min_payment),
         soci::use(min_discount), soci::use(max_discount), soci::use(band_low), soci::use(band_high), soci::use(band_share),
         soci::use(cap), soci::use(payer_share), soci::use(order), soci::use(payer_limit, payer_limit_ind),

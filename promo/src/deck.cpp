@@ -12,7 +12,7 @@
 namespace promoledger::promo {
 namespace {
 
-static_assert(cards_per_day_max <= std::numeric_limits<std::int32_t>::max() / deck_share_bp_total,
+static_assert(cards_per_day_max <= std::numeric_limits<std::int32_t>::max() / basis_points_total,
               "band_share_bp * cards_per_day must fit in 32 bits");
 
 void append_be(std::string& out, std::uint64_t value, int bytes) {
@@ -126,8 +126,8 @@ std::vector<std::string> validate(const DeckParams& p) {
   if (p.band_low_fen > p.band_high_fen) {
     e.push_back(fmt::format("band_low ({} fen) must be <= band_high ({} fen)", p.band_low_fen, p.band_high_fen));
   }
-  if (p.band_share_bp < 0 || p.band_share_bp > deck_share_bp_total) {
-    e.push_back(fmt::format("band_share_bp ({}) must be within 0..{}", p.band_share_bp, deck_share_bp_total));
+  if (p.band_share_bp < 0 || p.band_share_bp > basis_points_total) {
+    e.push_back(fmt::format("band_share_bp ({}) must be within 0..{}", p.band_share_bp, basis_points_total));
   }
   if (p.cards_per_day < 1 || p.cards_per_day > cards_per_day_max) {
     e.push_back(fmt::format("daily_cap ({}) must be within 1..{}", p.cards_per_day, cards_per_day_max));
@@ -142,16 +142,16 @@ std::vector<std::string> validate(const DeckParams& p) {
 }
 
 std::int32_t band_cards(const DeckParams& p) {
-  return (p.band_share_bp * p.cards_per_day + deck_share_bp_total - 1) / deck_share_bp_total;
+  return (p.band_share_bp * p.cards_per_day + basis_points_total - 1) / basis_points_total;
 }
 
 std::int32_t group_size(const DeckParams& p) {
-  return deck_share_bp_total / std::gcd(p.band_share_bp, deck_share_bp_total);
+  return basis_points_total / std::gcd(p.band_share_bp, basis_points_total);
 }
 
 std::int32_t out_cards_per_group(const DeckParams& p) {
   const std::int32_t g = group_size(p);
-  return g - p.band_share_bp * g / deck_share_bp_total;
+  return g - p.band_share_bp * g / basis_points_total;
 }
 
 DeckSeed derive_seed(std::string_view campaign_secret, std::int64_t campaign_id, std::string_view merchant_code,

@@ -31,23 +31,6 @@ Rejection from_ledger(const ledger::Rejection& rejection, std::string_view what)
 
 }  // namespace
 
-std::string_view to_string(Channel channel) {
-  switch (channel) {
-    case Channel::bank_app: return "bank_app";
-    case Channel::wechat: return "wechat";
-    case Channel::alipay: return "alipay";
-  }
-  assert(false && "unknown Channel");
-  return "?";
-}
-
-std::optional<Channel> channel_from_string(std::string_view text) {
-  for (Channel c : {Channel::bank_app, Channel::wechat, Channel::alipay}) {
-    if (to_string(c) == text) return c;
-  }
-  return std::nullopt;
-}
-
 std::string_view to_string(PaymentResult::Status status) {
   return status == PaymentResult::Status::posted ? "posted" : "exists";
 }

@@ -6,6 +6,12 @@
 namespace promoledger::promo {
 namespace {
 
+constexpr std::array<std::pair<Channel, std::string_view>, all_channels.size()> channel_names{{
+    {Channel::bank_app, "bank_app"},
+    {Channel::wechat, "wechat"},
+    {Channel::alipay, "alipay"},
+}};
+
 constexpr std::array<std::pair<NoDiscountReason, std::string_view>, no_discount_reasons.size()> reason_names{{
     {NoDiscountReason::no_active_campaign, "no_active_campaign"},
     {NoDiscountReason::channel_not_eligible, "channel_not_eligible"},
@@ -46,6 +52,8 @@ std::optional<E> value_of(const std::array<std::pair<E, std::string_view>, N>& n
 
 }  // namespace
 
+std::string_view to_string(Channel channel) { return name_of(channel_names, channel); }
+std::optional<Channel> channel_from_string(std::string_view text) { return value_of(channel_names, text); }
 std::string_view to_string(NoDiscountReason reason) { return name_of(reason_names, reason); }
 std::optional<NoDiscountReason> no_discount_reason_from_string(std::string_view text) {
   return value_of(reason_names, text);

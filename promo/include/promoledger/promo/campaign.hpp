@@ -29,14 +29,13 @@ namespace promoledger::promo {
 using ledger::Money;
 
 inline constexpr std::size_t campaign_merchants_max = 200'000;
-inline constexpr std::int32_t basis_points_total = 10'000;
 
 struct CampaignParams {
   std::string name;
   std::string funding_branch;          // branch code; every merchant's outlet must roll up to it
   std::string gl_code;                 // the subsidy GL account (科目) each outlet books the discount on
   std::vector<std::string> merchants;  // merchant codes
-  std::string channel = "bank_app";
+  Channel channel = Channel::bank_app;  // the one discounted channel
   date::year_month_day first_day{};
   date::year_month_day last_day{};
   // Optional daily window in local (Asia/Shanghai) time, [from, to).
@@ -48,7 +47,9 @@ struct CampaignParams {
   Money band_low;         // e.g. 7.00
   Money band_high;        // e.g. 9.00
   std::int32_t band_share_bp = 8000;
-  std::int32_t daily_cap = 20;
+  // The merchant's discounted payments a day: the deck's size (promo.campaign.cards_per_day). The
+  // campaign document calls it daily_cap, the talk's word; that key stays for existing documents.
+  std::int32_t cards_per_day = 20;
   std::int32_t payer_share_bp = 5000;  // the merchant gets basis_points_total - payer_share_bp
   DeckOrder deck_order = DeckOrder::stratified;
   std::optional<std::int32_t> payer_daily_limit;

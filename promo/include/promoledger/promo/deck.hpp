@@ -27,7 +27,8 @@ namespace promoledger::promo {
 
 inline constexpr std::int32_t deck_algorithm_version = 1;
 inline constexpr std::int32_t cards_per_day_max = 10'000;
-inline constexpr std::int32_t deck_share_bp_total = 10'000;
+// 100 % in basis points: band shares, payer shares (one constant for every share).
+inline constexpr std::int32_t basis_points_total = 10'000;
 
 enum class DeckOrder { stratified, shuffled };
 std::string_view to_string(DeckOrder);

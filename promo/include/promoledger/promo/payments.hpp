@@ -26,15 +26,13 @@
 #include "promoledger/ledger/database.hpp"
 #include "promoledger/ledger/expected.hpp"
 #include "promoledger/ledger/money.hpp"
+#include "promoledger/promo/terms.hpp"
 #include "promoledger/promo/rejection.hpp"
 
 namespace promoledger::promo {
 
 using ledger::Money;
 
-enum class Channel { bank_app, wechat, alipay };
-std::string_view to_string(Channel);
-std::optional<Channel> channel_from_string(std::string_view);
 
 struct PaymentRequest {
   std::string payment_id;  // 1..64 of A-Z a-z 0-9 _ . : -

@@ -11,6 +11,13 @@
 
 namespace promoledger::promo {
 
+// How a payment was made on the merchant's aggregated QR code (promo.payment.channel and
+// promo.campaign.channel): only the campaign's channel is discounted (the bank's app in the pilot).
+enum class Channel { bank_app, wechat, alipay };
+inline constexpr std::array<Channel, 3> all_channels{Channel::bank_app, Channel::wechat, Channel::alipay};
+std::string_view to_string(Channel);
+std::optional<Channel> channel_from_string(std::string_view);
+
 // Why a posted payment got no discount (promo.payment.reason, CHECK payment_reason_known, migration 0011).
 enum class NoDiscountReason {
   no_active_campaign,     // the merchant is in no campaign running that day
