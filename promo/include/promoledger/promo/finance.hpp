@@ -73,12 +73,12 @@ std::vector<CampaignDayRow> campaign_report(ledger::Database& db, std::int64_t c
                                             date::year_month_day to);
 
 // ---------------------------------------------------------------------------------------------------
-// The row limit. Every report query reads at most `rows_max` rows (default report_rows_max): it asks
+// The row limit. Every report holds at most `rows_max` rows (default report_rows_max): its query asks
 // the database for one row more, and a result that has more is refused as a whole with
 // ReportRefusal::report_too_large, naming the report, the limit and how to narrow the request. A report
 // is never cut silently: a total row under a cut table would be wrong without saying so.
-// Why 100,000: a month of a large branch (merchants x days) fits, and 100,000 rows of strings stay a
-// few tens of MB in the command or the service; beyond it the caller should narrow the request.
+// 100,000 is the value the queries carried as literals (LIMIT 100000) before there was one constant;
+// it was not re-measured. The tests lower it through the rows_max parameter.
 inline constexpr std::size_t report_rows_max = 100'000;
 static_assert(report_rows_max >= 1000, "a month of one branch must fit in one report");
 
