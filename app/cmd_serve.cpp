@@ -67,11 +67,8 @@ void serve_command(CLI::App& app, Context& ctx) {
   });
 }
 
-void token_commands(CLI::App& app, Context& ctx) {
-  auto* token = app.add_subcommand("token", "API tokens for promoledger serve");
-  token->require_subcommand(1);
-
-  auto* create = token->add_subcommand("create", "make a token and print it once (only its SHA-256 is kept)");
+void token_create_command(CLI::App& token, Context& ctx) {
+  auto* create = token.add_subcommand("create", "make a token and print it once (only its SHA-256 is kept)");
   static std::string create_name, create_role, create_by;
   create->add_option("--name", create_name, "a name for the token (who holds it), e.g. core-banking-1")->required();
   create->add_option("--role", create_role, "poster | finance | auditor | operator")
@@ -90,8 +87,10 @@ void token_commands(CLI::App& app, Context& ctx) {
       std::cerr << fmt::format("token {} ({}) made: it is shown only now; keep it secret\n", create_name, create_role);
     }
   });
+}
 
-  token->add_subcommand("list", "list the tokens (never the secrets)")->callback([&ctx] {
+void token_list_command(CLI::App& token, Context& ctx) {
+  token.add_subcommand("list", "list the tokens (never the secrets)")->callback([&ctx] {
     Table t{{"name", "role", "created_at_utc", "created_by", "revoked_at_utc", "revoked_by"}, {}, {}};
     for (const auto& info : service::list_tokens(ctx.database())) {
       t.rows.push_back({info.name, std::string(service::to_string(info.role)), info.created_at_utc, info.created_by,
@@ -99,8 +98,10 @@ void token_commands(CLI::App& app, Context& ctx) {
     }
     print(ctx, t, std::cout);
   });
+}
 
-  auto* revoke = token->add_subcommand("revoke", "revoke a token (the service refuses it within a second)");
+void token_revoke_command(CLI::App& token, Context& ctx) {
+  auto* revoke = token.add_subcommand("revoke", "revoke a token (the service refuses it within a second)");
   static std::string revoke_name, revoke_by;
   revoke->add_option("NAME", revoke_name, "the token's name")->required();
   revoke->add_option("--by", revoke_by, "who revokes it (default: $PROMOLEDGER_USER or $USER)");
@@ -115,6 +116,14 @@ void token_commands(CLI::App& app, Context& ctx) {
       std::cout << fmt::format("token {} revoked\n", info->name);
     }
   });
+}
+
+void token_commands(CLI::App& app, Context& ctx) {
+  auto* token = app.add_subcommand("token", "API tokens for promoledger serve");
+  token->require_subcommand(1);
+  token_create_command(*token, ctx);
+  token_list_command(*token, ctx);
+  token_revoke_command(*token, ctx);
 }
 
 }  // namespace

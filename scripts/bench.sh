@@ -9,6 +9,9 @@
 #                                 100,000-deck dealing, a month's report over 10 million journal lines
 #   ./scripts/bench.sh --quick    smoke run (< 3 min): the same runs, 3 s each after a 1 s warm-up,
 #                                 10,000-deck dealing, no 10M load
+#   ./scripts/bench.sh --only report,deal   only these parts (payments, http, deal, report; comma-separated), after
+#                                 the pgbench baseline at 4 and 8 clients, which always runs; the goals are
+#                                 judged only on a run of every part. Combines with --quick.
 # Output: a table with the goals on the terminal and bench/results/bench-<UTC time>.json. The goal "single
 # path no slower than before" compares with the newest earlier bench/results/bench-*.json (or
 # $BENCH_PREVIOUS), else with the figures recorded in docs/benchmarks.md.
@@ -17,7 +20,20 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 
 quick=0
-[[ "${1:-}" == "--quick" ]] && quick=1
+only=""
+while (($# > 0)); do
+  case "$1" in
+    --quick) quick=1 ;;
+    --only) only=${2:?--only needs a list: payments,http,deal,report}; shift ;;
+    *) echo "bench.sh: unknown argument $1 (--quick, --only LIST)" >&2; exit 2 ;;
+  esac
+  shift
+done
+for part in ${only//,/ }; do
+  [[ "$part" =~ ^(payments|http|deal|report)$ ]] || { echo "bench.sh: --only: no part \"$part\" (payments, http, deal, report)" >&2; exit 2; }
+done
+# wanted PART: is this part of the run? (every part without --only)
+wanted() { [[ -z "$only" || ",$only," == *",$1,"* ]]; }
 # Both runs take the same baseline client counts (the best of them is the reference) and the same
 # requester counts; --quick only shortens each run: 25 payment runs plus two pgbench runs must fit in
 # three minutes on two cores.
@@ -77,8 +93,10 @@ baseline() {
 }
 
 # ---- promoledger: one database, set up once; scenarios run in sequence on it
-psql_admin -c "DROP DATABASE IF EXISTS promoledger_bench WITH (FORCE)" -c "CREATE DATABASE promoledger_bench"
 pconn="$conn dbname=promoledger_bench"
+failed_runs=()
+if wanted payments || wanted http; then
+psql_admin -c "DROP DATABASE IF EXISTS promoledger_bench WITH (FORCE)" -c "CREATE DATABASE promoledger_bench"
 psql_admin -d promoledger_bench -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" >/dev/null
 echo "bench: setting up (5,000 campaign merchants over 100 outlets, 200 in one hot outlet, 20,000 payers)" >&2
 "$bench" --db "$pconn" --merchants 5000 --outlets 100 --payers 20000 --hot-merchants 200 setup >&2
@@ -89,8 +107,8 @@ psql_admin -c "CHECKPOINT"
 # which would penalize whichever scenario came first (measured: promo 1,472/s cold vs ~1,800/s warm).
 "$bench" --db "$pconn" --merchants 5000 --payers 20000 --hot-merchants 200 run --scenario promo \
   --clients "${clients_list[0]}" --duration-s "$duration" --warmup-s 0 >/dev/null
+fi
 scenarios=(promo mixed hot-outlet hot-merchant replay)
-failed_runs=()
 payment_run() {
   local path=$1 clients=$2 scenario=$3
   # A failed run (exit 1: an invariant broke, its row is written; 3: no row) is reported at the end and
@@ -107,15 +125,20 @@ payment_run() {
 }
 for clients in "${clients_list[@]}"; do
   baseline "$clients"
-  for scenario in "${scenarios[@]}"; do payment_run single "$clients" "$scenario"; done
+  if wanted payments; then
+    for scenario in "${scenarios[@]}"; do payment_run single "$clients" "$scenario"; done
+  fi
 done
-for requesters in "${requesters_list[@]}"; do
-  for scenario in "${scenarios[@]}"; do payment_run batched "$requesters" "$scenario"; done
-done
+if wanted payments; then
+  for requesters in "${requesters_list[@]}"; do
+    for scenario in "${scenarios[@]}"; do payment_run batched "$requesters" "$scenario"; done
+  done
+fi
 
 # ---- http: promo and hot-merchant over HTTP/JSON, wrk against a running `promoledger serve` on the same
 # database. wrk (2 threads) shares the two cores with the service and PostgreSQL. Each request is a new
 # payment (bench/http/post_payments.lua); a row counts only 2xx answers as payments.
+if wanted http; then
 pl="$root/$build_dir/app/promoledger"
 http_connections=(32 64)
 http_scenarios=(promo hot-merchant)
@@ -172,20 +195,26 @@ kill -TERM "$serve_pid"
 serve_rc=0
 wait "$serve_pid" || serve_rc=$?
 ((serve_rc == 0)) || failed_runs+=("promoledger serve exited $serve_rc after SIGTERM (log: $work/serve.log)")
+fi
 
 # ---- dealing
+if wanted deal; then
 psql_admin -c "DROP DATABASE IF EXISTS promoledger_deal WITH (FORCE)" -c "CREATE DATABASE promoledger_deal"
 echo "bench: dealing $deal_merchants decks" >&2
 "$bench" --db "$conn dbname=promoledger_deal" --merchants "$deal_merchants" deal | sed 's/^/{"scenario": "deal", "detail": /; s/$/}/' >>"$results"
+fi
 
 # ---- a month's branch report over many journal lines
-if ((report_lines > 0)); then
+if wanted report && ((report_lines > 0)); then
   echo "bench: loading $report_lines journal lines for the report benchmark (bulk loader, see docs/benchmarks.md)" >&2
   psql_admin -c "DROP DATABASE IF EXISTS promoledger_report WITH (FORCE)" -c "CREATE DATABASE promoledger_report"
   "$bench" --db "$conn dbname=promoledger_report" report --lines "$report_lines" >>"$results"
 fi
 
-python3 - "$results" "$out_dir/bench-$stamp.json" "$previous" <<'PY'
+# A partial run is kept apart, so that it never becomes the "before" of a full run.
+out_file="$out_dir/bench-$stamp.json"
+[[ -z "$only" ]] || out_file="$out_dir/partial-$stamp.json"
+python3 - "$results" "$out_file" "$previous" "$only" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 for r in rows:
@@ -213,6 +242,12 @@ for r in rows:
         d = r["detail"]; print(f'deal: {d["decks_dealt"]} decks ({d["cards"]} cards) in {d["deal_s"]:.2f} s')
     if r.get("scenario") == "report":
         print(f'report: a month over {r["journal_lines"]} journal lines in {r["report_ms"]:.1f} ms (load {r["load_s"]:.0f} s)')
+only = sys.argv[4] if len(sys.argv) > 4 else ""
+if only:
+    print(f"goals: not judged (--only {only}: a partial run)")
+    json.dump(rows, open(sys.argv[2], "w"), indent=2)
+    print(f"written {sys.argv[2]}")
+    sys.exit(0)
 
 # ---- goals
 def verdict(ok): return "met" if ok else "MISSED"

@@ -105,7 +105,7 @@ TEST_F(ReportLimitTest, OutletReportAtItsLimitIsWholeOneRowMoreIsRefusedACoarser
 
   const auto refused = promo::report_outlets(db(), on("2026-11-24"), on("2026-11-25"), "all", 3);
   ASSERT_FALSE(refused.has_value());
-  EXPECT_EQ(refused.error().code, ReportRefusal::too_many_rows);
+  EXPECT_EQ(refused.error().code, ReportRefusal::report_too_large);
   EXPECT_EQ(refused.error().report, "report outlets");
   EXPECT_EQ(refused.error().rows_max, 3u);
   EXPECT_NE(refused.error().detail.find("more than 3 rows"), std::string::npos) << refused.error().detail;
@@ -134,7 +134,7 @@ TEST_F(ReportLimitTest, TheBudgetsTableCountsAgainstTheLimitToo) {
   ASSERT_TRUE(promo::Campaigns(db()).create(second, nlohmann::json{{"name", second.name}}, "alice").has_value());
   const auto refused = promo::report_outlets(db(), on("2026-11-24"), on("2026-11-24"), "branch", 1);
   ASSERT_FALSE(refused.has_value());
-  EXPECT_EQ(refused.error().code, ReportRefusal::too_many_rows);
+  EXPECT_EQ(refused.error().code, ReportRefusal::report_too_large);
   EXPECT_NE(refused.error().detail.find("campaigns in the budgets table"), std::string::npos) << refused.error().detail;
 }
 
@@ -148,7 +148,7 @@ TEST_F(ReportLimitTest, CampaignReportAtItsLimitIsWholeOneRowMoreIsRefusedAShort
 
   const auto refused = promo::report_campaign(db(), campaign_id_, std::nullopt, std::nullopt, 3);
   ASSERT_FALSE(refused.has_value());
-  EXPECT_EQ(refused.error().code, ReportRefusal::too_many_rows);
+  EXPECT_EQ(refused.error().code, ReportRefusal::report_too_large);
   EXPECT_EQ(refused.error().rows_max, 3u);
   EXPECT_EQ(refused.error().report, fmt::format("report campaign {}", campaign_id_));
   EXPECT_NE(refused.error().detail.find("shorter day range"), std::string::npos) << refused.error().detail;
@@ -184,7 +184,7 @@ TEST_F(ReportLimitTest, SubsidiesAtTheirLimitAreWholeOneMoreIsRefused) {
 
   const auto refused = promo::audit_subsidies(db(), "O1", on("2026-11-24"), on("2026-11-25"), 1);
   ASSERT_FALSE(refused.has_value());
-  EXPECT_EQ(refused.error().code, ReportRefusal::too_many_rows);
+  EXPECT_EQ(refused.error().code, ReportRefusal::report_too_large);
   EXPECT_EQ(refused.error().report, "audit subsidies O1");
   EXPECT_EQ(refused.error().rows_max, 1u);
   EXPECT_NE(refused.error().detail.find("more than 1 subsidies"), std::string::npos) << refused.error().detail;

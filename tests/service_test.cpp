@@ -1549,6 +1549,33 @@ TEST_F(ServiceTest, RevokingATokenEndsItsConsoleSessions) {
   EXPECT_EQ(b->get("/console/outlets").status, 303);
 }
 
+TEST_F(ServiceTest, ConsoleSessionsAreBoundedTheLeastRecentlyUsedGoesFirst) {
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  const auto first = sign_in(svc.port(), finance());
+  const auto second = sign_in(svc.port(), finance());
+  ASSERT_TRUE(first && second);
+  EXPECT_EQ(second->get("/v1/campaigns").status, 200);
+  // 1,000 sessions at most (SessionStore::sessions_max): 998 more sign-ins fill the table; touching the
+  // first after them makes the second the least recently used, so the next sign-in ends the second.
+  httplib::Client client("127.0.0.1", svc.port());
+  configure(client);
+  std::string last;
+  for (int i = 0; i < 998; ++i) {
+    const auto a = to_answer(client.Post("/console/sign-in", "token=" + finance(), "application/x-www-form-urlencoded"));
+    ASSERT_EQ(a.status, 303) << i << " " << a.describe();
+    last = a.header("Set-Cookie").substr(0, a.header("Set-Cookie").find(';'));
+  }
+  EXPECT_EQ(first->get("/v1/campaigns").status, 200);
+  const auto more = sign_in(svc.port(), finance());
+  ASSERT_TRUE(more.has_value());
+  EXPECT_EQ(more->get("/v1/campaigns").status, 200);
+  EXPECT_EQ(first->get("/v1/campaigns").status, 200) << "the most recently used session stays";
+  expect_error_body(second->get("/v1/campaigns"), 401, "unauthorized");
+  const Browser newest{svc.port(), last, ""};
+  EXPECT_EQ(newest.get("/v1/campaigns").status, 200);
+}
+
 TEST_F(ServiceTest, ConsoleAssetsAreEmbeddedWithTypesAndValidators) {
   ServiceProcess svc;
   START_OR_FAIL(svc, {});

@@ -45,10 +45,10 @@ AuditCheck sql_check(soci::session& s, const std::string& name, const std::strin
 
 // verify_all's checks, in its order (docs/operations.md lists them with what each proves).
 constexpr std::array<std::string_view, 13> check_names = {
-    "entries_balance",     "balances_equal_lines", "hash_chain_links",      "hash_chain_heads",
-    "subsidy_lines_match_cards", "cards_used_once", "daily_cap",            "split_adds_up",
-    "budget_within_limit", "outlet_daily_budget",  "referential_integrity", "deck_band_rule",
-    "decks_redeal"};
+    "entries_balance", "balances_equal_lines", "hash_chain_links", "hash_chain_heads",  // ledger.verify
+    "subsidy_lines_match_cards", "cards_used_once", "daily_cap", "split_adds_up", "budget_within_limit",
+    "outlet_daily_budget", "referential_integrity",
+    "deck_band_rule", "decks_redeal"};  // one pass over the decks, in C++
 
 // Runs the checks `wanted` names, in check_names order, inside the caller's snapshot.
 void run_checks(soci::session& s, const std::function<bool(std::string_view)>& wanted, std::vector<AuditCheck>& out) {

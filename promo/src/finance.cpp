@@ -26,7 +26,7 @@ long long limit_of(std::size_t rows_max) {
 
 ReportError too_many_rows(std::string report, std::size_t rows_max, const std::string& what, const std::string& narrow) {
   std::string detail = fmt::format("{}: more than {} {} (the report row limit); {}", report, rows_max, what, narrow);
-  return ReportError{ReportRefusal::too_many_rows, std::move(report), rows_max, std::move(detail)};
+  return ReportError{ReportRefusal::report_too_large, std::move(report), rows_max, std::move(detail)};
 }
 
 std::string narrow_outlets(const std::string& level) {
@@ -159,7 +159,7 @@ std::string_view to_string(ReportRefusal code) {
     case ReportRefusal::unknown_campaign: return "unknown_campaign";
     case ReportRefusal::unknown_outlet: return "unknown_outlet";
     case ReportRefusal::bad_range: return "bad_range";
-    case ReportRefusal::too_many_rows: return "report_too_large";
+    case ReportRefusal::report_too_large: return "report_too_large";
   }
   return "?";
 }

@@ -86,7 +86,9 @@ std::optional<CardValues> dealt_card_values(ledger::Database& db, std::int64_t c
 std::vector<SubsidyDay> subsidy_by_day(ledger::Database& db, date::year_month_day from, date::year_month_day to) {
   std::vector<SubsidyDay> out;
   const std::string f = ledger::format_day(from), t = ledger::format_day(to);
-  const long long rows_max = report_rows_max;
+  // One row more than allowed is read: a report is refused whole rather than cut (finance.hpp). A
+  // day range is at most ten years (parse_day_range), far below the limit; the check keeps the rule.
+  const long long rows_read_max = static_cast<long long>(report_rows_max) + 1;
   auto lease = db.lease();
   try {
     // The outlet report's source and filter (merchant_day_stats of merchants with a home outlet), by day.
@@ -97,12 +99,17 @@ std::vector<SubsidyDay> subsidy_by_day(ledger::Database& db, date::year_month_da
         "FROM promo.merchant_day_stats x JOIN ledger.merchant m ON m.id = x.merchant_id "
         "WHERE x.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date) "
         "GROUP BY x.business_day ORDER BY x.business_day LIMIT :n",
-        soci::use(f), soci::use(t), soci::use(rows_max));
+        soci::use(f), soci::use(t), soci::use(rows_read_max));
     for (const auto& r : rows) {
       out.push_back(SubsidyDay{r.get<std::string>(0), count(r, 1), count(r, 2), count(r, 3), wide(r, 4), wide(r, 5)});
     }
   } catch (...) {
     rethrow_as_database_error("reading the subsidy per day");
+  }
+  if (out.size() > report_rows_max) {
+    throw ReportTooLarge(ReportError{ReportRefusal::report_too_large, "report outlets daily", report_rows_max,
+                                     fmt::format("report outlets daily: more than {} days (the report row limit); "
+                                                 "ask for a shorter range", report_rows_max)});
   }
   return out;
 }

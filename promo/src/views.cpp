@@ -203,7 +203,7 @@ json to_json(const SimulationResult& r) {
 
 json to_json(const ReportError& error) {
   json out{{"error", std::string(to_string(error.code))}, {"message", error.detail}, {"report", error.report}};
-  if (error.code == ReportRefusal::too_many_rows) out["rows_max"] = error.rows_max;
+  if (error.code == ReportRefusal::report_too_large) out["rows_max"] = error.rows_max;
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include "http_support.hpp"
 #include "sessions.hpp"
 #include "promoledger/ledger/database.hpp"
+#include "promoledger/promo/finance.hpp"
 #include "promoledger/promo/group_commit.hpp"
 #include "promoledger/promo/payments.hpp"
 #include "promoledger/service/metrics.hpp"
@@ -76,13 +77,16 @@ class Service {
   void subsidy_days(const httplib::Request& req, httplib::Response& res);
   void healthz(httplib::Response& res);
   void metrics_text(httplib::Response& res);
-  // Runs a read; a database failure becomes 503 or 500.
+  // Runs a read; a database failure becomes 503 or 500, a report past its row limit 422
+  // report_too_large (its words say how to narrow the request).
   template <class F>
   void reading(httplib::Response& res, F&& read) {
     try {
       read();
     } catch (const ledger::DatabaseError& e) {
       answer_database_error(res, e);
+    } catch (const promo::ReportTooLarge& e) {
+      answer_error(res, 422, std::string(promo::to_string(e.error().code)), e.error().detail);
     }
   }
 

@@ -138,7 +138,7 @@ class Console:
     def shot(self, name):
         # The whole page (up to 3,000 px), not only the window: a trace's lines are below the fold.
         path = os.path.join(self.out, name + ".png")
-        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        height = self.driver.execute_script("window.scrollTo(0, 0); return document.documentElement.scrollHeight")
         self.driver.set_window_size(1400, min(max(int(height) + 120, 640), 3000))  # + the window frame
         self.driver.save_screenshot(path)
         self.driver.set_window_size(1400, 1000)

@@ -73,28 +73,29 @@ std::vector<CampaignDayRow> campaign_report(ledger::Database& db, std::int64_t c
                                             date::year_month_day to);
 
 // ---------------------------------------------------------------------------------------------------
-// The row limit. Every report query reads at most `rows_max` rows (default report_rows_max): it asks
+// The row limit. Every report holds at most `rows_max` rows (default report_rows_max): its query asks
 // the database for one row more, and a result that has more is refused as a whole with
-// ReportRefusal::too_many_rows, naming the report, the limit and how to narrow the request. A report
+// ReportRefusal::report_too_large, naming the report, the limit and how to narrow the request. A report
 // is never cut silently: a total row under a cut table would be wrong without saying so.
-// Why 100,000: a month of a large branch (merchants x days) fits, and 100,000 rows of strings stay a
-// few tens of MB in the command or the service; beyond it the caller should narrow the request.
+// 100,000 is the value the queries carried as literals (LIMIT 100000) before there was one constant;
+// it was not re-measured. The tests lower it through the rows_max parameter.
 inline constexpr std::size_t report_rows_max = 100'000;
 static_assert(report_rows_max >= 1000, "a month of one branch must fit in one report");
 
+// Stable names (to_string gives the enumerator's name; JSON and exit messages carry it).
 enum class ReportRefusal {
   unknown_campaign,
   unknown_outlet,
-  bad_range,       // the day range after defaults: from after to, or longer than ten years
-  too_many_rows,   // more than rows_max rows: narrow the request (detail says how)
+  bad_range,         // the day range after defaults: from after to, or longer than ten years
+  report_too_large,  // more than rows_max rows: narrow the request (detail says how)
 };
 std::string_view to_string(ReportRefusal);
 
 struct ReportError {
   ReportRefusal code;
-  std::string report;         // which report: "report outlets", "report campaign", "audit subsidies"
-  std::size_t rows_max = 0;   // the limit that was reached (too_many_rows only, else 0)
-  std::string detail;         // words for a person: what, the limit, how to narrow it
+  std::string report;        // which report: "report outlets", "report campaign 7", "audit subsidies O1"
+  std::size_t rows_max = 0;  // the limit that was reached (report_too_large only, else 0)
+  std::string detail;        // words for a person: what, the limit, how to narrow it
 };
 
 // Thrown by the older vector-returning functions below (outlet_report, budget_report, campaign_report),
@@ -127,7 +128,7 @@ struct CampaignReport {
   std::string from, to;  // YYYY-MM-DD, after defaults
   std::vector<CampaignDayRow> rows;
 };
-// REQUIRES: rows_max >= 1. unknown_campaign, bad_range or too_many_rows.
+// REQUIRES: rows_max >= 1. unknown_campaign, bad_range or report_too_large.
 Expected<CampaignReport, ReportError> report_campaign(ledger::Database& db, std::int64_t campaign_id,
                                                       std::optional<date::year_month_day> from,
                                                       std::optional<date::year_month_day> to,
@@ -140,7 +141,7 @@ struct SubsidyReport {
   std::vector<SubsidyRow> rows;
   ledger::WideFen discount_fen = 0, payer_part_fen = 0, merchant_part_fen = 0;  // sums over rows
 };
-// REQUIRES: rows_max >= 1. unknown_outlet or too_many_rows.
+// REQUIRES: rows_max >= 1. unknown_outlet or report_too_large.
 // Reads through outlet_subsidies (audit_checks.cpp), whose query still carries its own LIMIT 100000
 // (= report_rows_max), so rows_max is capped at report_rows_max - 1 until that query takes the limit.
 Expected<SubsidyReport, ReportError> audit_subsidies(ledger::Database& db, const std::string& outlet_code,

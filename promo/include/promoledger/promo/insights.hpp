@@ -28,6 +28,7 @@ struct CampaignDay {
   ledger::WideFen subsidy_fen = 0;
 };
 // In day order; days without a deck are left out. REQUIRES: from <= to (parse_day_range).
+// Throws ReportTooLarge when campaign_report does.
 std::vector<CampaignDay> campaign_days(ledger::Database& db, std::int64_t campaign_id, date::year_month_day from,
                                        date::year_month_day to);
 
@@ -61,6 +62,7 @@ struct SubsidyDay {
   ledger::WideFen reversed_subsidy_fen = 0;
 };
 // In day order; days without a payment are left out. REQUIRES: from <= to (parse_day_range).
+// Throws ReportTooLarge beyond report_rows_max days, like the finance reports.
 std::vector<SubsidyDay> subsidy_by_day(ledger::Database& db, date::year_month_day from, date::year_month_day to);
 
 }  // namespace promoledger::promo
