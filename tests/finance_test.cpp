@@ -174,11 +174,11 @@ TEST_F(FinanceTest, AuditTraceShowsTheWholeChain) {
   const std::string text = cli({"audit", "trace", "--payment-id", "f1"});
   EXPECT_NE(text.find("approved by bob"), std::string::npos) << text;
   EXPECT_NE(cli({"audit", "trace", "--payment-id", "nope"}, 1).find("no payment nope"), std::string::npos);
-  const auto subsidies = promo::outlet_subsidies(db(), "O2", day("2026-11-24"), day("2026-11-24"));
+  const auto subsidies = promo::outlet_subsidies(db(), "O2", day("2026-11-24"), day("2026-11-24"), 1000);
   ASSERT_TRUE(subsidies.has_value());
   ASSERT_EQ(subsidies->size(), 2u);
   EXPECT_TRUE((*subsidies)[1].reversed);
-  EXPECT_FALSE(promo::outlet_subsidies(db(), "NOPE", day("2026-11-24"), day("2026-11-24")).has_value());
+  EXPECT_FALSE(promo::outlet_subsidies(db(), "NOPE", day("2026-11-24"), day("2026-11-24"), 1000).has_value());
   EXPECT_NE(cli({"audit", "subsidies", "--outlet", "O1", "--from", "2026-11-25", "--to", "2026-11-24"}, 2).find("after"),
             std::string::npos);
   EXPECT_NE(cli({"report", "outlets", "--from", "2026-02-30", "--to", "2026-03-01"}, 2).find("not a calendar date"),

@@ -1,6 +1,7 @@
 #include "promoledger/promo/audit_checks.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <array>
 #include <functional>
 #include <stdexcept>
@@ -335,7 +336,10 @@ std::optional<json> trace_payment(ledger::Database& db, const std::string& payme
 }
 
 std::optional<std::vector<SubsidyRow>> outlet_subsidies(ledger::Database& db, const std::string& outlet_code,
-                                                        date::year_month_day from, date::year_month_day to) {
+                                                        date::year_month_day from, date::year_month_day to,
+                                                        std::size_t row_limit) {
+  assert(row_limit >= 1);
+  const long long limit = static_cast<long long>(row_limit);
   auto lease = db.lease();
   soci::session& s = *lease;
   const std::string f = ledger::format_day(from), t = ledger::format_day(to);
@@ -352,8 +356,8 @@ std::optional<std::vector<SubsidyRow>> outlet_subsidies(ledger::Database& db, co
         "(r.payment_id IS NOT NULL)::int FROM promo.payment p JOIN ledger.merchant m ON m.id = p.merchant_id "
         "JOIN ledger.payer py ON py.id = p.payer_id LEFT JOIN promo.payment_reversal r ON r.payment_id = p.payment_id "
         "WHERE p.outlet_id = :o AND p.deck_id IS NOT NULL AND p.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date) "
-        "ORDER BY p.business_day, p.payment_id LIMIT 100000",
-        soci::use(outlet_id), soci::use(f), soci::use(t));
+        "ORDER BY p.business_day, p.payment_id LIMIT :n",
+        soci::use(outlet_id), soci::use(f), soci::use(t), soci::use(limit));
     for (const soci::row& row : rows) {
       SubsidyRow r;
       r.payment_id = row.get<std::string>(0);

@@ -258,14 +258,10 @@ Expected<SubsidyReport, ReportError> audit_subsidies(ledger::Database& db, const
                                                      std::size_t rows_max) {
   assert(rows_max >= 1);
   const std::string report_name = fmt::format("audit subsidies {}", outlet_code);
-  auto rows = outlet_subsidies(db, outlet_code, from, to);
+  auto rows = outlet_subsidies(db, outlet_code, from, to, rows_max + 1);  // one more: "more" is seen
   if (!rows) return unexpected(ReportError{ReportRefusal::unknown_outlet, report_name, 0, fmt::format("no outlet {}", outlet_code)});
-  // outlet_subsidies (audit_checks.cpp) reads at most LIMIT 100000 = report_rows_max rows, so this report
-  // holds at most report_rows_max - 1: the LIMIT is then the usual one row more, and "more" is seen.
-  // When that query takes the limit as a parameter, the cap goes.
-  const std::size_t limit = std::min(rows_max, report_rows_max - 1);
-  if (rows->size() > limit) {
-    return unexpected(too_many_rows(report_name, limit, "subsidies", "narrow it with a shorter day range (from, to)"));
+  if (rows->size() > rows_max) {
+    return unexpected(too_many_rows(report_name, rows_max, "subsidies", "narrow it with a shorter day range (from, to)"));
   }
   SubsidyReport report{outlet_code, ledger::format_day(from), ledger::format_day(to), std::move(*rows), 0, 0, 0};
   for (const auto& r : report.rows) {

@@ -34,9 +34,12 @@ struct SubsidyRow {
   std::int32_t card_position = 0;
   bool reversed = false;
 };
-// nullopt when the outlet does not exist.
+// nullopt when the outlet does not exist. Reads at most row_limit rows, in (day, payment id) order: a
+// caller that must not cut silently asks for one row more than it shows (promo::audit_subsidies).
+// REQUIRES: row_limit >= 1.
 std::optional<std::vector<SubsidyRow>> outlet_subsidies(ledger::Database& db, const std::string& outlet_code,
-                                                        date::year_month_day from, date::year_month_day to);
+                                                        date::year_month_day from, date::year_month_day to,
+                                                        std::size_t row_limit);
 
 struct AuditCheck {
   std::string name;

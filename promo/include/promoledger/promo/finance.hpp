@@ -142,8 +142,7 @@ struct SubsidyReport {
   ledger::WideFen discount_fen = 0, payer_part_fen = 0, merchant_part_fen = 0;  // sums over rows
 };
 // REQUIRES: rows_max >= 1. unknown_outlet or report_too_large.
-// Reads through outlet_subsidies (audit_checks.cpp), whose query still carries its own LIMIT 100000
-// (= report_rows_max), so rows_max is capped at report_rows_max - 1 until that query takes the limit.
+// Reads through outlet_subsidies (audit_checks.cpp) with rows_max + 1 as its limit.
 Expected<SubsidyReport, ReportError> audit_subsidies(ledger::Database& db, const std::string& outlet_code,
                                                      date::year_month_day from, date::year_month_day to,
                                                      std::size_t rows_max = report_rows_max);
