@@ -205,12 +205,14 @@ void campaign_commands(CLI::App& app, Context& ctx) {
     auto* sub = c->add_subcommand(action, fmt::format("{} a campaign", action));
     auto id = std::make_shared<long long>(0);
     auto actor = std::make_shared<std::string>();
+    auto reason = std::make_shared<std::string>();
     sub->add_option("ID", *id, "campaign id")->required();
     sub->add_option("--by", *actor, "who does it (default: $PROMOLEDGER_USER or $USER)");
-    sub->callback([&ctx, id, actor, action = std::string(action)] {
+    sub->add_option("--reason", *reason, "why (kept with the lifecycle event; at most 500 bytes)");
+    sub->callback([&ctx, id, actor, reason, action = std::string(action)] {
       if (actor->empty()) *actor = default_actor();
       promo::Campaigns campaigns(ctx.database());
-      auto status = campaigns.transition(*id, action, *actor);
+      auto status = campaigns.transition(*id, action, *actor, *reason);
       if (!status) rejected(status.error());
       if (ctx.json) {
         print_json(json{{"id", *id}, {"status", *status}}, std::cout);
@@ -263,8 +265,9 @@ void campaign_commands(CLI::App& app, Context& ctx) {
     for (const auto& m : view->merchants) std::cout << ' ' << m;
     std::cout << "\n  lifecycle:\n";
     for (const auto& e : view->events) {
-      std::cout << fmt::format("    {} UTC  {:<8} by {}  ({} -> {})\n", e.at_utc, e.action, e.actor,
-                               e.from_status.empty() ? "-" : e.from_status, e.to_status);
+      std::cout << fmt::format("    {} UTC  {:<8} by {}  ({} -> {}){}\n", e.at_utc, e.action, e.actor,
+                               e.from_status.empty() ? "-" : e.from_status, e.to_status,
+                               e.reason ? ": " + *e.reason : std::string());
     }
   });
 }

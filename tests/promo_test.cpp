@@ -441,10 +441,18 @@ TEST_F(PromoTest, PausedCampaignGivesNoDiscountUntilResumed) {
   auto resumed = poster.post(payment("p-2", "P10", "M1", Channel::bank_app, "50.00", "2026-11-24T12:01:00+08:00"));
   ASSERT_TRUE(resumed.has_value());
   EXPECT_TRUE(resumed->discounted);
-  ASSERT_TRUE(campaigns.transition(id, "end", "ops").has_value());
+  EXPECT_FALSE(campaigns.transition(id, "end", "ops", std::string(501, 'x')).has_value()) << "a reason is bounded";
+  ASSERT_TRUE(campaigns.transition(id, "end", "ops", "the street is closed for works").has_value());
   auto bad = campaigns.transition(id, "resume", "ops");
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().code, promo::Reject::invalid_transition);
+  // The lifecycle keeps who, what and why: the end's reason, none for the others.
+  const auto view = campaigns.show(id);
+  ASSERT_TRUE(view.has_value());
+  ASSERT_EQ(view->events.size(), 5u);
+  EXPECT_EQ(view->events[4].action, "end");
+  EXPECT_EQ(view->events[4].reason, "the street is closed for works");
+  EXPECT_FALSE(view->events[2].reason.has_value());
 }
 
 TEST_F(PromoTest, RejectedPaymentsWriteNothingAndTakeNoCard) {

@@ -1687,6 +1687,9 @@ TEST_F(ServiceTest, CampaignCreatedOverTheApiIsValidatedLikeTheCommandAndApprove
   EXPECT_EQ(events[0].value("actor", ""), "api:ops-1");
   EXPECT_EQ(events[1].value("actor", ""), "api:ops-2");
   EXPECT_EQ(events[2].value("action", ""), "pause");
+  // Kept with the event in the database (migration 0012), not only echoed.
+  EXPECT_EQ(events[2].value("reason", ""), "商户装修 (renovation)");
+  EXPECT_TRUE(events[1]["reason"].is_null()) << "approval carries no reason";
 }
 
 TEST_F(ServiceTest, ChartFiguresAddUpToTheReports) {

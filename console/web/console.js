@@ -164,7 +164,8 @@
     events.replaceChildren();
     for (const e of c.events) {
       events.append(el('tr', {}, el('td', { class: 'e-at', text: localTime(e.at_utc) }), el('td', { class: 'e-actor', text: e.actor }),
-        el('td', { class: 'e-action', text: e.action }), el('td', { text: `${e.from || '—'} → ${e.to}` })));
+        el('td', { class: 'e-action', text: e.action }), el('td', { text: `${e.from || '—'} → ${e.to}` }),
+        el('td', { class: 'e-reason', text: e.reason || '' })));
     }
     const params = $('params').querySelector('tbody');
     params.replaceChildren();

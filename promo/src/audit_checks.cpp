@@ -272,12 +272,13 @@ std::optional<json> trace_payment(ledger::Database& db, const std::string& payme
       json events = json::array();
       soci::rowset<soci::row> ev = (s.prepare <<
           "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), actor, action, coalesce(from_status, ''), "
-          "to_status FROM promo.campaign_event WHERE campaign_id = :id ORDER BY id",
+          "to_status, reason FROM promo.campaign_event WHERE campaign_id = :id ORDER BY id",
           soci::use(campaign_id));
       for (const soci::row& row : ev) {
         events.push_back(json{{"at_utc", row.get<std::string>(0)}, {"actor", row.get<std::string>(1)},
                               {"action", row.get<std::string>(2)}, {"from", row.get<std::string>(3)},
-                              {"to", row.get<std::string>(4)}});
+                              {"to", row.get<std::string>(4)},
+                              {"reason", row.get_indicator(5) == soci::i_null ? json(nullptr) : json(row.get<std::string>(5))}});
       }
       out["campaign"]["events"] = events;
     }

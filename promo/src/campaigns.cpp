@@ -399,7 +399,7 @@ Expected<std::string, Rejection> Campaigns::approve(std::int64_t id, const std::
 }
 
 Expected<std::string, Rejection> Campaigns::transition(std::int64_t id, const std::string& action,
-                                                       const std::string& actor) {
+                                                       const std::string& actor, const std::string& reason) {
   using S = CampaignStatus;
   struct Step {
     const char* action;
@@ -417,6 +417,10 @@ Expected<std::string, Rejection> Campaigns::transition(std::int64_t id, const st
   if (actor.empty() || actor.size() > 64) {
     return unexpected(Rejection{Reject::invalid_parameters, "actor: must be 1..64 characters"});
   }
+  if (reason.size() > event_reason_length_max) {
+    return unexpected(Rejection{Reject::invalid_parameters,
+                                fmt::format("reason: {} bytes; at most {}", reason.size(), event_reason_length_max)});
+  }
   auto lease = database_.lease();
   soci::session& s = *lease;
   try {
@@ -433,9 +437,9 @@ Expected<std::string, Rejection> Campaigns::transition(std::int64_t id, const st
     }
     const std::string to(to_string(step->to));
     s << "UPDATE promo.campaign SET status = :to WHERE id = :id", soci::use(to), soci::use(cid);
-    s << "INSERT INTO promo.campaign_event (campaign_id, actor, action, from_status, to_status) "
-         "VALUES (:id, :by, :action, :from, :to)",
-        soci::use(cid), soci::use(actor), soci::use(action), soci::use(status), soci::use(to);
+    s << "INSERT INTO promo.campaign_event (campaign_id, actor, action, from_status, to_status, reason) "
+         "VALUES (:id, :by, :action, :from, :to, NULLIF(:why, ''))",
+        soci::use(cid), soci::use(actor), soci::use(action), soci::use(status), soci::use(to), soci::use(reason);
     tx.commit();
     spdlog::info("campaign {}: {} by {} ({} -> {})", id, action, actor, status, to);
     return to;
@@ -484,11 +488,14 @@ std::optional<CampaignView> Campaigns::show(std::int64_t id) {
     for (const soci::row& row : merchants) view.merchants.push_back(row.get<std::string>(0));
     soci::rowset<soci::row> events =
         (s.prepare << "SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), actor, action, "
-                      "coalesce(from_status, ''), to_status FROM promo.campaign_event WHERE campaign_id = :id ORDER BY id",
+                      "coalesce(from_status, ''), to_status, reason FROM promo.campaign_event WHERE campaign_id = :id "
+                      "ORDER BY id",
          soci::use(cid));
     for (const soci::row& row : events) {
-      view.events.push_back(CampaignEvent{row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2),
-                                          row.get<std::string>(3), row.get<std::string>(4)});
+      CampaignEvent e{row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2),
+                      row.get<std::string>(3), row.get<std::string>(4), std::nullopt};
+      if (row.get_indicator(5) != soci::i_null) e.reason = row.get<std::string>(5);
+      view.events.push_back(std::move(e));
     }
     return view;
   } catch (...) {

@@ -85,7 +85,7 @@ json to_json(const CampaignView& view) {
   json events = json::array();
   for (const auto& e : view.events) {
     events.push_back(json{{"at_utc", e.at_utc}, {"actor", e.actor}, {"action", e.action}, {"from", e.from_status},
-                          {"to", e.to_status}});
+                          {"to", e.to_status}, {"reason", e.reason ? json(*e.reason) : json(nullptr)}});
   }
   out["events"] = events;
   return out;

@@ -136,14 +136,9 @@ void Service::steer_campaign(const httplib::Request& req, httplib::Response& res
   reading(res, [&] {
     promo::Campaigns campaigns(read_db_);
     // The actor recorded in the campaign's events is the token's name: who steered it, by what key.
-    auto status = campaigns.transition(*id, action, "api:" + t_notes.token_name);
+    // The reason is kept with the event (promo.campaign_event.reason, migration 0012).
+    auto status = campaigns.transition(*id, action, "api:" + t_notes.token_name, *reason);
     if (!status) return answer_rejection(res, status.error());
-    // promo.campaign_event has no column for a reason yet (a migration, outside the service): the
-    // reason goes to the service's log with the event's actor, and back to the caller.
-    if (!reason->empty()) {
-      spdlog::info("campaign {}: {} by api:{}, reason: {}", *id, action, t_notes.token_name,
-                   json(*reason).dump(-1, ' ', false, json::error_handler_t::replace));
-    }
     json out{{"id", *id}, {"status", *status}};
     if (!reason->empty()) out["reason"] = *reason;
     answer(res, 200, out);

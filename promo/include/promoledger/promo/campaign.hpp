@@ -88,6 +88,7 @@ struct CampaignEvent {
   std::string action;
   std::string from_status;
   std::string to_status;
+  std::optional<std::string> reason;  // why, for pause, resume and end (migration 0012)
 };
 
 struct CampaignView {
@@ -110,7 +111,10 @@ class Campaigns {
   Expected<std::string, Rejection> approve(std::int64_t id, const std::string& approver);
   // action: "pause" (approved or active -> paused), "resume" (paused -> active),
   // "end" (approved, active or paused -> ended).
-  Expected<std::string, Rejection> transition(std::int64_t id, const std::string& action, const std::string& actor);
+  // `reason` (empty: none given; at most event_reason_length_max bytes) is kept with the event.
+  Expected<std::string, Rejection> transition(std::int64_t id, const std::string& action, const std::string& actor,
+                                              const std::string& reason = "");
+  static constexpr std::size_t event_reason_length_max = 500;
 
   static constexpr std::size_t list_rows_max = 10'000;
   std::vector<CampaignSummary> list();
