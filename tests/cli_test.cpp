@@ -1,5 +1,6 @@
 // The promoledger command as a user runs it: exit codes, messages, JSON shapes, all-or-nothing imports.
 // The binary is $PROMOLEDGER_BIN (scripts/test.sh sets it); each test has a fresh database.
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -8,6 +9,7 @@
 #include <soci/postgresql/soci-postgresql.h>
 
 #include "cli_runner.hpp"
+#include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/migrations.hpp"
 #include "promoledger/ledger/money.hpp"
 #include "test_db.hpp"
@@ -332,6 +334,44 @@ TEST_F(CliTest, SimulateIsReproducibleAndReplaysOnASecondRun) {
   EXPECT_EQ(count("promo.payment"), posted);
   EXPECT_EQ(run({"simulate", "--date", "2026-11-24", "--mix", "wechat=x"}).exit_code, 2);
   EXPECT_EQ(run({"simulate", "--date", "2026-11-24", "--mix", "paypal=1"}).exit_code, 2);
+}
+
+TEST_F(CliTest, PolicyCommandsSetTheToleranceThatPaymentsMeet) {
+  import_example_org();
+  auto r = run({"policy", "show"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["in_force"]["future_tolerance"], "5m");
+  const std::string tomorrow = ledger::format_timestamp_utc(ledger::now() + std::chrono::hours(24));
+  const std::vector<std::string> pay{"pay", "--payment-id", "fut-1", "--payer", "P1", "--merchant", "M1",
+                                     "--channel", "wechat", "--amount", "10.00", "--at", tomorrow};
+  r = run(pay, true);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "paid_at_in_future");
+  EXPECT_EQ(run({"policy", "set", "--future-tolerance", "401d", "--reason", "too far"}).exit_code, 2);
+  EXPECT_EQ(run({"policy", "set", "--future-tolerance", "2d"}).exit_code, 2) << "a reason is required";
+  r = run({"policy", "set", "--future-tolerance", "2d", "--reason", "rehearsal of tomorrow"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["future_tolerance_seconds"], 172800);
+  r = run(pay, true);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = run({"policy", "show"}, true);
+  EXPECT_EQ(nlohmann::json::parse(r.out)["history"].size(), 2u);
+}
+
+TEST_F(CliTest, TokenRevokeReturnsAndTheTokenIsListedRevoked) {
+  ASSERT_EQ(run({"token", "create", "--name", "fin-1", "--role", "finance"}).exit_code, 0);
+  // A name that would make the actor "api:<name>" longer than 64 characters is refused at creation.
+  const auto long_name = run({"token", "create", "--name", std::string(61, 'o'), "--role", "operator"});
+  EXPECT_EQ(long_name.exit_code, 1);
+  EXPECT_NE(long_name.err.find("1..60"), std::string::npos) << long_name.err;
+  EXPECT_EQ(run({"token", "create", "--name", std::string(60, 'o'), "--role", "operator"}).exit_code, 0);
+  // Bounded: with one session in the command's pool, revoke used to wait for a second lease forever.
+  const std::string cmd = "timeout 30 " + shell_quote(cli_->bin()) + " --db " + shell_quote(tdb_.conninfo()) +
+                          " token revoke fin-1 >/dev/null 2>&1";
+  EXPECT_EQ(CliRunner::run_shell(cmd), 0);
+  const auto r = run({"token", "list"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("revoked"), std::string::npos) << r.out;
 }
 
 }  // namespace
