@@ -148,10 +148,8 @@ void org_commands(CLI::App& app, Context& ctx) {
 }
 
 // ---------------------------------------------------------------------------------------- campaign
-void campaign_commands(CLI::App& app, Context& ctx) {
-  auto* c = app.add_subcommand("campaign", "create, approve and steer campaigns");
-  c->require_subcommand(1);
-
+// campaign create --file DOC: parse, validate as the API does, one call, render.
+void campaign_create_command(CLI::App* c, Context& ctx) {
   auto* create = c->add_subcommand("create", "create a draft campaign from a JSON document");
   static std::string file, by;
   create->add_option("--file", file, "campaign JSON (see examples/pilot-campaign.json)")->required();
@@ -184,7 +182,10 @@ void campaign_commands(CLI::App& app, Context& ctx) {
       std::cout << fmt::format("campaign {} created as draft by {}; it needs approval by someone else\n", *id, by);
     }
   });
+}
 
+// campaign approve ID --by CHECKER (maker-checker in the library).
+void campaign_approve_command(CLI::App* c, Context& ctx) {
   auto* approve = c->add_subcommand("approve", "approve a draft (maker-checker: not by its creator)");
   static long long approve_id = 0;
   static std::string approver;
@@ -200,28 +201,32 @@ void campaign_commands(CLI::App& app, Context& ctx) {
       std::cout << fmt::format("campaign {} approved by {}\n", approve_id, approver);
     }
   });
+}
 
-  for (const char* action : {"pause", "resume", "end"}) {
-    auto* sub = c->add_subcommand(action, fmt::format("{} a campaign", action));
-    auto id = std::make_shared<long long>(0);
-    auto actor = std::make_shared<std::string>();
-    auto reason = std::make_shared<std::string>();
-    sub->add_option("ID", *id, "campaign id")->required();
-    sub->add_option("--by", *actor, "who does it (default: $PROMOLEDGER_USER or $USER)");
-    sub->add_option("--reason", *reason, "why (kept with the lifecycle event; at most 500 bytes)");
-    sub->callback([&ctx, id, actor, reason, action = std::string(action)] {
-      if (actor->empty()) *actor = default_actor();
-      promo::Campaigns campaigns(ctx.database());
-      auto status = campaigns.transition(*id, action, *actor, *reason);
-      if (!status) rejected(status.error());
-      if (ctx.json) {
-        print_json(json{{"id", *id}, {"status", *status}}, std::cout);
-      } else {
-        std::cout << fmt::format("campaign {} is now {}\n", *id, *status);
-      }
-    });
-  }
+// campaign pause|resume|end ID [--by] [--reason]: the reason is kept with the event.
+void campaign_steer_command(CLI::App* c, Context& ctx, const char* action) {
+  auto* sub = c->add_subcommand(action, fmt::format("{} a campaign", action));
+  auto id = std::make_shared<long long>(0);
+  auto actor = std::make_shared<std::string>();
+  auto reason = std::make_shared<std::string>();
+  sub->add_option("ID", *id, "campaign id")->required();
+  sub->add_option("--by", *actor, "who does it (default: $PROMOLEDGER_USER or $USER)");
+  sub->add_option("--reason", *reason, "why (kept with the lifecycle event; at most 500 bytes)");
+  sub->callback([&ctx, id, actor, reason, action = std::string(action)] {
+    if (actor->empty()) *actor = default_actor();
+    promo::Campaigns campaigns(ctx.database());
+    auto status = campaigns.transition(*id, action, *actor, *reason);
+    if (!status) rejected(status.error());
+    if (ctx.json) {
+      print_json(json{{"id", *id}, {"status", *status}}, std::cout);
+    } else {
+      std::cout << fmt::format("campaign {} is now {}\n", *id, *status);
+    }
+  });
+}
 
+// campaign list: a table, or the API's JSON.
+void campaign_list_command(CLI::App* c, Context& ctx) {
   c->add_subcommand("list", "list campaigns")->callback([&ctx] {
     promo::Campaigns campaigns(ctx.database());
     const auto all = campaigns.list();
@@ -242,7 +247,10 @@ void campaign_commands(CLI::App& app, Context& ctx) {
     }
     print(ctx, t, std::cout);
   });
+}
 
+// campaign show ID: parameters, merchants, lifecycle.
+void campaign_show_command(CLI::App* c, Context& ctx) {
   auto* show = c->add_subcommand("show", "show a campaign: parameters, merchants, lifecycle");
   static long long show_id = 0;
   show->add_option("ID", show_id, "campaign id")->required();
@@ -270,6 +278,16 @@ void campaign_commands(CLI::App& app, Context& ctx) {
                                e.reason ? ": " + *e.reason : std::string());
     }
   });
+}
+
+void campaign_commands(CLI::App& app, Context& ctx) {
+  auto* c = app.add_subcommand("campaign", "create, approve and steer campaigns");
+  c->require_subcommand(1);
+  campaign_create_command(c, ctx);
+  campaign_approve_command(c, ctx);
+  for (const char* action : {"pause", "resume", "end"}) campaign_steer_command(c, ctx, action);
+  campaign_list_command(c, ctx);
+  campaign_show_command(c, ctx);
 }
 
 // --------------------------------------------------------------------------------------------- day
@@ -408,7 +426,65 @@ void print_payment(const Context& ctx, const promo::PaymentResult& r) {
   }
 }
 
-void payment_commands(CLI::App& app, Context& ctx) {
+// pay --csv FILE: each line posted on its own (a bad line is reported by number and not posted; the
+// others are), a progress bar on a terminal, a summary; exit 1 if any line was refused.
+void pay_csv(Context& ctx, const std::string& csv_file) {
+  const std::string text = read_file(csv_file);
+  auto rows = parse_csv(text, csv_file, 6);
+  if (!rows) usage_error(rows.error());
+  const std::vector<std::string> header{"payment_id", "payer", "merchant", "channel", "amount", "at"};
+  if (rows->empty() || rows->front().fields != header) {
+    usage_error(fmt::format("{}:1: the header must be payment_id,payer,merchant,channel,amount,at", csv_file));
+  }
+  promo::PaymentPoster poster(ctx.database());
+  const bool tty = ::isatty(STDERR_FILENO) != 0;
+  std::size_t posted = 0, replayed = 0, discounted = 0, bad = 0;
+  ledger::WideFen subsidy_fen = 0;
+  json failures = json::array();
+  const std::size_t total = rows->size() - 1;
+  for (std::size_t i = 1; i < rows->size(); ++i) {
+    const auto& r = (*rows)[i];
+    const std::string where = fmt::format("{}:{}: ", csv_file, r.line);
+    try {
+      const auto& f = r.fields;
+      auto req = request_from(f[0], f[1], f[2], f[3], f[4], f[5], where);
+      auto result = poster.post(req);
+      if (!result) {
+        ++bad;
+        failures.push_back(json{{"line", r.line}, {"error", promo::to_string(result.error().code)},
+                                {"message", result.error().detail}});
+        std::cerr << where << describe(result.error()) << '\n';
+      } else {
+        (result->status == promo::PaymentResult::Status::posted ? posted : replayed)++;
+        if (result->discounted && result->status == promo::PaymentResult::Status::posted) {
+          ++discounted;
+          subsidy_fen += result->discount.fen();
+        }
+      }
+    } catch (const CommandError& e) {
+      ++bad;
+      failures.push_back(json{{"line", r.line}, {"error", "invalid_input"}, {"message", e.what()}});
+      std::cerr << e.what() << '\n';
+    }
+    if (tty && (i % 100 == 0 || i == total)) {
+      std::cerr << fmt::format("\r[{:<40}] {}/{}", std::string(40 * i / std::max<std::size_t>(total, 1), '#'), i, total)
+                << (i == total ? "\n" : "") << std::flush;
+    }
+  }
+  if (ctx.json) {
+    print_json(json{{"file", csv_file}, {"lines", total}, {"posted", posted}, {"exists", replayed},
+                    {"discounted", discounted}, {"subsidy", money_text(subsidy_fen)}, {"rejected", bad},
+                    {"failures", failures}},
+               std::cout);
+  } else {
+    std::cout << fmt::format("{}: {} line(s): {} posted ({} discounted, subsidy {}), {} replayed, {} rejected\n",
+                             csv_file, total, posted, discounted, money_text(subsidy_fen), replayed, bad);
+  }
+  if (bad > 0) ctx.exit_code = exit_rejected;
+}
+
+// pay: one payment from the options, or a CSV file (pay_csv).
+void pay_command(CLI::App& app, Context& ctx) {
   auto* pay = app.add_subcommand("pay", "post one scan payment, or many from a CSV file");
   static std::string id, payer, merchant, channel, amount, at, csv_file;
   pay->add_option("--payment-id", id, "unique payment id (replays are answered with the first result)");
@@ -422,58 +498,7 @@ void payment_commands(CLI::App& app, Context& ctx) {
   pay->callback([&ctx] {
     if (!csv_file.empty()) {
       if (!id.empty() || !payer.empty() || !merchant.empty()) usage_error("--csv excludes --payment-id/--payer/--merchant");
-      const std::string text = read_file(csv_file);
-      auto rows = parse_csv(text, csv_file, 6);
-      if (!rows) usage_error(rows.error());
-      const std::vector<std::string> header{"payment_id", "payer", "merchant", "channel", "amount", "at"};
-      if (rows->empty() || rows->front().fields != header) {
-        usage_error(fmt::format("{}:1: the header must be payment_id,payer,merchant,channel,amount,at", csv_file));
-      }
-      promo::PaymentPoster poster(ctx.database());
-      const bool tty = ::isatty(STDERR_FILENO) != 0;
-      std::size_t posted = 0, replayed = 0, discounted = 0, bad = 0;
-      ledger::WideFen subsidy_fen = 0;
-      json failures = json::array();
-      const std::size_t total = rows->size() - 1;
-      for (std::size_t i = 1; i < rows->size(); ++i) {
-        const auto& r = (*rows)[i];
-        const std::string where = fmt::format("{}:{}: ", csv_file, r.line);
-        try {
-          const auto& f = r.fields;
-          auto req = request_from(f[0], f[1], f[2], f[3], f[4], f[5], where);
-          auto result = poster.post(req);
-          if (!result) {
-            ++bad;
-            failures.push_back(json{{"line", r.line}, {"error", promo::to_string(result.error().code)},
-                                    {"message", result.error().detail}});
-            std::cerr << where << describe(result.error()) << '\n';
-          } else {
-            (result->status == promo::PaymentResult::Status::posted ? posted : replayed)++;
-            if (result->discounted && result->status == promo::PaymentResult::Status::posted) {
-              ++discounted;
-              subsidy_fen += result->discount.fen();
-            }
-          }
-        } catch (const CommandError& e) {
-          ++bad;
-          failures.push_back(json{{"line", r.line}, {"error", "invalid_input"}, {"message", e.what()}});
-          std::cerr << e.what() << '\n';
-        }
-        if (tty && (i % 100 == 0 || i == total)) {
-          std::cerr << fmt::format("\r[{:<40}] {}/{}", std::string(40 * i / std::max<std::size_t>(total, 1), '#'), i, total)
-                    << (i == total ? "\n" : "") << std::flush;
-        }
-      }
-      if (ctx.json) {
-        print_json(json{{"file", csv_file}, {"lines", total}, {"posted", posted}, {"exists", replayed},
-                        {"discounted", discounted}, {"subsidy", money_text(subsidy_fen)}, {"rejected", bad},
-                        {"failures", failures}},
-                   std::cout);
-      } else {
-        std::cout << fmt::format("{}: {} line(s): {} posted ({} discounted, subsidy {}), {} replayed, {} rejected\n",
-                                 csv_file, total, posted, discounted, money_text(subsidy_fen), replayed, bad);
-      }
-      if (bad > 0) ctx.exit_code = exit_rejected;
+      pay_csv(ctx, csv_file);
       return;
     }
     for (const auto& [flag, value] : std::vector<std::pair<const char*, std::string*>>{
@@ -487,7 +512,10 @@ void payment_commands(CLI::App& app, Context& ctx) {
     if (!result) rejected(result.error());
     print_payment(ctx, *result);
   });
+}
 
+// reverse PAYMENT_ID [--date D]: the reversing entry, into the open day.
+void reverse_command(CLI::App& app, Context& ctx) {
   auto* reverse = app.add_subcommand("reverse", "reverse a payment as a whole (the card stays used)");
   static std::string reverse_id, reverse_id_flag, reverse_date;
   reverse->add_option("PAYMENT_ID", reverse_id, "the payment to reverse");
@@ -508,6 +536,11 @@ void payment_commands(CLI::App& app, Context& ctx) {
                                status == "exists" ? " (already reversed earlier)" : "");
     }
   });
+}
+
+void payment_commands(CLI::App& app, Context& ctx) {
+  pay_command(app, ctx);
+  reverse_command(app, ctx);
 }
 
 }  // namespace
