@@ -1,6 +1,6 @@
 // Fuzzes what the HTTP API reads from outside (service/request_parsing.hpp): the body of
 // POST /v1/payments (parse_payment_body), the body of POST /v1/payments/{id}/reversal
-// (parse_reversal_body), and the path parameters (valid_payment_id, parse_campaign_id). The whole
+// (parse_reversal_body), the reason of a campaign step (parse_reason_body), and the path parameters (valid_payment_id, parse_campaign_id). The whole
 // input is fed to each.
 // Properties: never throws; an accepted payment has a payment_id matching ^[A-Za-z0-9_.:-]{1,64}$,
 // payer and merchant of 1..64 printable bytes, a known channel, 0 < amount <= fen_abs_max, and
@@ -127,6 +127,26 @@ void check_reversal(std::string_view body) {
   }
 }
 
+// The body of POST /v1/campaigns/{id}/pause|resume|end: a reason that is accepted is at most
+// reason_bytes_max bytes with no control character, and is the body's only field.
+void check_reason(std::string_view body) {
+  std::optional<promoledger::Expected<std::string, service::BadRequest>> parsed;
+  FUZZ_NO_THROW(parsed.emplace(service::parse_reason_body(body)));
+  const bool blank = body.find_first_not_of(" \t\r\n") == std::string_view::npos;
+  if (blank) FUZZ_CHECK(parsed->has_value() && parsed->value().empty());
+  if (!*parsed) {
+    check_bad_request(parsed->error());
+    return;
+  }
+  const std::string& reason = parsed->value();
+  FUZZ_CHECK(reason.size() <= service::reason_bytes_max);
+  for (unsigned char c : reason) FUZZ_CHECK(c >= 0x20 && c != 0x7F);
+  if (!reason.empty()) {
+    const json doc = json::parse(body);
+    FUZZ_CHECK(doc.is_object() && doc.size() == 1 && doc.at("reason").get<std::string>() == reason);
+  }
+}
+
 void check_path(std::string_view text) {
   bool valid = false;
   FUZZ_NO_THROW(valid = service::valid_payment_id(text));
@@ -142,6 +162,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text = promoledger::fuzz::as_text(data, size);
   check_payment(text);
   check_reversal(text);
+  check_reason(text);
   check_path(text);
   return 0;
 }
