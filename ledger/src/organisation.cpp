@@ -113,8 +113,11 @@ Expected<OrgImportReport, OrgImportError> import_organisation(Database& database
     }
     line = 0;
     if (!openings.empty()) {
+      // A named variable: SOCI binds by reference and executes when the full expression ends, after a
+      // temporary would be gone (ASan: stack-use-after-scope).
+      const std::string funding(bank_funding_account);
       s << "SELECT ledger.open_account(:code, 'bank funding of payer deposits', 'asset', NULL, NULL)",
-          soci::use(std::string(bank_funding_account)), soci::into(id);
+          soci::use(funding), soci::into(id);
     }
     for (const Entry& entry : openings) {
       const Line& deposit = entry.lines().back();
