@@ -53,6 +53,14 @@ void serve_command(CLI::App& app, Context& ctx) {
   serve->add_option("--queue-depth", options.queue_depth_max, "payments waiting for a writer before 503")
       ->check(CLI::Range(std::size_t{1}, promo::GroupCommitOptions::queue_depth_limit))
       ->capture_default_str();
+  static long long session_idle_s = options.session_idle_max.count(), session_lifetime_s = options.session_lifetime_max.count();
+  const long long session_limit_s = service::ServiceOptions::session_lifetime_limit.count();
+  serve->add_option("--session-idle-seconds", session_idle_s, "a console session ends after this long unused")
+      ->check(CLI::Range(1LL, session_limit_s))
+      ->capture_default_str();
+  serve->add_option("--session-lifetime-seconds", session_lifetime_s, "... and this long after sign-in (>= idle)")
+      ->check(CLI::Range(1LL, session_limit_s))
+      ->capture_default_str();
   serve->add_option("--tls-cert", tls_cert, "PEM certificate (with --tls-key: serve HTTPS)");
   serve->add_option("--tls-key", tls_key, "PEM private key");
   serve->add_option("--log-format", log_format, "text | json (one line per request on stderr)")
@@ -62,6 +70,11 @@ void serve_command(CLI::App& app, Context& ctx) {
     set_listen(options, listen);
     set_tls(options, tls_cert, tls_key);
     options.log_format = log_format == "json" ? service::LogFormat::json : service::LogFormat::text;
+    if (session_lifetime_s < session_idle_s) {
+      usage_error("--session-lifetime-seconds must be at least --session-idle-seconds");
+    }
+    options.session_idle_max = std::chrono::seconds(session_idle_s);
+    options.session_lifetime_max = std::chrono::seconds(session_lifetime_s);
     options.conninfo = ctx.conninfo();  // the service opens its own pools (posting, reading, health)
     ctx.exit_code = service::run_service(options);
   });

@@ -1417,6 +1417,38 @@ std::optional<Browser> sign_in(int port, const std::string& token, Answer* refus
 namespace promoledger::testing {
 namespace {
 
+// The idle and absolute limits of a console session, shortened for the test through serve's options.
+TEST_F(ServiceTest, ConsoleSessionsEndWhenIdleAndWhenTooOld) {
+  dealt_campaign();
+  {
+    ServiceProcess svc;
+    START_OR_FAIL(svc, {"--session-idle-seconds", "2", "--session-lifetime-seconds", "60"});
+    const auto browser = sign_in(svc.port(), auditor());
+    ASSERT_TRUE(browser.has_value());
+    EXPECT_EQ(browser->get("/v1/campaigns").status, 200);
+    std::this_thread::sleep_for(std::chrono::milliseconds(3'200));
+    expect_error_body(browser->get("/v1/campaigns"), 401, "unauthorized");
+    EXPECT_EQ(browser->get("/console/campaigns").status, 303) << "an idle session sends the browser to sign in";
+  }
+  {
+    ServiceProcess svc;
+    START_OR_FAIL(svc, {"--session-idle-seconds", "2", "--session-lifetime-seconds", "3"});
+    const auto browser = sign_in(svc.port(), auditor());
+    ASSERT_TRUE(browser.has_value());
+    // Used every second, so never idle: it still ends three seconds after sign-in.
+    for (int i = 0; i < 2; ++i) {
+      EXPECT_EQ(browser->get("/v1/campaigns").status, 200) << i;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1'000));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1'500));
+    expect_error_body(browser->get("/v1/campaigns"), 401, "unauthorized");
+  }
+  {  // Limits that cannot hold are refused before the service starts.
+    ServiceProcess svc;
+    EXPECT_NE(start(svc, {"--session-idle-seconds", "10", "--session-lifetime-seconds", "5"}), "");
+  }
+}
+
 TEST_F(ServiceTest, ConsoleSignInSessionCsrfAndSignOut) {
   dealt_campaign();
   ServiceProcess svc;

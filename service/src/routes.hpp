@@ -51,6 +51,7 @@ class Service {
         read_db_(ledger::DatabaseOptions{options.conninfo, options.read_sessions}),
         health_db_(ledger::DatabaseOptions{options.conninfo, 1, std::chrono::milliseconds{2'000}}),
         tokens_(read_db_),
+        sessions_(options.session_idle_max, options.session_lifetime_max),
         poster_(posting_db_),
         group_(poster_, promo::GroupCommitOptions{options.writers, promo::PaymentPoster::batch_size_max,
                                                   options.queue_depth_max, promo::outlet_affinity(posting_db_)}) {}

@@ -176,6 +176,13 @@ int run_service(const ServiceOptions& options) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  if (options.session_idle_max.count() <= 0 || options.session_idle_max > options.session_lifetime_max ||
+      options.session_lifetime_max > ServiceOptions::session_lifetime_limit) {
+    spdlog::error("cannot start: console sessions need 0 < idle ({} s) <= lifetime ({} s) <= {} s",
+                  options.session_idle_max.count(), options.session_lifetime_max.count(),
+                  ServiceOptions::session_lifetime_limit.count());
+    return 2;
+  }
   std::unique_ptr<Service> service;
   try {
     service = std::make_unique<Service>(options);

@@ -6,13 +6,14 @@
 // A session remembers the SHA-256 of the token it was opened with, never the token: each request
 // re-authenticates that hash against the TokenCache, so a revoked token ends its sessions within the
 // cache's refresh interval, and a session is never worth more than its token. Sessions live in memory
-// only (a restart signs everyone out), at most sessions_max of them, each ending after idle_max without
-// use or lifetime_max after sign-in, whichever comes first. Ids and CSRF tokens are 32 bytes from
+// only (a restart signs everyone out), at most sessions_max of them, each ending after the idle limit without
+// use or the lifetime limit after sign-in, whichever comes first. Ids and CSRF tokens are 32 bytes from
 // OpenSSL's RAND_bytes; the table is keyed by the id's SHA-256, so a lookup's timing says nothing about
 // the ids held.
 //
 // Thread safety: every member may be called from any thread.
 
+#include <cassert>
 #include <chrono>
 #include <cstddef>
 #include <map>
@@ -29,9 +30,16 @@ class SessionStore {
  public:
   using Clock = std::chrono::steady_clock;
   static constexpr std::size_t sessions_max = 1'000;
-  static constexpr std::chrono::minutes idle_max{30};
-  static constexpr std::chrono::hours lifetime_max{12};
-  static_assert(std::chrono::minutes(lifetime_max) > idle_max);
+  // The defaults (ServiceOptions: serve --session-idle-seconds, --session-lifetime-seconds).
+  static constexpr std::chrono::seconds idle_default{30 * 60};
+  static constexpr std::chrono::seconds lifetime_default{12 * 3600};
+  static_assert(lifetime_default > idle_default);
+
+  // REQUIRES: 0 < idle <= lifetime.
+  SessionStore(std::chrono::seconds idle = idle_default, std::chrono::seconds lifetime = lifetime_default)
+      : idle_max_(idle), lifetime_max_(lifetime) {
+    assert(idle.count() > 0 && idle <= lifetime);
+  }
 
   struct Opened {
     std::string id;    // for the cookie; shown once
@@ -60,9 +68,11 @@ class SessionStore {
     Clock::time_point opened, used;
   };
   bool expired(const Entry& e, Clock::time_point now) const {
-    return now - e.used > idle_max || now - e.opened > lifetime_max;
+    return now - e.used > idle_max_ || now - e.opened > lifetime_max_;
   }
 
+  const std::chrono::seconds idle_max_;
+  const std::chrono::seconds lifetime_max_;
   mutable std::mutex mutex_;
   std::map<TokenHash, Entry> sessions_;  // by the id's SHA-256
 };

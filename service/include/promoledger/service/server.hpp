@@ -31,6 +31,10 @@ struct ServiceOptions {
   std::chrono::seconds write_timeout{5};
   std::chrono::seconds keep_alive_timeout{5};
   std::chrono::milliseconds token_refresh{1000};  // a revoked token stops working within this
+  // A console session ends after this long unused, or this long after sign-in, whichever comes first.
+  std::chrono::seconds session_idle_max{30 * 60};
+  std::chrono::seconds session_lifetime_max{12 * 3600};
+  static constexpr std::chrono::seconds session_lifetime_limit{7 * 24 * 3600};
   std::optional<std::string> tls_cert_file, tls_key_file;
   LogFormat log_format = LogFormat::text;
 };
