@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_runner.hpp"
+#include "pilot.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
 #include "promoledger/promo/campaign.hpp"
@@ -27,25 +28,11 @@ namespace {
 using promo::ReportRefusal;
 
 date::year_month_day on(const char* text) { return ledger::parse_day(text).value(); }
-ledger::Money cny(const char* text) { return ledger::Money::parse(text).value(); }
 
+// The tests' pilot campaign (tests/support/pilot.hpp) under another name.
 promo::CampaignParams params(const char* name, std::vector<std::string> merchants, const char* first, const char* last) {
-  promo::CampaignParams p;
+  promo::CampaignParams p = pilot_params(std::move(merchants), first, last);
   p.name = name;
-  p.funding_branch = "BR1";
-  p.gl_code = "660101";
-  p.merchants = std::move(merchants);
-  p.first_day = on(first);
-  p.last_day = on(last);
-  p.min_payment = cny("10.00");
-  p.min_discount = cny("1.00");
-  p.max_discount = cny("10.00");
-  p.band_low = cny("7.00");
-  p.band_high = cny("9.00");
-  p.band_share_bp = 8000;
-  p.cards_per_day = 20;
-  p.payer_share_bp = 5000;
-  p.budget_total = cny("100000.00");
   return p;
 }
 

@@ -5,11 +5,12 @@
 #include <utility>
 
 #include <fmt/format.h>
+#include "promoledger/ledger/names.hpp"
 
 namespace promoledger::ledger {
 namespace {
 
-constexpr std::array<std::pair<Reject, std::string_view>, 17> reject_names{{
+constexpr NameTable<Reject, 17> reject_names{{
     {Reject::invalid_external_ref, "invalid_external_ref"},
     {Reject::invalid_kind, "invalid_kind"},
     {Reject::too_few_lines, "too_few_lines"},
@@ -83,20 +84,8 @@ std::optional<AccountType> account_type_from_string(std::string_view text) {
   return std::nullopt;
 }
 
-std::string_view to_string(Reject reject) {
-  for (const auto& [code, name] : reject_names) {
-    if (code == reject) return name;
-  }
-  assert(false && "Reject without a name");
-  return "?";
-}
-
-std::optional<Reject> reject_from_string(std::string_view text) {
-  for (const auto& [code, name] : reject_names) {
-    if (name == text) return code;
-  }
-  return std::nullopt;
-}
+std::string_view to_string(Reject reject) { return name_of(reject_names, reject); }
+std::optional<Reject> reject_from_string(std::string_view text) { return value_named(reject_names, text); }
 
 EntryBuilder::EntryBuilder(std::string external_ref, std::string kind, date::year_month_day business_day) {
   entry_.external_ref_ = std::move(external_ref);

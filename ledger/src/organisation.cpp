@@ -8,11 +8,12 @@
 #include "promoledger/ledger/account_codes.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
+#include "promoledger/ledger/names.hpp"
 
 namespace promoledger::ledger {
 namespace {
 
-constexpr std::array<std::pair<OrgKind, std::string_view>, org_kinds.size()> kind_names{{
+constexpr NameTable<OrgKind, org_kinds.size()> kind_names{{
     {OrgKind::branch, "branch"},
     {OrgKind::sub_branch, "sub_branch"},
     {OrgKind::outlet, "outlet"},
@@ -46,20 +47,8 @@ std::optional<std::int64_t> opened_amount_fen(soci::session& s, const std::strin
 
 }  // namespace
 
-std::string_view to_string(OrgKind kind) {
-  for (const auto& [k, name] : kind_names) {
-    if (k == kind) return name;
-  }
-  assert(false && "OrgKind without a name");
-  return "?";
-}
-
-std::optional<OrgKind> org_kind_from_string(std::string_view text) {
-  for (const auto& [k, name] : kind_names) {
-    if (name == text) return k;
-  }
-  return std::nullopt;
-}
+std::string_view to_string(OrgKind kind) { return name_of(kind_names, kind); }
+std::optional<OrgKind> org_kind_from_string(std::string_view text) { return value_named(kind_names, text); }
 
 Expected<OrgImportReport, OrgImportError> import_organisation(Database& database, const std::vector<OrgRecord>& records,
                                                               date::year_month_day opening_day) {

@@ -11,6 +11,7 @@
 
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
+#include "row_text.hpp"
 #include "promoledger/promo/deck.hpp"
 
 namespace promoledger::promo {
@@ -215,9 +216,9 @@ std::optional<json> trace_payment(ledger::Database& db, const std::string& payme
       bool found = false;
       for (const soci::row& row : rows) {
         found = true;
-        const auto amount = ledger::parse_wide_fen(row.get<std::string>(5)).value();
-        const auto payer_share = ledger::parse_wide_fen(row.get<std::string>(9)).value();
-        const auto merchant_share = ledger::parse_wide_fen(row.get<std::string>(10)).value();
+        const auto amount = detail::wide_at(row, 5);
+        const auto payer_share = detail::wide_at(row, 9);
+        const auto merchant_share = detail::wide_at(row, 10);
         out["payment"] = json{{"payment_id", row.get<std::string>(0)}, {"payer", row.get<std::string>(1)},
                               {"merchant", row.get<std::string>(2)}, {"home_outlet", row.get<std::string>(3)},
                               {"channel", row.get<std::string>(4)}, {"amount", format_fen(amount)},
@@ -365,10 +366,10 @@ std::optional<std::vector<SubsidyRow>> outlet_subsidies(ledger::Database& db, co
       r.business_day = row.get<std::string>(1);
       r.merchant = row.get<std::string>(2);
       r.payer = row.get<std::string>(3);
-      r.amount_fen = ledger::parse_wide_fen(row.get<std::string>(4)).value();
-      r.discount_fen = ledger::parse_wide_fen(row.get<std::string>(5)).value();
-      r.payer_share_fen = ledger::parse_wide_fen(row.get<std::string>(6)).value();
-      r.merchant_share_fen = ledger::parse_wide_fen(row.get<std::string>(7)).value();
+      r.amount_fen = detail::wide_at(row, 4);
+      r.discount_fen = detail::wide_at(row, 5);
+      r.payer_share_fen = detail::wide_at(row, 6);
+      r.merchant_share_fen = detail::wide_at(row, 7);
       r.entry_id = row.get<long long>(8);
       r.deck_id = row.get<long long>(9);
       r.card_position = row.get<int>(10);

@@ -6,17 +6,15 @@
 #include <fmt/format.h>
 
 #include "promoledger/ledger/business_day.hpp"
+#include "row_text.hpp"
 
 namespace promoledger::promo {
 namespace {
 
-using ledger::parse_wide_fen;
 using ledger::rethrow_as_database_error;
 
-ledger::WideFen wide(const soci::row& row, std::size_t i) { return parse_wide_fen(row.get<std::string>(i)).value(); }
-std::int64_t count(const soci::row& row, std::size_t i) {
-  return static_cast<std::int64_t>(parse_wide_fen(row.get<std::string>(i)).value());
-}
+using detail::count_at;
+using detail::wide_at;
 
 // The LIMIT of a report query: one row more than the report may hold, so that "more" is seen.
 long long limit_of(std::size_t rows_max) {
@@ -71,16 +69,16 @@ Expected<std::vector<OutletRow>, ReportError> outlet_rows(soci::session& s, cons
     r.sub_branch = row.get<std::string>(1);
     r.outlet = row.get<std::string>(2);
     r.level = row.get<std::string>(3);
-    r.wechat = {count(row, 4), wide(row, 5)};
-    r.alipay = {count(row, 6), wide(row, 7)};
-    r.bank_app = {count(row, 8), wide(row, 9)};
-    r.total = {count(row, 10), wide(row, 11)};
-    r.discounted = count(row, 12);
-    r.subsidy_fen = wide(row, 13);
-    r.payer_part_fen = wide(row, 14);
-    r.merchant_part_fen = wide(row, 15);
-    r.reversed = count(row, 16);
-    r.reversed_subsidy_fen = wide(row, 17);
+    r.wechat = {count_at(row, 4), wide_at(row, 5)};
+    r.alipay = {count_at(row, 6), wide_at(row, 7)};
+    r.bank_app = {count_at(row, 8), wide_at(row, 9)};
+    r.total = {count_at(row, 10), wide_at(row, 11)};
+    r.discounted = count_at(row, 12);
+    r.subsidy_fen = wide_at(row, 13);
+    r.payer_part_fen = wide_at(row, 14);
+    r.merchant_part_fen = wide_at(row, 15);
+    r.reversed = count_at(row, 16);
+    r.reversed_subsidy_fen = wide_at(row, 17);
     out.push_back(std::move(r));
   }
   return out;
@@ -98,8 +96,8 @@ Expected<std::vector<BudgetRow>, ReportError> budget_rows(soci::session& s, std:
       return unexpected(too_many_rows("report outlets", rows_max, "campaigns in the budgets table",
                                       "there are more campaigns than one report holds"));
     }
-    out.push_back(BudgetRow{row.get<long long>(0), row.get<std::string>(1), row.get<std::string>(2), wide(row, 3),
-                            wide(row, 4), wide(row, 5), wide(row, 6)});
+    out.push_back(BudgetRow{row.get<long long>(0), row.get<std::string>(1), row.get<std::string>(2), wide_at(row, 3),
+                            wide_at(row, 4), wide_at(row, 5), wide_at(row, 6)});
   }
   return out;
 }
@@ -136,11 +134,11 @@ Expected<std::vector<CampaignDayRow>, ReportError> campaign_rows(soci::session& 
     r.merchant = row.get<std::string>(1);
     r.outlet = row.get<std::string>(2);
     r.deck_status = row.get<std::string>(3);
-    r.cards_dealt = count(row, 4);
-    r.cards_used = count(row, 5);
-    r.cards_expired = count(row, 6);
-    r.subsidy_fen = wide(row, 7);
-    r.used_in_band = count(row, 8);
+    r.cards_dealt = count_at(row, 4);
+    r.cards_used = count_at(row, 5);
+    r.cards_expired = count_at(row, 6);
+    r.subsidy_fen = wide_at(row, 7);
+    r.used_in_band = count_at(row, 8);
     out.push_back(std::move(r));
   }
   return out;

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "promoledger/ledger/business_day.hpp"
+#include "row_text.hpp"
 #include "promoledger/promo/finance.hpp"
 
 namespace promoledger::promo {
@@ -13,11 +14,8 @@ namespace {
 using ledger::parse_wide_fen;
 using ledger::rethrow_as_database_error;
 
-// Sums arrive as text: a sum of bigints is numeric in PostgreSQL, which SOCI would hand over as double.
-ledger::WideFen wide(const soci::row& row, std::size_t i) { return parse_wide_fen(row.get<std::string>(i)).value(); }
-std::int64_t count(const soci::row& row, std::size_t i) {
-  return static_cast<std::int64_t>(parse_wide_fen(row.get<std::string>(i)).value());
-}
+using detail::count_at;
+using detail::wide_at;
 
 }  // namespace
 
@@ -71,7 +69,7 @@ std::optional<CardValues> dealt_card_values(ledger::Database& db, std::int64_t c
                                   "unnest(d.cards_fen) v WHERE d.campaign_id = :id GROUP BY 1 ORDER BY min(v) LIMIT :n",
                                   CardValues::bin_width_fen),
          soci::use(id), soci::use(bins_read_max));
-    for (const auto& r : rows) out.bins.push_back(CardValueBin{count(r, 0), count(r, 1)});
+    for (const auto& r : rows) out.bins.push_back(CardValueBin{count_at(r, 0), count_at(r, 1)});
     tx.commit();
   } catch (...) {
     rethrow_as_database_error(fmt::format("reading the dealt cards of campaign {}", campaign_id));
@@ -101,7 +99,7 @@ std::vector<SubsidyDay> subsidy_by_day(ledger::Database& db, date::year_month_da
         "GROUP BY x.business_day ORDER BY x.business_day LIMIT :n",
         soci::use(f), soci::use(t), soci::use(rows_read_max));
     for (const auto& r : rows) {
-      out.push_back(SubsidyDay{r.get<std::string>(0), count(r, 1), count(r, 2), count(r, 3), wide(r, 4), wide(r, 5)});
+      out.push_back(SubsidyDay{r.get<std::string>(0), count_at(r, 1), count_at(r, 2), count_at(r, 3), wide_at(r, 4), wide_at(r, 5)});
     }
   } catch (...) {
     rethrow_as_database_error("reading the subsidy per day");

@@ -3,11 +3,12 @@
 #include <array>
 #include <cassert>
 #include <utility>
+#include "promoledger/ledger/names.hpp"
 
 namespace promoledger::promo {
 namespace {
 
-constexpr std::array<std::pair<Reject, std::string_view>, 23> names{{
+constexpr ledger::NameTable<Reject, 23> names{{
     {Reject::invalid_parameters, "invalid_parameters"},
     {Reject::unknown_campaign, "unknown_campaign"},
     {Reject::unknown_branch, "unknown_branch"},
@@ -35,19 +36,7 @@ constexpr std::array<std::pair<Reject, std::string_view>, 23> names{{
 
 }  // namespace
 
-std::string_view to_string(Reject reject) {
-  for (const auto& [code, name] : names) {
-    if (code == reject) return name;
-  }
-  assert(false && "promo::Reject without a name");
-  return "?";
-}
-
-std::optional<Reject> reject_from_string(std::string_view text) {
-  for (const auto& [code, name] : names) {
-    if (name == text) return code;
-  }
-  return std::nullopt;
-}
+std::string_view to_string(Reject reject) { return ledger::name_of(names, reject); }
+std::optional<Reject> reject_from_string(std::string_view text) { return ledger::value_named(names, text); }
 
 }  // namespace promoledger::promo
