@@ -25,6 +25,12 @@ PACKAGES=(
   clang-14 libfuzzer-14-dev
   postgresql-15 postgresql-client-15 postgresql-contrib-15
   libjs-chart.js libjs-bootstrap5 chromium chromium-driver python3-selenium fonts-wqy-microhei
+  # high availability (scripts/cluster.sh): Patroni + etcd, pgBackRest
+  patroni etcd-server etcd-client pgbackrest python3-psycopg2
+  # posting-period partitions
+  postgresql-15-partman
+  # statements (ISO 20022 XML, XSD validation), finance spreadsheets, the API document's check
+  libxml2-dev libxml2-utils libxlsxwriter-dev python3-jsonschema unzip
 )
 
 # Files that must exist afterwards (pg.sh relies on them).
