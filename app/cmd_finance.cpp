@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli.hpp"
+#include "promoledger/ledger/periods.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
 #include "promoledger/promo/audit_checks.hpp"
@@ -222,16 +223,42 @@ void audit_subsidies_command(CLI::App& audit, Context& ctx) {
 }
 
 void audit_verify_command(CLI::App& audit, Context& ctx) {
-  audit.add_subcommand("verify", "check every invariant of the ledger and the campaign rules")->callback([&ctx] {
-    const auto report = promo::verify_all(ctx.database());
-    if (ctx.json) {
-      print_json(promo::views::to_json(report), std::cout);
+  auto* verify = audit.add_subcommand("verify", "check every invariant of the ledger and the campaign rules");
+  static bool full = false;
+  static bool since_anchor = false;
+  static std::string month;
+  verify->add_flag("--since-anchor", since_anchor,
+                   "the months after the latest closed one, chains from its anchors (the default)");
+  verify->add_flag("--full", full, "the whole history, every chain from its first line");
+  verify->add_option("--month", month, "one closed month, YYYY-MM, proved against its close's anchors")
+      ->excludes(verify->get_option("--full"))
+      ->excludes(verify->get_option("--since-anchor"));
+  verify->get_option("--full")->excludes(verify->get_option("--since-anchor"));
+  verify->callback([&ctx] {
+    std::optional<promo::AuditReport> report;
+    if (!month.empty()) {
+      const auto ym = ledger::parse_month(month);
+      if (!ym) usage_error(ym.error().message);
+      auto proved = promo::verify_month(ctx.database(), *ym);
+      if (!proved) {
+        throw CommandError(exit_rejected, std::string(ledger::to_string(proved.error().code)), proved.error().message);
+      }
+      report = std::move(proved).value();
     } else {
-      print_table(promo::views::verify_table(report), std::cout);
-      std::cout << fmt::format("\n{}; chain digest {} (keep it: a later run must extend, not rewrite, this history)\n",
-                               report.ok() ? "all checks passed" : "VERIFICATION FAILED", report.chain_digest);
+      report = promo::verify_all(ctx.database(), full ? promo::VerifyScope::full : promo::VerifyScope::since_anchor);
     }
-    if (!report.ok()) ctx.exit_code = exit_rejected;
+    if (ctx.json) {
+      print_json(promo::views::to_json(*report), std::cout);
+    } else {
+      print_table(promo::views::verify_table(*report), std::cout);
+      const std::string covered =
+          report->months.empty() ? "no months" : fmt::format("{} .. {}", report->months.front(), report->months.back());
+      std::cout << fmt::format("\n{} ({}: {}{}); chain digest {} (keep it: a later run must extend, not rewrite, this "
+                               "history)\n",
+                               report->ok() ? "all checks passed" : "VERIFICATION FAILED", report->scope, covered,
+                               report->from.empty() ? "" : ", from " + report->from, report->chain_digest);
+    }
+    if (!report->ok()) ctx.exit_code = exit_rejected;
   });
 }
 

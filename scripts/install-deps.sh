@@ -27,8 +27,8 @@ PACKAGES=(
   libjs-chart.js libjs-bootstrap5 chromium chromium-driver python3-selenium fonts-wqy-microhei
   # high availability (scripts/cluster.sh): Patroni + etcd, pgBackRest
   patroni etcd-server etcd-client pgbackrest python3-psycopg2
-  # posting-period partitions
-  postgresql-15-partman
+  # posting-period partitions, and their archives (gzip through zlib)
+  postgresql-15-partman zlib1g-dev
   # statements (ISO 20022 XML, XSD validation), finance spreadsheets, the API document's check
   libxml2-dev libxml2-utils libxlsxwriter-dev python3-jsonschema unzip
 )

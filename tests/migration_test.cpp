@@ -75,8 +75,9 @@ void migrate_to_old_code(soci::session& s) {
   // 0010 the outlet daily budget's triggers (decks checked once), 0011 the CHECK on no-discount
   // reasons (the old function wrote only listed ones), 0012 the reason column of campaign events, 0013
   // the types of promo.post_payments' parts and the payment-id CHECK through promo.payment_id_valid
-  // (the same rule, which every stored id meets).
-  ASSERT_EQ(all.size(), 13u) << "this test knows the history up to 0013; a new migration needs a look here";
+  // (the same rule, which every stored id meets), 0014 the posting periods (partitions, claims, anchors;
+  // every row copied unchanged, which this test proves).
+  ASSERT_EQ(all.size(), 14u) << "this test knows the history up to 0014; a new migration needs a look here";
   for (std::size_t i = 0; i < 4; ++i) {
     const auto& m = all[i];
     ASSERT_EQ(std::string(m.name).substr(0, 5), fmt::format("000{}_", i + 1)) << m.name;
@@ -220,7 +221,31 @@ TEST(MigrationTest, ADatabaseWithOldPaymentsMigratesInPlaceAndVerifiesWithNewOne
     s << "SELECT status FROM promo.reverse_payment('old-3', '2026-11-24')", soci::into(status);
     EXPECT_EQ(status, "posted");
   }
+  // And six on a second month (no campaign then), so that the migration spreads rows over two months'
+  // partitions (0014).
+  for (int i = 0; i < 6; ++i) {
+    const auto p = nth_payment("old-dec", i, "2026-12-01T10:00:00+08:00");
+    old_requests.emplace(p.payment_id, p);
+    old_told.emplace(p.payment_id, post_old(s, p));
+  }
   const long long last_old_entry = scalar(s, "SELECT max(id) FROM ledger.journal_entry");
+  // Every stored row of the journal's tables, as text of the columns both generations have: the
+  // migration moves them into partitions and must keep each one as it was.
+  const std::string rows_sql =
+      "SELECT md5(string_agg(x, '|' ORDER BY x)) FROM ("
+      "SELECT concat_ws(',', id, external_ref, kind, business_day, posted_at, description, encode(content_hash, 'hex'), "
+      "reverses_entry_id) AS x FROM ledger.journal_entry UNION ALL "
+      "SELECT concat_ws(',', entry_id, line_no, account_id, side, amount_fen, account_seq, balance_after_fen, "
+      "encode(line_hash, 'hex')) FROM ledger.journal_line UNION ALL "
+      "SELECT concat_ws(',', payment_id, payer_id, merchant_id, outlet_id, channel, amount_fen, paid_at, business_day, "
+      "campaign_id, deck_id, card_position, discount_fen, payer_share_fen, merchant_share_fen, reason, entry_id) "
+      "FROM promo.payment UNION ALL "
+      "SELECT concat_ws(',', payment_id, entry_id, business_day, reversed_at) FROM promo.payment_reversal UNION ALL "
+      "SELECT concat_ws(',', campaign_id, payer_id, business_day, discounts) FROM promo.payer_day UNION ALL "
+      "SELECT concat_ws(',', id, campaign_id, merchant_id, business_day, cards_fen, used_count, seed_commitment, status) "
+      "FROM promo.deck) r";
+  std::string rows_before;
+  s << rows_sql, soci::into(rows_before);
 
   // 4. Migrate in place: exactly the new migrations and both function files.
   const auto report = ledger::migrate(s);
@@ -233,6 +258,17 @@ TEST(MigrationTest, ADatabaseWithOldPaymentsMigratesInPlaceAndVerifiesWithNewOne
   EXPECT_EQ(report.already_applied, 4u);
   EXPECT_EQ(scalar(s, "SELECT count(*) FROM public.promoledger_function_history"),
             static_cast<long long>(ledger::embedded_function_files().size()));
+  // The rows are where they were, now in their months' partitions.
+  std::string rows_after;
+  s << rows_sql, soci::into(rows_after);
+  EXPECT_EQ(rows_after, rows_before);
+  EXPECT_EQ(scalar(s, "SELECT count(*) FROM ledger.journal_entry_p2026_12"), 6);
+  EXPECT_EQ(scalar(s, "SELECT count(*) FROM ledger.entry_ref"), scalar(s, "SELECT count(*) FROM ledger.journal_entry"));
+  // The suites' fixed calendar stays inside the replay window (as test_db.cpp does for the others).
+  ledger::exec_script(s,
+                      "INSERT INTO ledger.posting_policy (future_tolerance, replay_window, reason) "
+                      "VALUES (interval '5 minutes', interval '3660 days', 'migration_test: a fixed calendar')",
+                      "widening the replay window");
 
   // 5. Thirty payments by the new batch path to the same merchants, payers and decks, plus two
   //    replays of old payments, one old id with other content, and a few on the second day.
@@ -246,6 +282,7 @@ TEST(MigrationTest, ADatabaseWithOldPaymentsMigratesInPlaceAndVerifiesWithNewOne
   PaymentRequest changed = old_requests.at("old-1");
   changed.amount = Money::from_fen(changed.amount.fen() + 1);
   batch.push_back(changed);
+  batch.push_back(old_requests.at("old-dec-4"));  // the second month's, from its partition
   const auto outcomes = poster.post_batch(batch);
   ASSERT_EQ(outcomes.size(), batch.size());
 
@@ -270,7 +307,7 @@ TEST(MigrationTest, ADatabaseWithOldPaymentsMigratesInPlaceAndVerifiesWithNewOne
   }
   EXPECT_EQ(new_cards_day1.count("M3"), 0u);
   // Replays of old payments answer what the old code answered.
-  for (std::size_t i : {std::size_t{30}, std::size_t{31}}) {
+  for (std::size_t i : {std::size_t{30}, std::size_t{31}, std::size_t{33}}) {
     Told expected = old_told.at(batch[i].payment_id);
     expected.status = "exists";
     EXPECT_EQ(told_by_new(outcomes[i]), expected) << batch[i].payment_id;

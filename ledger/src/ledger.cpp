@@ -10,7 +10,7 @@
 namespace promoledger::ledger {
 namespace {
 
-constexpr NameTable<Reject, 17> reject_names{{
+constexpr NameTable<Reject, 18> reject_names{{
     {Reject::invalid_external_ref, "invalid_external_ref"},
     {Reject::invalid_kind, "invalid_kind"},
     {Reject::too_few_lines, "too_few_lines"},
@@ -28,6 +28,7 @@ constexpr NameTable<Reject, 17> reject_names{{
     {Reject::invalid_account_code, "invalid_account_code"},
     {Reject::business_day_closed, "business_day_closed"},
     {Reject::business_day_in_future, "business_day_in_future"},
+    {Reject::replay_window_passed, "replay_window_passed"},
 }};
 
 bool valid_account_code(std::string_view code) {

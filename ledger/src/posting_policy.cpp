@@ -66,7 +66,10 @@ Expected<PostingPolicy, std::string> set_future_tolerance(Database& database, st
     auto lease = database.lease();
     const long long seconds = tolerance.count();
     try {
-      *lease << "INSERT INTO ledger.posting_policy (future_tolerance, reason) VALUES (make_interval(secs => :s), :r)",
+      // A new row carries the other policies in force on (the replay window, migration 0014).
+      *lease << "INSERT INTO ledger.posting_policy (future_tolerance, replay_window, reason) "
+                "SELECT make_interval(secs => :s), p.replay_window, :r FROM ledger.posting_policy p "
+                "ORDER BY p.id DESC LIMIT 1",
           soci::use(seconds), soci::use(reason);
     } catch (...) {
       rethrow_as_database_error("setting the posting policy");

@@ -12,6 +12,7 @@
 
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
+#include "promoledger/ledger/periods.hpp"
 #include "row_text.hpp"
 #include "promoledger/promo/deck.hpp"
 
@@ -41,13 +42,16 @@ constexpr std::array<std::string_view, 13> check_names = {
 // promo.verify's checks: the middle of check_names.
 constexpr std::span<const std::string_view> promo_verify_names(check_names.begin() + 4, check_names.begin() + 11);
 
-// Runs the checks `wanted` names, in check_names order, inside the caller's snapshot.
-void run_checks(soci::session& s, const std::function<bool(std::string_view)>& wanted, std::vector<AuditCheck>& out) {
+// Runs the checks `wanted` names, in check_names order, inside the caller's snapshot, over the business
+// days from `since` on (empty: all).
+void run_checks(soci::session& s, const std::function<bool(std::string_view)>& wanted, const std::string& since,
+                std::vector<AuditCheck>& out) {
   // The ledger's four checks are one query: it runs when any of them is asked for.
   if (wanted("entries_balance") || wanted("balances_equal_lines") || wanted("hash_chain_links") ||
       wanted("hash_chain_heads")) {
     soci::rowset<soci::row> rows =
-        (s.prepare << "SELECT check_name, violations, coalesce(sample, '') FROM ledger.verify(5)");
+        (s.prepare << "SELECT check_name, violations, coalesce(sample, '') FROM ledger.verify(5, CAST(NULLIF(:since, '') AS date))",
+         soci::use(since));
     for (const soci::row& row : rows) {
       if (!wanted(row.get<std::string>(0))) continue;
       out.push_back(AuditCheck{row.get<std::string>(0), row.get<long long>(1), row.get<std::string>(2)});
@@ -65,8 +69,9 @@ void run_checks(soci::session& s, const std::function<bool(std::string_view)>& w
     const std::string names_literal = std::move(names).finish();
     const int samples = static_cast<int>(sample_max);  // bound by reference: a named variable, not a temporary
     soci::rowset<soci::row> rows =
-        (s.prepare << "SELECT check_name, violations, coalesce(sample, '') FROM promo.verify(CAST(:names AS text[]), :n)",
-         soci::use(names_literal), soci::use(samples));
+        (s.prepare << "SELECT check_name, violations, coalesce(sample, '') "
+                       "FROM promo.verify(CAST(:names AS text[]), :n, CAST(NULLIF(:since, '') AS date))",
+         soci::use(names_literal), soci::use(samples), soci::use(since));
     for (const soci::row& row : rows) {
       out.push_back(AuditCheck{row.get<std::string>(0), row.get<long long>(1), row.get<std::string>(2)});
     }
@@ -80,7 +85,8 @@ void run_checks(soci::session& s, const std::function<bool(std::string_view)>& w
       "coalesce(d.seed_revealed, ''), array_to_string(d.cards_fen, ','), encode(c.secret, 'hex'), c.min_discount_fen, "
       "c.max_discount_fen, c.band_low_fen, c.band_high_fen, c.band_share_bp, c.cards_per_day, c.deck_order "
       "FROM promo.deck d JOIN promo.campaign c ON c.id = d.campaign_id JOIN ledger.merchant m ON m.id = d.merchant_id "
-      "ORDER BY d.id");
+      "WHERE d.business_day >= coalesce(CAST(NULLIF(:since, '') AS date), '-infinity') "
+      "ORDER BY d.id", soci::use(since));
   const auto note = [](AuditCheck& c, const std::string& what) {
     ++c.violations;
     if (c.violations <= static_cast<std::int64_t>(sample_max)) c.sample += (c.sample.empty() ? "" : "; ") + what;
@@ -314,9 +320,9 @@ std::optional<std::vector<SubsidyRow>> outlet_subsidies(ledger::Database& db, co
 
 std::vector<std::string> audit_check_names() { return {check_names.begin(), check_names.end()}; }
 
-AuditReport verify_all(ledger::Database& db) { return verify_checks(db, audit_check_names()); }
+AuditReport verify_all(ledger::Database& db, VerifyScope scope) { return verify_checks(db, audit_check_names(), scope); }
 
-AuditReport verify_checks(ledger::Database& db, const std::vector<std::string>& names) {
+AuditReport verify_checks(ledger::Database& db, const std::vector<std::string>& names, VerifyScope scope) {
   for (const auto& name : names) {
     if (std::find(check_names.begin(), check_names.end(), name) == check_names.end()) {
       throw std::invalid_argument(fmt::format("no audit check named \"{}\"", name));
@@ -326,16 +332,93 @@ AuditReport verify_checks(ledger::Database& db, const std::vector<std::string>& 
     return std::find(names.begin(), names.end(), name) != names.end();
   };
   AuditReport report;
+  report.scope = scope == VerifyScope::full ? "full" : "since_anchor";
   auto lease = db.lease();
   soci::session& s = *lease;
   try {
     soci::transaction tx(s);
     ledger::exec_script(s, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", "starting the audit snapshot");
-    run_checks(s, wanted, report.checks);
+    // A whole history takes longer than the sessions' 30 s on a big ledger; so may a month.
+    ledger::exec_script(s, "SET LOCAL statement_timeout = '2h'", "allowing the audit its time");
+    soci::indicator since_ind = soci::i_null;
+    std::string since;
+    if (scope == VerifyScope::since_anchor) {
+      s << "SELECT ledger.verify_since()::text", soci::into(since, since_ind);
+      if (since_ind != soci::i_ok) since.clear();
+    }
+    report.from = since;
+    run_checks(s, wanted, since, report.checks);
     s << "SELECT ledger.chain_digest()", soci::into(report.chain_digest);
+    // The months read: those from `since` on that hold entries (an index look at each).
+    soci::rowset<std::string> months =
+        (s.prepare << "SELECT to_char(m, 'YYYY-MM') FROM generate_series(date_trunc('month', coalesce(CAST(NULLIF(:since, "
+                      "'') AS date), (SELECT min(business_day) FROM ledger.journal_entry))), "
+                      "(SELECT max(business_day) FROM ledger.journal_entry), interval '1 month') AS m "
+                      "WHERE EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.business_day >= m::date "
+                      "AND e.business_day < (m + interval '1 month')::date) ORDER BY m",
+         soci::use(since));
+    for (const auto& m : months) report.months.push_back(m);
     tx.commit();
   } catch (...) {
     rethrow_as_database_error("verifying");
+  }
+  return report;
+}
+
+Expected<AuditReport, ledger::PeriodRefusalOf> verify_month(ledger::Database& db, date::year_month month) {
+  const std::string from = ledger::format_day(month / date::day{1});
+  const std::string to = ledger::format_day((month + date::months{1}) / date::day{1});
+  AuditReport report;
+  report.scope = "month";
+  report.from = from;
+  report.to = to;
+  report.months = {ledger::format_month(month)};
+  auto lease = db.lease();
+  soci::session& s = *lease;
+  try {
+    soci::transaction tx(s);
+    ledger::exec_script(s, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", "starting the audit snapshot");
+    ledger::exec_script(s, "SET LOCAL statement_timeout = '2h'", "allowing the audit its time");
+    std::string recorded;
+    soci::indicator recorded_ind = soci::i_null;
+    s << "SELECT chain_digest FROM ledger.period WHERE month = CAST(:m AS date)", soci::use(from),
+        soci::into(recorded, recorded_ind);
+    if (!s.got_data() || recorded_ind != soci::i_ok) {
+      return unexpected(ledger::PeriodRefusalOf(ledger::PeriodRefusal::period_not_closed, "month",
+                                                fmt::format("month {} is not closed in this database: there is nothing "
+                                                            "to prove it against",
+                                                            ledger::format_month(month))));
+    }
+    int archived = 0;
+    s << "SELECT cardinality(ledger.archived_months(CAST(:m AS date), CAST(:m2 AS date)))", soci::use(from),
+        soci::use(from), soci::into(archived);
+    if (archived > 0) {
+      return unexpected(ledger::PeriodRefusalOf(ledger::PeriodRefusal::period_archived, "month",
+                                                fmt::format("month {} is archived: restore it (promoledger period "
+                                                            "restore) to verify it",
+                                                            ledger::format_month(month))));
+    }
+    soci::rowset<soci::row> rows =
+        (s.prepare << "SELECT check_name, violations, coalesce(sample, '') "
+                      "FROM ledger.verify(5, CAST(:f AS date), CAST(:t AS date))",
+         soci::use(from), soci::use(to));
+    for (const soci::row& row : rows) {
+      report.checks.push_back(AuditCheck{row.get<std::string>(0), row.get<long long>(1), row.get<std::string>(2)});
+    }
+    // The anchors as they are now, digested as the close digested the heads (ledger.chain_digest).
+    std::string digest;
+    s << "SELECT encode(sha256(convert_to(coalesce(string_agg(account_id || ':' || line_count || ':' || "
+         "encode(head_hash, 'hex'), ',' ORDER BY account_id), ''), 'UTF8')), 'hex') "
+         "FROM ledger.period_anchor WHERE month = CAST(:m AS date)",
+        soci::use(from), soci::into(digest);
+    report.checks.push_back(AuditCheck{"period_anchors", digest == recorded ? 0 : 1,
+                                       digest == recorded ? ""
+                                                          : fmt::format("the anchors digest to {}, the close recorded {}",
+                                                                        digest, recorded)});
+    report.chain_digest = recorded;
+    tx.commit();
+  } catch (...) {
+    rethrow_as_database_error("verifying the month");
   }
   return report;
 }

@@ -8,7 +8,7 @@
 namespace promoledger::promo {
 namespace {
 
-constexpr ledger::NameTable<Reject, 23> names{{
+constexpr ledger::NameTable<Reject, 24> names{{
     {Reject::invalid_parameters, "invalid_parameters"},
     {Reject::unknown_campaign, "unknown_campaign"},
     {Reject::unknown_branch, "unknown_branch"},
@@ -32,6 +32,7 @@ constexpr ledger::NameTable<Reject, 23> names{{
     {Reject::paid_at_in_future, "paid_at_in_future"},
     {Reject::business_day_in_future, "business_day_in_future"},
     {Reject::cannot_reverse_a_reversal, "cannot_reverse_a_reversal"},
+    {Reject::replay_window_passed, "replay_window_passed"},
 }};
 
 }  // namespace

@@ -160,7 +160,14 @@ json to_json(const AuditReport& report) {
   for (const auto& c : report.checks) {
     list.push_back(json{{"name", c.name}, {"ok", c.ok()}, {"violations", c.violations}, {"sample", c.sample}});
   }
-  return json{{"ok", report.ok()}, {"checks", list}, {"chain_digest", report.chain_digest}};
+  // What was read: the scope, the business days [from, to) (null: unbounded), the months.
+  const auto day_or_null = [](const std::string& d) { return d.empty() ? json(nullptr) : json(d); };
+  return json{{"ok", report.ok()},
+              {"checks", list},
+              {"chain_digest", report.chain_digest},
+              {"covered",
+               json{{"scope", report.scope}, {"from", day_or_null(report.from)}, {"to", day_or_null(report.to)},
+                    {"months", report.months}}}};
 }
 
 json to_json(const OutletReport& report) {

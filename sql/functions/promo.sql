@@ -146,7 +146,7 @@ $$;
 --    is decided once (the first guard that fails), and its words follow from it.
 CREATE OR REPLACE FUNCTION promo.look_up_payments(p_payment_ids text[], p_payers text[], p_merchants text[],
                                                   p_channels text[], p_amounts_fen bigint[], p_paid_at timestamptz[],
-                                                  p_business_days date[])
+                                                  p_business_days date[], p_replay_horizon date)
 RETURNS SETOF promo.payment_candidate
 LANGUAGE plpgsql STABLE
 -- A generic plan: the statement takes arrays, whose custom plans PostgreSQL would otherwise rebuild on
@@ -179,6 +179,9 @@ BEGIN
                                                                  ' or \1'))
                WHEN 'business_day_mismatch'
                  THEN format('paid at %s local is day %s, not %s', g.local_time, g.local_time::date, g.day)
+               WHEN 'replay_window_passed'
+                 THEN format('business day %s is before the replay window, which starts on %s: it can be neither posted '
+                             'nor answered as a replay', g.day, p_replay_horizon)
                WHEN 'external_ref_taken'
                  THEN format('journal reference payment:%s is used by an entry that is not a payment', g.payment_id)
                WHEN 'exists_with_different_content' THEN promo.different_content_detail(g.payment_id, g.ep_entry)
@@ -199,8 +202,10 @@ BEGIN
                    WHEN t.channel IS NULL OR NOT t.channel = ANY (promo.channels()) THEN 'unknown_channel'
                    -- The caller computes the day with the tz database (Asia/Shanghai); this is the second path.
                    WHEN t.day IS NULL OR t.paid_at IS NULL OR t.local_time::date <> t.day THEN 'business_day_mismatch'
-                   WHEN ep.payment_id IS NULL AND e.id IS NOT NULL THEN 'external_ref_taken'
-                   WHEN ep.payment_id IS NOT NULL AND e.content_hash = t.hash THEN 'exists'
+                   -- Before the window a claim may be gone: whether the payment was stored cannot be told.
+                   WHEN t.day < p_replay_horizon THEN 'replay_window_passed'
+                   WHEN ep.payment_id IS NULL AND r.entry_id IS NOT NULL THEN 'external_ref_taken'
+                   WHEN ep.payment_id IS NOT NULL AND r.content_hash = t.hash THEN 'exists'
                    WHEN ep.payment_id IS NOT NULL THEN 'exists_with_different_content'
                  END AS status,
                  -- Eligibility: the first reason found (the per-payer limit and the deck come in step 3).
@@ -228,9 +233,12 @@ BEGIN
                          WITH ORDINALITY AS u(payment_id, payer, merchant, channel, amount_fen, paid_at, day, ord)) t
             -- Every look-up is a LATERAL probe of a unique index (LIMIT 1 keeps the planner from turning
             -- it into a hash join over the whole table: the generic plan guesses 10 input rows).
-            LEFT JOIN LATERAL (SELECT * FROM promo.payment x WHERE x.payment_id = t.payment_id LIMIT 1) ep ON true
-            LEFT JOIN LATERAL (SELECT x.id, x.content_hash FROM ledger.journal_entry x
-                                WHERE x.external_ref = 'payment:' || t.payment_id LIMIT 1) e ON true
+            -- A stored payment is found through its claim (unique across partitions), then in its day's
+            -- partition.
+            LEFT JOIN LATERAL (SELECT x.entry_id, x.business_day, x.content_hash FROM ledger.entry_ref x
+                                WHERE x.external_ref = 'payment:' || t.payment_id LIMIT 1) r ON true
+            LEFT JOIN LATERAL (SELECT * FROM promo.payment x
+                                WHERE x.payment_id = t.payment_id AND x.business_day = r.business_day LIMIT 1) ep ON true
             -- A payment already stored is answered from its row: the merchant and payer (and through them
             -- the campaign and deck) are looked up only for a new one, so a replay costs two probes.
             LEFT JOIN LATERAL (SELECT x.id, x.outlet_id, x.account_id FROM ledger.merchant x
@@ -273,12 +281,14 @@ BEGIN
   SELECT array_agg(l) INTO payer_days FROM locked l;
   -- Decks, with the next cards each may give to this batch (at most one per payment that wants one).
   SELECT array_agg(ROW(d.id, d.campaign_id, d.status, d.used_count, d.card_count, d.used_count,
-                       d.cards_fen[d.used_count + 1 : least(d.used_count + d.demand, d.card_count)])::promo.locked_deck)
+                       d.cards_fen[d.used_count + 1 : least(d.used_count + d.demand, d.card_count)],
+                       d.business_day)::promo.locked_deck)
     INTO decks
-    FROM (SELECT x.id, x.campaign_id, x.status, x.used_count, x.card_count, x.cards_fen, w.demand
+    FROM (SELECT x.id, x.campaign_id, x.status, x.used_count, x.card_count, x.cards_fen, x.business_day, w.demand
             FROM promo.deck x
-            JOIN (SELECT u.deck_id, count(*)::integer AS demand FROM unnest(c) u
-                   WHERE promo.may_take_card(u) AND u.deck_id IS NOT NULL GROUP BY u.deck_id) w ON w.deck_id = x.id
+            JOIN (SELECT u.deck_id, u.business_day, count(*)::integer AS demand FROM unnest(c) u
+                   WHERE promo.may_take_card(u) AND u.deck_id IS NOT NULL GROUP BY u.deck_id, u.business_day) w
+              ON w.deck_id = x.id AND w.business_day = x.business_day
            ORDER BY x.id FOR NO KEY UPDATE OF x) d;
   -- Accounts, in id order (the order of ledger.apply_lines too): payer and merchant of a payment that
   -- may post, the subsidy account of one that may take a card.
@@ -300,7 +310,7 @@ BEGIN
            ON promo.may_post(u) AND am.account_id = u.merchant_account_id
     LEFT JOIN unnest(accounts) WITH ORDINALITY AS asub(account_id, n1, n2, n3, n4, n5, n6, slot)
            ON promo.may_take_card(u) AND u.deck_id IS NOT NULL AND asub.account_id = u.subsidy_account_id
-    LEFT JOIN unnest(decks) WITH ORDINALITY AS dk(id, n1, n2, n3, n4, n5, n6, slot)
+    LEFT JOIN unnest(decks) WITH ORDINALITY AS dk(id, n1, n2, n3, n4, n5, n6, n7, slot)
            ON promo.may_take_card(u) AND dk.id = u.deck_id
     LEFT JOIN unnest(payer_days) WITH ORDINALITY AS pdc(campaign_id, payer_id, business_day, n1, slot)
            ON promo.may_take_card(u) AND u.payer_daily_limit IS NOT NULL AND pdc.campaign_id = u.campaign_id
@@ -423,7 +433,8 @@ BEGIN
     pa.line_count := pa.line_count + 1;
     pa.head_hash := ledger.line_hash(pa.head_hash, entry_id, 1, pa.account_id, 'D', pays, pa.line_count, bal_payer, header);
     accounts[s.payer_account] := pa;
-    lines[cardinality(lines) + 1] := ROW(entry_id, 1, pa.account_id, 'D', pays, pa.line_count, bal_payer, pa.head_hash);
+    lines[cardinality(lines) + 1] := ROW(entry_id, 1, pa.account_id, 'D', pays, pa.line_count, bal_payer, pa.head_hash,
+                                         x.business_day);
     IF card IS NOT NULL THEN
       sa.debits_fen := sa.debits_fen + discount;
       sa.line_count := sa.line_count + 1;
@@ -431,7 +442,7 @@ BEGIN
                                        header);
       accounts[s.subsidy_account] := sa;
       lines[cardinality(lines) + 1] := ROW(entry_id, 2, sa.account_id, 'D', discount, sa.line_count, bal_subsidy,
-                                           sa.head_hash);
+                                           sa.head_hash, x.business_day);
       k.used_count := card;
       decks[s.deck] := k;
       IF s.payer_day IS NOT NULL THEN
@@ -446,7 +457,7 @@ BEGIN
                                      bal_merchant, header);
     accounts[s.merchant_account] := ma;
     lines[cardinality(lines) + 1] := ROW(entry_id, merchant_line, ma.account_id, 'C', receives, ma.line_count,
-                                         bal_merchant, ma.head_hash);
+                                         bal_merchant, ma.head_hash, x.business_day);
 
     winner[x.first_ord] := i;
     r.status := 'posted';
@@ -500,21 +511,27 @@ SET plan_cache_mode = force_generic_plan
 SET search_path = pg_catalog, ledger, promo AS $$
 DECLARE
   n integer := cardinality(entries);
+  ids bigint[] := ARRAY(SELECT e.id FROM unnest(entries) e);
+  days date[] := ARRAY(SELECT DISTINCT e.business_day FROM unnest(entries) e);
   written bigint;
 BEGIN
-  -- A payment id stored by another transaction since step 1 (a concurrent duplicate) makes the entry
-  -- or payment insert skip a row: nothing of this batch is kept, the caller retries it (40001), and
-  -- the retry answers that id as a replay.
-  WITH entry_rows AS (
-    INSERT INTO ledger.journal_entry (id, external_ref, kind, business_day, posted_at, description, content_hash)
-    OVERRIDING SYSTEM VALUE
-    SELECT e.id, e.external_ref, e.kind, e.business_day, e.posted_at, e.description, e.content_hash
+  -- A payment id claimed by another transaction since step 1 (a concurrent duplicate) makes the
+  -- claim insert skip a row: nothing of this batch is kept, the caller retries it (40001), and the
+  -- retry answers that id as a replay. The claims are the only unique keys across partitions.
+  WITH claim_rows AS (
+    INSERT INTO ledger.entry_ref (external_ref, entry_id, business_day, content_hash)
+    SELECT e.external_ref, e.id, e.business_day, e.content_hash
       FROM unnest(entries) e
-     -- Unique keys are claimed in payment id order, so two batches holding a concurrent duplicate
-     -- each wait for the other in one order (one gets 40001 and retries), never in a cycle.
+     -- Claimed in payment id order, so two batches holding a concurrent duplicate each wait for the
+     -- other in one order (one gets 40001 and retries), never in a cycle.
      ORDER BY e.external_ref
     ON CONFLICT (external_ref) DO NOTHING
     RETURNING 1),
+  entry_rows AS (
+    INSERT INTO ledger.journal_entry (id, external_ref, kind, business_day, posted_at, description, content_hash)
+    OVERRIDING SYSTEM VALUE
+    SELECT e.id, e.external_ref, e.kind, e.business_day, e.posted_at, e.description, e.content_hash
+      FROM unnest(entries) e),
   line_rows AS (
     INSERT INTO ledger.journal_line SELECT * FROM unnest(lines)),
   balance_rows AS (
@@ -524,13 +541,11 @@ BEGIN
       FROM unnest(accounts) u
      WHERE b.account_id = u.account_id AND u.account_id IN (SELECT l.account_id FROM unnest(lines) l)),
   payment_rows AS (
-    INSERT INTO promo.payment SELECT * FROM unnest(payments) p ORDER BY p.payment_id
-    ON CONFLICT (payment_id) DO NOTHING
-    RETURNING 1),
+    INSERT INTO promo.payment SELECT * FROM unnest(payments)),
   deck_rows AS (
     UPDATE promo.deck d SET used_count = u.used_count
       FROM unnest(decks) u
-     WHERE d.id = u.id AND u.used_count <> u.used_at_lock),
+     WHERE d.id = u.id AND d.business_day = u.business_day AND u.used_count <> u.used_at_lock),
   payer_day_rows AS (
     -- The payer day counters of the payments that took a card.
     UPDATE promo.payer_day x SET discounts = u.discounts
@@ -538,17 +553,20 @@ BEGIN
      WHERE x.campaign_id = u.campaign_id AND x.payer_id = u.payer_id AND x.business_day = u.business_day
        AND (u.campaign_id, u.payer_id, u.business_day) IN (SELECT p.campaign_id, p.payer_id, p.business_day
                                                             FROM unnest(payments) p WHERE p.deck_id IS NOT NULL))
-  SELECT (SELECT count(*) FROM entry_rows) + (SELECT count(*) FROM payment_rows) INTO written;
-  IF written <> 2 * n THEN
-    RAISE EXCEPTION 'concurrent_duplicate: % of % payment ids of the batch were stored concurrently', n - written / 2, n
+  SELECT count(*) INTO written FROM claim_rows;
+  IF written <> n THEN
+    RAISE EXCEPTION 'concurrent_duplicate: % of % payment ids of the batch were claimed concurrently', n - written, n
       USING ERRCODE = '40001';
   END IF;
   -- The balance rule's second path for this batch's entries (the deferred per-entry trigger skips
-  -- kind payment): read back from the table, every entry has its lines and they balance.
+  -- kind payment): read back from the table, every entry has its lines and they balance. The days
+  -- name the partitions to read.
   SELECT count(*) INTO written
-    FROM (SELECT l.entry_id FROM ledger.journal_line l WHERE l.entry_id IN (SELECT e.id FROM unnest(entries) e)
+    FROM (SELECT l.entry_id FROM ledger.journal_line l
+           WHERE l.business_day = ANY (days) AND l.entry_id = ANY (ids)
            GROUP BY l.entry_id
           HAVING count(*) >= 2 AND sum(CASE WHEN l.side = 'D' THEN l.amount_fen ELSE -l.amount_fen END) = 0) balanced;
+
   IF written <> n THEN
     RAISE EXCEPTION 'unbalanced_at_commit: % of % payment entries of the batch do not balance', n - written, n
       USING ERRCODE = 'PL003';
@@ -610,7 +628,7 @@ BEGIN
   -- The candidates come in arrival order (the function's ORDER BY); step 3 checks it (x.ord = i).
   SELECT array_agg(x), array_agg(x.answer) INTO c, r
     FROM promo.look_up_payments(p_payment_ids, p_payers, p_merchants, p_channels, p_amounts_fen, p_paid_at,
-                                p_business_days) x;
+                                p_business_days, ledger.replay_horizon()) x;
   IF cardinality(c) <> n THEN
     RAISE EXCEPTION 'internal: % candidates for % payments', cardinality(c), n USING ERRCODE = 'XX000';
   END IF;
@@ -657,7 +675,10 @@ DECLARE
   v_entry bigint;
   v_detail text;
 BEGIN
-  SELECT * INTO v_payment FROM promo.payment p WHERE p.payment_id = p_payment_id;
+  -- Found through its claim, in its day's partition.
+  SELECT p.* INTO v_payment
+    FROM ledger.entry_ref r JOIN promo.payment p ON p.payment_id = p_payment_id AND p.business_day = r.business_day
+   WHERE r.external_ref = 'payment:' || p_payment_id;
   IF NOT FOUND THEN
     RETURN QUERY SELECT 'unknown_payment'::text, NULL::bigint, format('no payment %s', p_payment_id); RETURN;
   END IF;
@@ -686,64 +707,70 @@ END $$;
 
 -- Every card a payment took is debited from its campaign's subsidy account, once, for its face value;
 -- and no subsidy account is debited without a card.
-CREATE OR REPLACE FUNCTION promo.violations_subsidy_lines_match_cards() RETURNS SETOF text
+CREATE OR REPLACE FUNCTION promo.violations_subsidy_lines_match_cards(p_since date) RETURNS SETOF text
 LANGUAGE sql STABLE SET search_path = pg_catalog, ledger, promo AS $$
   SELECT format('payment %s: discount %s, card %s, subsidy debits matching %s', p.payment_id, p.discount_fen,
                 d.cards_fen[p.card_position],
-                (SELECT count(*) FROM ledger.journal_line l WHERE l.entry_id = p.entry_id
+                (SELECT count(*) FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.business_day = p.business_day
                     AND l.account_id = cm.subsidy_account_id AND l.side = 'D' AND l.amount_fen = p.discount_fen))
-    FROM promo.payment p LEFT JOIN promo.deck d ON d.id = p.deck_id
+    FROM promo.payment p LEFT JOIN promo.deck d ON d.id = p.deck_id AND d.business_day = p.business_day
     LEFT JOIN promo.campaign_merchant cm ON cm.campaign_id = p.campaign_id AND cm.merchant_id = p.merchant_id
-   WHERE p.deck_id IS NOT NULL AND (d.id IS NULL OR cm.subsidy_account_id IS NULL
+   WHERE p.deck_id IS NOT NULL AND (p_since IS NULL OR p.business_day >= p_since)
+     AND (d.id IS NULL OR cm.subsidy_account_id IS NULL
          OR p.discount_fen <> d.cards_fen[p.card_position]
-         OR (SELECT count(*) FROM ledger.journal_line l WHERE l.entry_id = p.entry_id
+         OR (SELECT count(*) FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.business_day = p.business_day
                 AND l.account_id = cm.subsidy_account_id) <> 1
-         OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id
+         OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.business_day = p.business_day
                            AND l.account_id = cm.subsidy_account_id AND l.side = 'D' AND l.amount_fen = p.discount_fen))
   UNION ALL
   SELECT format('entry %s debits subsidy account %s by %s without a card', l.entry_id, l.account_id, l.amount_fen)
     FROM ledger.journal_line l
-   WHERE l.side = 'D' AND l.account_id IN (SELECT subsidy_account_id FROM promo.campaign_merchant)
-     AND NOT EXISTS (SELECT 1 FROM promo.payment p WHERE p.entry_id = l.entry_id AND p.deck_id IS NOT NULL)
+   WHERE l.side = 'D' AND (p_since IS NULL OR l.business_day >= p_since)
+     AND l.account_id IN (SELECT subsidy_account_id FROM promo.campaign_merchant)
+     AND NOT EXISTS (SELECT 1 FROM promo.payment p
+                      WHERE p.entry_id = l.entry_id AND p.business_day = l.business_day AND p.deck_id IS NOT NULL)
 $$;
 
 -- A deck's used count is the number of payments that took one of its cards, each card at most once.
-CREATE OR REPLACE FUNCTION promo.violations_cards_used_once() RETURNS SETOF text
+CREATE OR REPLACE FUNCTION promo.violations_cards_used_once(p_since date) RETURNS SETOF text
 LANGUAGE sql STABLE SET search_path = pg_catalog, ledger, promo AS $$
   SELECT format('deck %s: used_count %s, %s payment(s) on %s distinct position(s), highest %s', d.id, d.used_count,
                 coalesce(u.n, 0), coalesce(u.nd, 0), coalesce(u.mx, 0))
     FROM promo.deck d
     LEFT JOIN (SELECT deck_id, count(*) AS n, count(DISTINCT card_position) AS nd, max(card_position) AS mx
-                 FROM promo.payment WHERE deck_id IS NOT NULL GROUP BY deck_id) u ON u.deck_id = d.id
-   WHERE coalesce(u.n, 0) <> d.used_count OR coalesce(u.nd, 0) <> d.used_count OR coalesce(u.mx, 0) > d.used_count
+                 FROM promo.payment WHERE deck_id IS NOT NULL AND (p_since IS NULL OR business_day >= p_since)
+                GROUP BY deck_id) u ON u.deck_id = d.id
+   WHERE (p_since IS NULL OR d.business_day >= p_since)
+     AND (coalesce(u.n, 0) <> d.used_count OR coalesce(u.nd, 0) <> d.used_count OR coalesce(u.mx, 0) > d.used_count)
 $$;
 
 -- At most cards_per_day discounted payments per merchant and day.
-CREATE OR REPLACE FUNCTION promo.violations_daily_cap() RETURNS SETOF text
+CREATE OR REPLACE FUNCTION promo.violations_daily_cap(p_since date) RETURNS SETOF text
 LANGUAGE sql STABLE SET search_path = pg_catalog, ledger, promo AS $$
   SELECT format('merchant %s on %s: %s discounts, cap %s', m.code, x.business_day, x.n, c.cards_per_day)
-    FROM (SELECT campaign_id, merchant_id, business_day, count(*) AS n FROM promo.payment WHERE deck_id IS NOT NULL
-           GROUP BY 1, 2, 3) x
+    FROM (SELECT campaign_id, merchant_id, business_day, count(*) AS n FROM promo.payment
+           WHERE deck_id IS NOT NULL AND (p_since IS NULL OR business_day >= p_since) GROUP BY 1, 2, 3) x
     JOIN promo.campaign c ON c.id = x.campaign_id JOIN ledger.merchant m ON m.id = x.merchant_id
    WHERE x.n > c.cards_per_day
 $$;
 
 -- The two shares add up to the discount, and the payer's and merchant's lines carry amount - payer
 -- share and amount + merchant share.
-CREATE OR REPLACE FUNCTION promo.violations_split_adds_up() RETURNS SETOF text
+CREATE OR REPLACE FUNCTION promo.violations_split_adds_up(p_since date) RETURNS SETOF text
 LANGUAGE sql STABLE SET search_path = pg_catalog, ledger, promo AS $$
   SELECT format('payment %s: amount %s, payer share %s, merchant share %s, discount %s', p.payment_id, p.amount_fen,
                 p.payer_share_fen, p.merchant_share_fen, p.discount_fen)
     FROM promo.payment p JOIN ledger.payer py ON py.id = p.payer_id JOIN ledger.merchant m ON m.id = p.merchant_id
-   WHERE p.payer_share_fen + p.merchant_share_fen <> p.discount_fen
-      OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.account_id = py.account_id
-                        AND l.side = 'D' AND l.amount_fen = p.amount_fen - p.payer_share_fen)
-      OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.account_id = m.account_id
-                        AND l.side = 'C' AND l.amount_fen = p.amount_fen + p.merchant_share_fen)
+   WHERE (p_since IS NULL OR p.business_day >= p_since)
+     AND (p.payer_share_fen + p.merchant_share_fen <> p.discount_fen
+      OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.business_day = p.business_day
+                        AND l.account_id = py.account_id AND l.side = 'D' AND l.amount_fen = p.amount_fen - p.payer_share_fen)
+      OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.business_day = p.business_day
+                        AND l.account_id = m.account_id AND l.side = 'C' AND l.amount_fen = p.amount_fen + p.merchant_share_fen))
 $$;
 
 -- Reserved + spent within the total; reserved = the open decks' reservations; spent = the closed days'.
-CREATE OR REPLACE FUNCTION promo.violations_budget_within_limit() RETURNS SETOF text
+CREATE OR REPLACE FUNCTION promo.violations_budget_within_limit(p_since date) RETURNS SETOF text
 LANGUAGE sql STABLE SET search_path = pg_catalog, ledger, promo AS $$
   SELECT format('campaign %s: total %s, reserved %s (open decks %s), spent %s (closed days %s)', c.id,
                 c.budget_total_fen, c.budget_reserved_fen, o.open_fen, c.budget_spent_fen, cl.closed_fen)
@@ -759,15 +786,17 @@ $$;
 -- The outlet daily budget (migration 0010 guards the decks; this finds what bypassed it): per campaign,
 -- home outlet and day, what the decks reserve, what their cards are worth and what payments took from
 -- them, each against the campaign's outlet_daily_budget_fen.
-CREATE OR REPLACE FUNCTION promo.violations_outlet_daily_budget() RETURNS SETOF text
+CREATE OR REPLACE FUNCTION promo.violations_outlet_daily_budget(p_since date) RETURNS SETOF text
 LANGUAGE sql STABLE SET search_path = pg_catalog, ledger, promo AS $$
   SELECT format('campaign %s outlet %s on %s: decks reserve %s, cards worth %s, discounts paid %s, budget %s',
                 x.campaign_id, coalesce(o.code, '?'), x.business_day, x.reserved_fen, x.face_fen, x.paid_fen,
                 c.outlet_daily_budget_fen)
     FROM (SELECT d.campaign_id, cm.outlet_id, d.business_day, sum(d.reserved_fen) AS reserved_fen,
                  sum((SELECT coalesce(sum(card), 0) FROM unnest(d.cards_fen) AS card)) AS face_fen,
-                 sum((SELECT coalesce(sum(p.discount_fen), 0) FROM promo.payment p WHERE p.deck_id = d.id)) AS paid_fen
+                 sum((SELECT coalesce(sum(p.discount_fen), 0) FROM promo.payment p
+                       WHERE p.deck_id = d.id AND p.business_day = d.business_day)) AS paid_fen
             FROM promo.deck d JOIN promo.campaign dc ON dc.id = d.campaign_id AND dc.outlet_daily_budget_fen IS NOT NULL
+             AND (p_since IS NULL OR d.business_day >= p_since)
             LEFT JOIN promo.campaign_merchant cm ON cm.campaign_id = d.campaign_id AND cm.merchant_id = d.merchant_id
            GROUP BY 1, 2, 3) x
     JOIN promo.campaign c ON c.id = x.campaign_id LEFT JOIN ledger.org_unit o ON o.id = x.outlet_id
@@ -775,34 +804,60 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, ledger, promo AS $$
    ORDER BY x.campaign_id, x.business_day, o.code
 $$;
 
--- The columns whose foreign keys were dropped from the hot path (migrations 0004, 0005) point at rows.
-CREATE OR REPLACE FUNCTION promo.violations_referential_integrity() RETURNS SETOF text
+-- The columns whose foreign keys were dropped (from the hot path in migrations 0004 and 0005; into the
+-- partitioned tables in 0014) point at rows.
+CREATE OR REPLACE FUNCTION promo.violations_referential_integrity(p_since date) RETURNS SETOF text
 LANGUAGE sql STABLE SET search_path = pg_catalog, ledger, promo AS $$
   SELECT format('payment %s refers to a missing payer, merchant, outlet, campaign or deck', p.payment_id)
     FROM promo.payment p
-   WHERE NOT EXISTS (SELECT 1 FROM ledger.payer x WHERE x.id = p.payer_id)
+   WHERE (p_since IS NULL OR p.business_day >= p_since) AND (NOT EXISTS (SELECT 1 FROM ledger.payer x WHERE x.id = p.payer_id)
       OR NOT EXISTS (SELECT 1 FROM ledger.merchant x WHERE x.id = p.merchant_id)
       OR NOT EXISTS (SELECT 1 FROM ledger.org_unit x WHERE x.id = p.outlet_id)
       OR (p.campaign_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM promo.campaign x WHERE x.id = p.campaign_id))
-      OR (p.deck_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM promo.deck x WHERE x.id = p.deck_id))
+      OR (p.deck_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM promo.deck x
+                                                 WHERE x.id = p.deck_id AND x.business_day = p.business_day)))
   UNION ALL
   SELECT format('entry %s line %s refers to missing account %s', l.entry_id, l.line_no, l.account_id)
-    FROM ledger.journal_line l WHERE NOT EXISTS (SELECT 1 FROM ledger.account a WHERE a.id = l.account_id)
+    FROM ledger.journal_line l
+   WHERE (p_since IS NULL OR l.business_day >= p_since) AND NOT EXISTS (SELECT 1 FROM ledger.account a WHERE a.id = l.account_id)
   UNION ALL
-  SELECT format('line %s of entry %s has no entry', l.line_no, l.entry_id)
-    FROM ledger.journal_line l WHERE NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.id = l.entry_id)
+  SELECT format('line %s of entry %s has no entry of its day', l.line_no, l.entry_id)
+    FROM ledger.journal_line l
+   WHERE (p_since IS NULL OR l.business_day >= p_since)
+     AND NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.id = l.entry_id AND e.business_day = l.business_day)
   UNION ALL
   SELECT format('payment %s refers to missing entry %s', p.payment_id, p.entry_id)
-    FROM promo.payment p WHERE NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.id = p.entry_id)
+    FROM promo.payment p
+   WHERE (p_since IS NULL OR p.business_day >= p_since)
+     AND NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.id = p.entry_id AND e.business_day = p.business_day)
+  UNION ALL
+  SELECT format('reversal of payment %s refers to a missing payment or entry %s', r.payment_id, r.entry_id)
+    FROM promo.payment_reversal r
+   WHERE (p_since IS NULL OR r.business_day >= p_since) AND (NOT EXISTS (SELECT 1 FROM promo.payment p JOIN ledger.entry_ref c ON c.external_ref = 'payment:' || p.payment_id
+                      WHERE p.payment_id = r.payment_id AND p.business_day = c.business_day)
+      OR NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.id = r.entry_id AND e.business_day = r.business_day))
+  UNION ALL
+  SELECT format('deck %s refers to a missing campaign %s or merchant %s', d.id, d.campaign_id, d.merchant_id)
+    FROM promo.deck d
+   WHERE (p_since IS NULL OR d.business_day >= p_since)
+     AND (NOT EXISTS (SELECT 1 FROM promo.campaign x WHERE x.id = d.campaign_id)
+          OR NOT EXISTS (SELECT 1 FROM ledger.merchant x WHERE x.id = d.merchant_id))
+  UNION ALL
+  SELECT format('day close of %s on %s refers to missing deck %s', dc.merchant_id, dc.business_day, dc.deck_id)
+    FROM promo.day_close dc
+   WHERE (p_since IS NULL OR dc.business_day >= p_since) AND NOT EXISTS (SELECT 1 FROM promo.deck d WHERE d.id = dc.deck_id AND d.business_day = dc.business_day)
 $$;
 
 -- The named checks (all when p_checks is NULL), in the order of promo.verify_check_names(): each with
 -- its count of violations and the first p_sample_max of them in words. An unknown name is refused.
+-- p_since: only the payments, decks and lines of that business day on (audit verify since the latest
+-- anchor; NULL: all); the budgets are checked whole (they are per campaign).
 CREATE OR REPLACE FUNCTION promo.verify_check_names() RETURNS text[] LANGUAGE sql IMMUTABLE AS $$
   SELECT ARRAY['subsidy_lines_match_cards', 'cards_used_once', 'daily_cap', 'split_adds_up', 'budget_within_limit',
                'outlet_daily_budget', 'referential_integrity']
 $$;
-CREATE OR REPLACE FUNCTION promo.verify(p_checks text[] DEFAULT NULL, p_sample_max integer DEFAULT 5)
+CREATE OR REPLACE FUNCTION promo.verify(p_checks text[] DEFAULT NULL, p_sample_max integer DEFAULT 5,
+                                        p_since date DEFAULT NULL)
 RETURNS TABLE (check_name text, violations bigint, sample text)
 LANGUAGE plpgsql STABLE SET DateStyle = 'ISO, MDY' SET search_path = pg_catalog, ledger, promo AS $$
 DECLARE
@@ -816,8 +871,8 @@ BEGIN
     CONTINUE WHEN p_checks IS NOT NULL AND NOT check_name = ANY (p_checks);
     RETURN QUERY EXECUTE format(
       'SELECT %L::text, count(*), string_agg(v.what, ''; '') FILTER (WHERE v.n <= $1) '
-      'FROM (SELECT w.what, row_number() OVER () AS n FROM promo.%I() AS w(what)) v', check_name,
-      'violations_' || check_name) USING p_sample_max;
+      'FROM (SELECT w.what, row_number() OVER () AS n FROM promo.%I($2) AS w(what)) v', check_name,
+      'violations_' || check_name) USING p_sample_max, p_since;
   END LOOP;
 END $$;
 
@@ -827,9 +882,9 @@ GRANT EXECUTE ON FUNCTION promo.post_payments(text[], text[], text[], text[], bi
                           promo.post_payment(text, text, text, text, bigint, timestamptz, date),
                           promo.reverse_payment(text, date) TO promoledger_app;
 -- The promotion's checks read everything, as the caller: the auditor's `audit verify`, the service's.
-GRANT EXECUTE ON FUNCTION promo.verify(text[], integer), promo.verify_check_names(),
-                          promo.violations_subsidy_lines_match_cards(), promo.violations_cards_used_once(),
-                          promo.violations_daily_cap(), promo.violations_split_adds_up(),
-                          promo.violations_budget_within_limit(), promo.violations_outlet_daily_budget(),
-                          promo.violations_referential_integrity()
+GRANT EXECUTE ON FUNCTION promo.verify(text[], integer, date), promo.verify_check_names(),
+                          promo.violations_subsidy_lines_match_cards(date), promo.violations_cards_used_once(date),
+                          promo.violations_daily_cap(date), promo.violations_split_adds_up(date),
+                          promo.violations_budget_within_limit(date), promo.violations_outlet_daily_budget(date),
+                          promo.violations_referential_integrity(date)
   TO promoledger_auditor, promoledger_app;
