@@ -15,6 +15,7 @@
 
 #include "promoledger/ledger/database.hpp"
 #include "promoledger/ledger/money.hpp"
+#include "promoledger/ledger/refusal.hpp"
 #include "promoledger/promo/views.hpp"
 
 namespace promoledger::app {
@@ -25,21 +26,43 @@ inline constexpr int exit_rejected = 1;  // a business rejection (or audit verif
 inline constexpr int exit_usage = 2;     // usage or input error: bad flag, malformed file, bad amount
 inline constexpr int exit_failure = 3;   // database or other failure
 
-// Ends a command with an exit code and words for stderr (or a JSON error object with --json).
+// Ends a command with an exit code and words for stderr, or with --json the API's error shape
+// {"error": code, "field": field, "message": words} on stdout (ledger/refusal.hpp).
 class CommandError : public std::runtime_error {
  public:
-  CommandError(int exit_code, std::string code, std::string message)
-      : std::runtime_error(std::move(message)), exit_code_(exit_code), code_(std::move(code)) {}
+  CommandError(int exit_code, std::string code, std::string message, std::string field = "")
+      : std::runtime_error(std::move(message)), exit_code_(exit_code), code_(std::move(code)), field_(std::move(field)) {}
   int exit_code() const { return exit_code_; }
   const std::string& code() const { return code_; }
+  const std::string& field() const { return field_; }
 
  private:
   int exit_code_;
   std::string code_;
+  std::string field_;
 };
 
 [[noreturn]] inline void usage_error(std::string message) {
   throw CommandError(exit_usage, "usage", std::move(message));
+}
+
+// "code: words", with the code once even when the words already start with it (the database's do).
+template <class Code>
+std::string describe(const ledger::Refusal<Code>& r) {
+  const std::string code(to_string(r.code));
+  return r.message.rfind(code + ":", 0) == 0 ? r.message : code + ": " + r.message;
+}
+
+// Ends the command with a library's refusal: its code, field and words (exit 1 unless told otherwise).
+template <class Code>
+[[noreturn]] void refused(const ledger::Refusal<Code>& r, int exit_code = exit_rejected) {
+  throw CommandError(exit_code, std::string(to_string(r.code)), describe(r), r.field);
+}
+
+// A value given on the command line that its parser refused, as a usage error naming the flag:
+// "--amount: amount \"1.234\" has more than two decimals".
+[[noreturn]] inline void bad_value(std::string_view flag, const ledger::ValueRefusal& r) {
+  throw CommandError(exit_usage, "usage", std::string(flag) + ": " + r.message, std::string(flag));
 }
 
 // Who is acting, when --by is not given: the operating-system user (recorded in campaign events and tokens).

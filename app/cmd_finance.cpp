@@ -27,7 +27,7 @@ struct Range {
 
 std::pair<date::year_month_day, date::year_month_day> range_of(const Range& r) {
   auto range = ledger::parse_day_range(r.from, r.to);
-  if (!range) usage_error("--" + range.error());
+  if (!range) throw CommandError(exit_usage, "usage", "--" + range.error().message, range.error().field);
   return *range;
 }
 
@@ -38,13 +38,15 @@ void add_range(CLI::App* cmd, Range& r) {
 
 // A report the library refused: an unknown campaign or outlet, a bad range, or too many rows.
 [[noreturn]] void report_refused(const promo::ReportError& error) {
-  if (error.code == promo::ReportRefusal::bad_range) usage_error("--" + error.detail);
-  throw CommandError(exit_rejected, std::string(promo::to_string(error.code)), error.detail);
+  if (error.code == promo::ReportRefusal::bad_range) {
+    throw CommandError(exit_usage, "usage", "--" + error.message, error.field);
+  }
+  throw CommandError(exit_rejected, std::string(promo::to_string(error.code)), error.message, error.field);
 }
 
 void print_outlet_report(const Context& ctx, const promo::OutletReport& report) {
   if (ctx.json) return print_json(promo::views::to_json(report), std::cout);
-  print(ctx, promo::views::outlet_table(report.rows, report.level), std::cout);
+  print(ctx, promo::views::outlet_table(report.rows), std::cout);
   if (!ctx.csv) {
     std::cout << "\nbudgets\n";
     print(ctx, promo::views::budget_table(report.budgets), std::cout);
@@ -60,7 +62,8 @@ void report_outlets_command(CLI::App& report, Context& ctx) {
       ->check(CLI::IsMember({"outlet", "sub_branch", "branch", "all"}));
   outlets->callback([&ctx] {
     const auto [from, to] = range_of(range);
-    const auto result = promo::report_outlets(ctx.database(), from, to, level);
+    // CLI11 has checked the word (IsMember above), so it names a level.
+    const auto result = promo::report_outlets(ctx.database(), from, to, promo::outlet_level_from_string(level).value());
     if (!result) report_refused(result.error());
     print_outlet_report(ctx, *result);
   });
@@ -69,7 +72,7 @@ void report_outlets_command(CLI::App& report, Context& ctx) {
 std::optional<date::year_month_day> optional_day(const std::string& text, const char* flag) {
   if (text.empty()) return std::nullopt;
   auto day = ledger::parse_day(text);
-  if (!day) usage_error(fmt::format("--{}: {}", flag, day.error()));
+  if (!day) bad_value(fmt::format("--{}", flag), day.error());
   return *day;
 }
 
@@ -115,7 +118,7 @@ void report_statement_command(CLI::App& report, Context& ctx) {
     // One line more than asked tells whether the statement goes on; at the ledger's own cap it cannot.
     const std::size_t cap = ledger::Ledger::statement_lines_max;
     auto lines = ledger::Ledger(ctx.database()).statement(account, from, to, std::min(limit + 1, cap));
-    if (!lines) throw CommandError(exit_rejected, std::string(ledger::to_string(lines.error().code)), lines.error().detail);
+    if (!lines) refused(lines.error());
     std::vector<ledger::StatementLine> shown = std::move(lines).value();
     const bool cut = shown.size() > limit || shown.size() == cap;
     if (shown.size() > limit) shown.erase(shown.begin() + static_cast<std::ptrdiff_t>(limit), shown.end());

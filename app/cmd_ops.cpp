@@ -16,6 +16,7 @@
 #include "promoledger/ledger/posting_policy.hpp"
 #include "promoledger/promo/campaign.hpp"
 #include "promoledger/promo/dealing.hpp"
+#include "promoledger/promo/payment_request.hpp"
 #include "promoledger/promo/payments.hpp"
 
 namespace promoledger::app {
@@ -25,7 +26,7 @@ using nlohmann::json;
 
 date::year_month_day day_arg(const std::string& text, const char* flag) {
   auto day = ledger::parse_day(text);
-  if (!day) usage_error(fmt::format("{}: {}", flag, day.error()));
+  if (!day) bad_value(flag, day.error());
   return *day;
 }
 
@@ -35,16 +36,6 @@ std::string read_file(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// "code: words", with the code once even when the database's words already start with it.
-std::string describe(const promo::Rejection& r) {
-  const std::string code(promo::to_string(r.code));
-  return r.detail.rfind(code + ":", 0) == 0 ? r.detail : code + ": " + r.detail;
-}
-
-[[noreturn]] void rejected(const promo::Rejection& r) {
-  throw CommandError(exit_rejected, std::string(promo::to_string(r.code)), describe(r));
 }
 
 // ---------------------------------------------------------------------------------------------- db
@@ -88,7 +79,7 @@ void db_commands(CLI::App& app, Context& ctx) {
 std::vector<ledger::OrgRecord> org_records(const std::string& file) {
   const std::string text = read_file(file);
   auto rows = parse_csv(text, file, 5);
-  if (!rows) usage_error(rows.error());
+  if (!rows) usage_error(rows.error().message);
   const std::vector<std::string> header{"kind", "code", "name", "parent", "opening_balance"};
   if (rows->empty() || rows->front().fields != header) {
     usage_error(fmt::format("{}:1: the header must be kind,code,name,parent,opening_balance", file));
@@ -103,7 +94,7 @@ std::vector<ledger::OrgRecord> org_records(const std::string& file) {
     ledger::OrgRecord r{line, *kind, f[1], f[2], f[3], std::nullopt};
     if (!f[4].empty()) {
       auto amount = ledger::Money::parse(f[4]);
-      if (!amount) usage_error(fmt::format("{}: {}", where("opening_balance"), amount.error()));
+      if (!amount) usage_error(fmt::format("{}: {}", where("opening_balance"), amount.error().message));
       r.opening_balance = *amount;
     }
     records.push_back(std::move(r));
@@ -125,7 +116,8 @@ void org_commands(CLI::App& app, Context& ctx) {
     if (!report) {
       const auto& e = report.error();
       const std::string where = e.line ? fmt::format("{}:{}", file, e.line) : file;
-      throw CommandError(exit_usage, e.code, fmt::format("{}: {} (nothing was imported)", where, e.detail));
+      throw CommandError(exit_usage, std::string(ledger::to_string(e.code)),
+                         fmt::format("{}: {} (nothing was imported)", where, e.message), e.field);
     }
     const auto& n = report->records;
     using K = ledger::OrgKind;
@@ -165,17 +157,19 @@ void campaign_create_command(CLI::App* c, Context& ctx) {
     auto params = promo::parse_campaign(document);
     if (!params) {
       std::string all;
-      for (const auto& e : params.error()) all += "\n  " + e;
-      usage_error(fmt::format("{}: {} problem(s):{}", file, params.error().size(), all));
+      for (const auto& e : params.error()) all += "\n  " + e.message;
+      throw CommandError(exit_usage, "usage", fmt::format("{}: {} problem(s):{}", file, params.error().size(), all),
+                         params.error().front().field);
     }
     if (auto errors = promo::validate(*params); !errors.empty()) {
       std::string all;
-      for (const auto& e : errors) all += "\n  " + e;
-      throw CommandError(exit_usage, "invalid_parameters", fmt::format("{}: infeasible campaign:{}", file, all));
+      for (const auto& e : errors) all += "\n  " + e.message;
+      throw CommandError(exit_usage, "invalid_parameters", fmt::format("{}: infeasible campaign:{}", file, all),
+                         errors.front().field);
     }
     promo::Campaigns campaigns(ctx.database());
     auto id = campaigns.create(*params, document, by);
-    if (!id) rejected(id.error());
+    if (!id) refused(id.error());
     if (ctx.json) {
       print_json(json{{"id", *id}, {"status", "draft"}}, std::cout);
     } else {
@@ -194,9 +188,9 @@ void campaign_approve_command(CLI::App* c, Context& ctx) {
   approve->callback([&ctx] {
     promo::Campaigns campaigns(ctx.database());
     auto status = campaigns.approve(approve_id, approver);
-    if (!status) rejected(status.error());
+    if (!status) refused(status.error());
     if (ctx.json) {
-      print_json(json{{"id", approve_id}, {"status", *status}, {"approved_by", approver}}, std::cout);
+      print_json(json{{"id", approve_id}, {"status", promo::to_string(*status)}, {"approved_by", approver}}, std::cout);
     } else {
       std::cout << fmt::format("campaign {} approved by {}\n", approve_id, approver);
     }
@@ -204,23 +198,24 @@ void campaign_approve_command(CLI::App* c, Context& ctx) {
 }
 
 // campaign pause|resume|end ID [--by] [--reason]: the reason is kept with the event.
-void campaign_steer_command(CLI::App* c, Context& ctx, const char* action) {
-  auto* sub = c->add_subcommand(action, fmt::format("{} a campaign", action));
+void campaign_steer_command(CLI::App* c, Context& ctx, promo::CampaignAction action) {
+  const std::string name(promo::to_string(action));
+  auto* sub = c->add_subcommand(name, fmt::format("{} a campaign", name));
   auto id = std::make_shared<long long>(0);
   auto actor = std::make_shared<std::string>();
   auto reason = std::make_shared<std::string>();
   sub->add_option("ID", *id, "campaign id")->required();
   sub->add_option("--by", *actor, "who does it (default: $PROMOLEDGER_USER or $USER)");
   sub->add_option("--reason", *reason, "why (kept with the lifecycle event; at most 500 bytes)");
-  sub->callback([&ctx, id, actor, reason, action = std::string(action)] {
+  sub->callback([&ctx, id, actor, reason, action] {
     if (actor->empty()) *actor = default_actor();
     promo::Campaigns campaigns(ctx.database());
     auto status = campaigns.transition(*id, action, *actor, *reason);
-    if (!status) rejected(status.error());
+    if (!status) refused(status.error());
     if (ctx.json) {
-      print_json(json{{"id", *id}, {"status", *status}}, std::cout);
+      print_json(json{{"id", *id}, {"status", promo::to_string(*status)}}, std::cout);
     } else {
-      std::cout << fmt::format("campaign {} is now {}\n", *id, *status);
+      std::cout << fmt::format("campaign {} is now {}\n", *id, promo::to_string(*status));
     }
   });
 }
@@ -241,7 +236,7 @@ void campaign_list_command(CLI::App* c, Context& ctx) {
             {true, false, false, false, false, true, false, false, true, true, true},
             {}};
     for (const auto& s : all) {
-      t.rows.push_back({std::to_string(s.id), s.name, s.status, s.first_day, s.last_day, std::to_string(s.merchants),
+      t.rows.push_back({std::to_string(s.id), s.name, std::string(promo::to_string(s.status)), s.first_day, s.last_day, std::to_string(s.merchants),
                         s.created_by, s.approved_by.value_or(""), money_text(s.budget_total_fen),
                         money_text(s.budget_reserved_fen), money_text(s.budget_spent_fen)});
     }
@@ -263,7 +258,8 @@ void campaign_show_command(CLI::App* c, Context& ctx) {
       print_json(promo::views::campaign(*view), std::cout);
       return;
     }
-    std::cout << fmt::format("campaign {}: {} [{}]\n", view->summary.id, view->summary.name, view->summary.status);
+    std::cout << fmt::format("campaign {}: {} [{}]\n", view->summary.id, view->summary.name,
+                             promo::to_string(view->summary.status));
     std::cout << fmt::format("  days {} .. {}, created by {}, approved by {}\n", view->summary.first_day,
                              view->summary.last_day, view->summary.created_by, view->summary.approved_by.value_or("-"));
     std::cout << fmt::format("  budget {} (reserved {}, spent {})\n", money_text(view->summary.budget_total_fen),
@@ -273,8 +269,8 @@ void campaign_show_command(CLI::App* c, Context& ctx) {
     for (const auto& m : view->merchants) std::cout << ' ' << m;
     std::cout << "\n  lifecycle:\n";
     for (const auto& e : view->events) {
-      std::cout << fmt::format("    {} UTC  {:<8} by {}  ({} -> {}){}\n", e.at_utc, e.action, e.actor,
-                               e.from_status.empty() ? "-" : e.from_status, e.to_status,
+      std::cout << fmt::format("    {} UTC  {:<8} by {}  ({} -> {}){}\n", e.at_utc, promo::to_string(e.action), e.actor,
+                               e.from_status ? promo::to_string(*e.from_status) : "-", promo::to_string(e.to_status),
                                e.reason ? ": " + *e.reason : std::string());
     }
   });
@@ -285,7 +281,9 @@ void campaign_commands(CLI::App& app, Context& ctx) {
   c->require_subcommand(1);
   campaign_create_command(c, ctx);
   campaign_approve_command(c, ctx);
-  for (const char* action : {"pause", "resume", "end"}) campaign_steer_command(c, ctx, action);
+  for (const auto action : {promo::CampaignAction::pause, promo::CampaignAction::resume, promo::CampaignAction::end}) {
+    campaign_steer_command(c, ctx, action);
+  }
   campaign_list_command(c, ctx);
   campaign_show_command(c, ctx);
 }
@@ -323,9 +321,9 @@ void policy_commands(CLI::App& app, Context& ctx) {
   set->add_option("--reason", reason, "why it changes (kept in the history)")->required();
   set->callback([&ctx] {
     const auto tolerance = ledger::parse_tolerance(tolerance_text);
-    if (!tolerance) usage_error(fmt::format("--future-tolerance: {}", tolerance.error()));
+    if (!tolerance) bad_value("--future-tolerance", tolerance.error());
     const auto in_force = ledger::set_future_tolerance(ctx.database(), *tolerance, reason);
-    if (!in_force) usage_error(in_force.error());
+    if (!in_force) throw CommandError(exit_usage, "usage", in_force.error().message, in_force.error().field);
     if (ctx.json) {
       print_json(policy_json(*in_force), std::cout);
     } else {
@@ -376,33 +374,18 @@ void day_commands(CLI::App& app, Context& ctx) {
 }
 
 // ----------------------------------------------------------------------------------------- payments
-promo::PaymentRequest request_from(const std::string& id, const std::string& payer, const std::string& merchant,
-                                   const std::string& channel, const std::string& amount, const std::string& at,
-                                   const std::string& where) {
-  promo::PaymentRequest req;
-  req.payment_id = id;
-  req.payer = payer;
-  req.merchant = merchant;
-  auto ch = promo::channel_from_string(channel);
-  if (!ch) usage_error(fmt::format("{}channel: \"{}\" is not bank_app, wechat or alipay", where, channel));
-  req.channel = *ch;
-  auto money = ledger::Money::parse(amount);
-  if (!money) usage_error(fmt::format("{}amount: {}", where, money.error()));
-  if (!money->is_positive()) usage_error(fmt::format("{}amount: {} must be > 0", where, amount));
-  req.amount = *money;
-  if (at.empty()) {
-    req.paid_at = ledger::now();
-  } else {
-    auto ts = ledger::parse_timestamp(at);
-    if (!ts) usage_error(fmt::format("{}at: {}", where, ts.error()));
-    // A time without an offset is read in the business zone; say so rather than guess silently.
-    if (!ledger::has_utc_offset(at)) {
-      std::cerr << fmt::format("{}note: time \"{}\" has no offset: read as Asia/Shanghai (UTC+08:00)\n", where, at);
-    }
-    req.paid_at = *ts;
+// The request from its six fields as typed (promo::payment_request_from, the API's reader too, with the
+// command's policy: a time without an offset is Asia/Shanghai, and no time is now). `where` prefixes
+// each message ("payments.csv:3: ").
+promo::PaymentRequest request_from(const promo::PaymentFields& fields, const std::string& where) {
+  auto request = promo::payment_request_from(fields, promo::command_payment_input);
+  if (!request) throw CommandError(exit_usage, "usage", where + request.error().message, request.error().field);
+  // A time without an offset is read in the business zone; say so rather than guess silently.
+  if (!fields.paid_at.empty() && !ledger::has_utc_offset(fields.paid_at)) {
+    std::cerr << fmt::format("{}note: time \"{}\" has no offset: read as Asia/Shanghai (UTC+08:00)\n", where,
+                             fields.paid_at);
   }
-  if (id.empty()) usage_error(fmt::format("{}payment id is empty", where));
-  return req;
+  return std::move(request).value();
 }
 
 void print_payment(const Context& ctx, const promo::PaymentResult& r) {
@@ -421,7 +404,8 @@ void print_payment(const Context& ctx, const promo::PaymentResult& r) {
     std::cout << fmt::format("  subsidy {} from campaign {}, deck {}, card {}\n", r.discount.str(), *r.campaign_id,
                              *r.deck_id, *r.card_position);
   } else {
-    std::cout << fmt::format("  no discount ({}): payer pays {}, merchant receives {}\n", r.reason.value_or("-"),
+    std::cout << fmt::format("  no discount ({}): payer pays {}, merchant receives {}\n",
+                             r.reason ? promo::to_string(*r.reason) : "-",
                              r.payer_pays().str(), r.merchant_receives().str());
   }
 }
@@ -431,7 +415,7 @@ void print_payment(const Context& ctx, const promo::PaymentResult& r) {
 void pay_csv(Context& ctx, const std::string& csv_file) {
   const std::string text = read_file(csv_file);
   auto rows = parse_csv(text, csv_file, 6);
-  if (!rows) usage_error(rows.error());
+  if (!rows) usage_error(rows.error().message);
   const std::vector<std::string> header{"payment_id", "payer", "merchant", "channel", "amount", "at"};
   if (rows->empty() || rows->front().fields != header) {
     usage_error(fmt::format("{}:1: the header must be payment_id,payer,merchant,channel,amount,at", csv_file));
@@ -447,12 +431,14 @@ void pay_csv(Context& ctx, const std::string& csv_file) {
     const std::string where = fmt::format("{}:{}: ", csv_file, r.line);
     try {
       const auto& f = r.fields;
-      auto req = request_from(f[0], f[1], f[2], f[3], f[4], f[5], where);
+      auto req = request_from(promo::PaymentFields{f[0], f[1], f[2], f[3], f[4], f[5]}, where);
       auto result = poster.post(req);
       if (!result) {
         ++bad;
-        failures.push_back(json{{"line", r.line}, {"error", promo::to_string(result.error().code)},
-                                {"message", result.error().detail}});
+        failures.push_back(json{{"line", r.line},
+                                {"error", promo::to_string(result.error().code)},
+                                {"field", result.error().field},
+                                {"message", result.error().message}});
         std::cerr << where << describe(result.error()) << '\n';
       } else {
         (result->status == promo::PaymentResult::Status::posted ? posted : replayed)++;
@@ -506,10 +492,10 @@ void pay_command(CLI::App& app, Context& ctx) {
              {"--amount", &amount}}) {
       if (value->empty()) usage_error(fmt::format("pay: {} is required (or use --csv FILE)", flag));
     }
-    auto req = request_from(id, payer, merchant, channel, amount, at, "");
+    auto req = request_from(promo::PaymentFields{id, payer, merchant, channel, amount, at}, "");
     promo::PaymentPoster poster(ctx.database());
     auto result = poster.post(req);
-    if (!result) rejected(result.error());
+    if (!result) refused(result.error());
     print_payment(ctx, *result);
   });
 }
@@ -527,7 +513,7 @@ void reverse_command(CLI::App& app, Context& ctx) {
     if (!reverse_date.empty()) day = day_arg(reverse_date, "--date");
     promo::PaymentPoster poster(ctx.database());
     auto result = poster.reverse(reverse_id, day);
-    if (!result) rejected(result.error());
+    if (!result) refused(result.error());
     const std::string status = result->status == promo::ReversalResult::Status::posted ? "posted" : "exists";
     if (ctx.json) {
       print_json(promo::views::reversal(reverse_id, *result), std::cout);

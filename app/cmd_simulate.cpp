@@ -35,14 +35,14 @@ void register_simulate_command(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(1, static_cast<int>(promo::simulate_threads_max)));
   sim->callback([&ctx] {
     auto day = ledger::parse_day(date_text);
-    if (!day) usage_error(fmt::format("--date: {}", day.error()));
+    if (!day) bad_value("--date", day.error());
     options.day = *day;
     auto mix = promo::parse_channel_mix(mix_text);
-    if (!mix) usage_error(fmt::format("--mix: {}", mix.error()));
+    if (!mix) bad_value("--mix", mix.error());
     options.mix = *mix;
     ctx.pool_size = options.threads;  // one session per poster thread
     const auto result = promo::simulate_day(ctx.database(), options);
-    if (!result) throw CommandError(exit_rejected, result.error().code, result.error().message);
+    if (!result) refused(result.error());
     if (ctx.json) return print_json(promo::views::to_json(*result), std::cout);
     print_simulation_text(*result);
   });

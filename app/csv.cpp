@@ -3,8 +3,15 @@
 #include <fmt/format.h>
 
 namespace promoledger::app {
+namespace {
 
-Expected<std::vector<CsvRow>, std::string> parse_csv(std::string_view text, std::string_view file, std::size_t fields) {
+Unexpected<ledger::ValueRefusal> malformed(std::string message) {
+  return unexpected(ledger::ValueRefusal{ledger::InvalidValue::malformed, "", std::move(message)});
+}
+
+}  // namespace
+
+Expected<std::vector<CsvRow>, ledger::ValueRefusal> parse_csv(std::string_view text, std::string_view file, std::size_t fields) {
   std::vector<CsvRow> rows;
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);
   std::size_t i = 0;
@@ -43,18 +50,18 @@ Expected<std::vector<CsvRow>, std::string> parse_csv(std::string_view text, std:
           if (text[i] == '\n') ++line;
           field += text[i++];
         }
-        if (!closed) return unexpected(fmt::format("{}:{}: a quoted field is not closed", file, row.line));
+        if (!closed) return malformed(fmt::format("{}:{}: a quoted field is not closed", file, row.line));
         if (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
-          return unexpected(fmt::format("{}:{}: text after a closing quote", file, line));
+          return malformed(fmt::format("{}:{}: text after a closing quote", file, line));
         }
       } else {
         while (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
-          if (text[i] == '"') return unexpected(fmt::format("{}:{}: a quote inside an unquoted field", file, line));
+          if (text[i] == '"') return malformed(fmt::format("{}:{}: a quote inside an unquoted field", file, line));
           field += text[i++];
         }
       }
       if (field.size() > csv_field_length_max) {
-        return unexpected(fmt::format("{}:{}: field {} is longer than {} characters", file, row.line,
+        return malformed(fmt::format("{}:{}: field {} is longer than {} characters", file, row.line,
                                       row.fields.size() + 1, csv_field_length_max));
       }
       row.fields.push_back(field);
@@ -64,7 +71,7 @@ Expected<std::vector<CsvRow>, std::string> parse_csv(std::string_view text, std:
         ++i;
       } else if (text[i] == '\r') {
         if (i + 1 >= text.size() || text[i + 1] != '\n') {
-          return unexpected(fmt::format("{}:{}: a carriage return without a line feed", file, line));
+          return malformed(fmt::format("{}:{}: a carriage return without a line feed", file, line));
         }
         i += 2;
         ++line;
@@ -76,9 +83,12 @@ Expected<std::vector<CsvRow>, std::string> parse_csv(std::string_view text, std:
       }
     }
     if (row.fields.size() != fields) {
-      return unexpected(fmt::format("{}:{}: expected {} fields, found {}", file, row.line, fields, row.fields.size()));
+      return malformed(fmt::format("{}:{}: expected {} fields, found {}", file, row.line, fields, row.fields.size()));
     }
-    if (rows.size() >= csv_rows_max) return unexpected(fmt::format("{}: more than {} lines", file, csv_rows_max));
+    if (rows.size() >= csv_rows_max) {
+      return unexpected(
+          ledger::ValueRefusal{ledger::InvalidValue::out_of_range, "", fmt::format("{}: more than {} lines", file, csv_rows_max)});
+    }
     rows.push_back(std::move(row));
   }
   return rows;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "promoledger/ledger/expected.hpp"
+#include "promoledger/ledger/refusal.hpp"
 
 namespace promoledger::app {
 
@@ -20,7 +21,8 @@ struct CsvRow {
 inline constexpr std::size_t csv_rows_max = 5'000'000;
 inline constexpr std::size_t csv_field_length_max = 1'000;
 
-// Every record must have exactly `fields` fields.
-Expected<std::vector<CsvRow>, std::string> parse_csv(std::string_view text, std::string_view file, std::size_t fields);
+// Every record must have exactly `fields` fields. Refused as malformed (out_of_range past csv_rows_max
+// records) with words that start with "FILE:LINE: ".
+Expected<std::vector<CsvRow>, ledger::ValueRefusal> parse_csv(std::string_view text, std::string_view file, std::size_t fields);
 
 }  // namespace promoledger::app

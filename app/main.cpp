@@ -45,12 +45,14 @@ int main(int argc, char** argv) {
     return exit_usage;
   } catch (const CommandError& e) {
     if (ctx.json) {
-      std::cout << nlohmann::json{{"error", e.code()}, {"message", e.what()}}.dump(2) << '\n';
+      std::cout << nlohmann::json{{"error", e.code()}, {"field", e.field()}, {"message", e.what()}}.dump(2) << '\n';
     }
     std::cerr << "promoledger: " << e.what() << '\n';
     return e.exit_code();
   } catch (const promoledger::ledger::DatabaseError& e) {
-    if (ctx.json) std::cout << nlohmann::json{{"error", "database"}, {"message", e.what()}}.dump(2) << '\n';
+    if (ctx.json) {
+      std::cout << nlohmann::json{{"error", "database"}, {"field", ""}, {"message", e.what()}}.dump(2) << '\n';
+    }
     std::cerr << "promoledger: database failure: " << e.what() << '\n';
     return exit_failure;
   } catch (const std::exception& e) {

@@ -77,7 +77,7 @@ void approve_pilot_campaign(ledger::Database& db, const std::string& name, const
   p.budget_total = testing::cny("1000000000.00");
   promo::Campaigns campaigns(db);
   auto id = campaigns.create(p, json{{"name", name}}, "bench.maker");
-  if (!id) throw std::runtime_error(id.error().detail);
+  if (!id) throw std::runtime_error(id.error().message);
   if (!campaigns.approve(*id, "bench.checker")) throw std::runtime_error("bench campaign approval failed");
 }
 
@@ -320,8 +320,8 @@ json check_invariants(ledger::Database& db, bool all_checks) {
 // product's row limit. Returns how many rows of each it read; a refusal (too many rows) fails the bench.
 std::pair<std::size_t, std::size_t> month_report_rows(ledger::Database& db, date::year_month_day from,
                                                       date::year_month_day to) {
-  const auto report = promo::report_outlets(db, from, to, "all");
-  if (!report) throw std::runtime_error("report outlets refused: " + report.error().detail);
+  const auto report = promo::report_outlets(db, from, to, promo::OutletLevel::all);
+  if (!report) throw std::runtime_error("report outlets refused: " + report.error().message);
   return {report->rows.size(), report->budgets.size()};
 }
 

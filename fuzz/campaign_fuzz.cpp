@@ -71,9 +71,10 @@ void check_accepted(const json& doc, const promo::CampaignParams& p) {
   FUZZ_CHECK(p.window_to.has_value() == (member(doc, "window_to") != nullptr));
 
   // What the command does next with an accepted document.
-  std::optional<std::vector<std::string>> problems;
+  std::optional<std::vector<promo::Rejection>> problems;
   FUZZ_NO_THROW(problems.emplace(promo::validate(p)));
-  for (const std::string& e : *problems) FUZZ_CHECK(!e.empty());
+  // Every problem names its parameter as its field, and its words start with it.
+  for (const auto& e : *problems) FUZZ_CHECK(!e.field.empty() && e.message.starts_with(e.field));
   if (problems->empty()) {
     FUZZ_CHECK(promo::validate(p.deck_params()).empty());
     FUZZ_CHECK(p.min_payment.is_positive() && p.budget_total.is_positive());
@@ -93,11 +94,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   json doc;
   FUZZ_NO_THROW(doc = json::parse(text, nullptr, /*allow_exceptions=*/false));
   if (doc.is_discarded()) return 0;
-  std::optional<promoledger::Expected<promo::CampaignParams, std::vector<std::string>>> parsed;
+  std::optional<promoledger::Expected<promo::CampaignParams, std::vector<promo::Rejection>>> parsed;
   FUZZ_NO_THROW(parsed.emplace(promo::parse_campaign(doc)));
   if (!*parsed) {
     FUZZ_CHECK(!parsed->error().empty());
-    for (const std::string& e : parsed->error()) FUZZ_CHECK(!e.empty());
+    // Each problem names the key it is about (the API's field), but for a document that is no object.
+    for (const auto& e : parsed->error()) {
+      FUZZ_CHECK(!e.message.empty());
+      FUZZ_CHECK(e.field.empty() == !doc.is_object());
+      FUZZ_CHECK(e.message.starts_with(e.field));
+    }
     return 0;
   }
   FUZZ_CHECK(doc.is_object());

@@ -40,10 +40,10 @@ std::string write_csv(const std::vector<CsvRow>& rows, bool crlf) {
 
 void check(std::string_view text, std::size_t fields, bool crlf) {
   static constexpr std::string_view file = "fuzz.csv";
-  std::optional<promoledger::Expected<std::vector<CsvRow>, std::string>> parsed;
+  std::optional<promoledger::Expected<std::vector<CsvRow>, promoledger::ledger::ValueRefusal>> parsed;
   FUZZ_NO_THROW(parsed.emplace(parse_csv(text, file, fields)));
   if (!*parsed) {
-    FUZZ_CHECK(parsed->error().starts_with("fuzz.csv:"));
+    FUZZ_CHECK(parsed->error().message.starts_with("fuzz.csv:"));
     return;
   }
   const std::vector<CsvRow>& rows = parsed->value();

@@ -55,12 +55,12 @@ std::optional<std::int64_t> reference_parse(std::string_view s) {
 }
 
 void check_amount_text(std::string_view text) {
-  std::optional<promoledger::Expected<Money, std::string>> parsed;
+  std::optional<promoledger::Expected<Money, promoledger::ledger::ValueRefusal>> parsed;
   FUZZ_NO_THROW(parsed.emplace(Money::parse(text)));
   const auto expected = reference_parse(text);
   FUZZ_CHECK(parsed->has_value() == expected.has_value());
   if (!*parsed) {
-    FUZZ_CHECK(!parsed->error().empty());
+    FUZZ_CHECK(!parsed->error().message.empty());
     return;
   }
   const Money m = parsed->value();
@@ -81,7 +81,7 @@ void check_amount_text(std::string_view text) {
 }
 
 void check_wide_fen_text(std::string_view text) {
-  std::optional<promoledger::Expected<WideFen, std::string>> parsed;
+  std::optional<promoledger::Expected<WideFen, promoledger::ledger::ValueRefusal>> parsed;
   FUZZ_NO_THROW(parsed.emplace(promoledger::ledger::parse_wide_fen(text)));
   if (!*parsed) return;
   // Accepted: -?[0-9]{1,36}. Printed back it equals the input without leading zeros.

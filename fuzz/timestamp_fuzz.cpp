@@ -23,10 +23,10 @@ namespace {
 using Day = date::year_month_day;
 
 void check_day(std::string_view text) {
-  std::optional<promoledger::Expected<Day, std::string>> parsed;
+  std::optional<promoledger::Expected<Day, promoledger::ledger::ValueRefusal>> parsed;
   FUZZ_NO_THROW(parsed.emplace(ledger::parse_day(text)));
   if (!*parsed) {
-    FUZZ_CHECK(!parsed->error().empty());
+    FUZZ_CHECK(!parsed->error().message.empty());
     return;
   }
   const Day d = parsed->value();
@@ -40,13 +40,15 @@ void check_range(std::string_view text) {
   if (bar == std::string_view::npos) return;
   const std::string_view from = text.substr(0, bar);
   const std::string_view to = text.substr(bar + 1);
-  std::optional<promoledger::Expected<std::pair<Day, Day>, std::string>> range;
+  std::optional<promoledger::Expected<std::pair<Day, Day>, promoledger::ledger::ValueRefusal>> range;
   FUZZ_NO_THROW(range.emplace(ledger::parse_day_range(from, to)));
   const auto f = ledger::parse_day(from);
   const auto t = ledger::parse_day(to);
   const bool expect = f && t && date::sys_days{*f} <= date::sys_days{*t} &&
                       (date::sys_days{*t} - date::sys_days{*f}).count() <= ledger::day_range_days_max;
   FUZZ_CHECK(range->has_value() == expect);
+  // A refused range names the end at fault.
+  if (!*range) FUZZ_CHECK(range->error().field == "from" || range->error().field == "to");
   if (*range) {
     FUZZ_CHECK((*range)->first == *f);
     FUZZ_CHECK((*range)->second == *t);
@@ -54,10 +56,10 @@ void check_range(std::string_view text) {
 }
 
 void check_timestamp(std::string_view text) {
-  std::optional<promoledger::Expected<ledger::Timestamp, std::string>> parsed;
+  std::optional<promoledger::Expected<ledger::Timestamp, promoledger::ledger::ValueRefusal>> parsed;
   FUZZ_NO_THROW(parsed.emplace(ledger::parse_timestamp(text)));
   if (!*parsed) {
-    FUZZ_CHECK(!parsed->error().empty());
+    FUZZ_CHECK(!parsed->error().message.empty());
     return;
   }
   const ledger::Timestamp at = parsed->value();

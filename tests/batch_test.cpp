@@ -62,7 +62,7 @@ void open_bank(TestDatabase& t) {
   // ahead of the clock: a simulation, so the future tolerance is the largest (posting_policy_test
   // covers the default).
   const auto policy = ledger::set_future_tolerance(pool(t), ledger::future_tolerance_max, "batch_test: a fixed calendar");
-  if (!policy) throw std::runtime_error("posting policy: " + policy.error());
+  if (!policy) throw std::runtime_error("posting policy: " + policy.error().message);
   std::string script = small_bank_sql;
   for (int i = 1; i <= big_payers; ++i) script += fmt::format("SELECT ledger.add_payer('P{0}', 'Payer {0}');", i);
   for (int i = 1; i <= small_payers; ++i) script += fmt::format("SELECT ledger.add_payer('S{0}', 'Small payer {0}');", i);
@@ -75,7 +75,7 @@ void open_bank(TestDatabase& t) {
                      .build();
     if (!entry) throw std::runtime_error("opening entry for " + payer + " does not build");
     auto posted = ledger.post(*entry);
-    if (!posted) throw std::runtime_error("opening entry for " + payer + ": " + posted.error().detail);
+    if (!posted) throw std::runtime_error("opening entry for " + payer + ": " + posted.error().message);
   };
   for (int i = 1; i <= big_payers; ++i) open(fmt::format("P{}", i), big_balance_fen);
   for (int i = 1; i <= small_payers; ++i) open(fmt::format("S{}", i), small_balance_fen(i));
@@ -85,11 +85,11 @@ void open_bank(TestDatabase& t) {
 void start_campaign(TestDatabase& t, const promo::CampaignParams& params, const std::vector<const char*>& days) {
   promo::Campaigns campaigns(pool(t));
   auto id = campaigns.create(params, nlohmann::json{{"name", params.name}}, "alice");
-  if (!id) throw std::runtime_error("campaign: " + id.error().detail);
+  if (!id) throw std::runtime_error("campaign: " + id.error().message);
   t.exec_as_admin(fmt::format("UPDATE promo.campaign SET secret = decode('{}', 'hex') WHERE id = {}",
                               campaign_secret_hex, *id));
   auto approved = campaigns.approve(*id, "bob");
-  if (!approved) throw std::runtime_error("approval: " + approved.error().detail);
+  if (!approved) throw std::runtime_error("approval: " + approved.error().message);
   for (const char* d : days) {
     if (promo::deal_day(pool(t), day(d)).decks_dealt == 0) throw std::runtime_error(fmt::format("no deck dealt on {}", d));
   }
@@ -145,7 +145,7 @@ std::string describe(const Outcome& o, const std::map<std::int64_t, std::string>
   }
   return fmt::format("{} {} discounted={} reason={} amount={} discount={} payer_share={} merchant_share={} card={} "
                      "deck={} day={} campaign={}",
-                     promo::to_string(r.status), r.payment_id, r.discounted, r.reason.value_or("-"), r.amount.fen(),
+                     promo::to_string(r.status), r.payment_id, r.discounted, r.reason ? promo::to_string(*r.reason) : "-", r.amount.fen(),
                      r.discount.fen(), r.payer_discount.fen(), r.merchant_reward.fen(),
                      r.card_position ? std::to_string(*r.card_position) : "-", deck, r.business_day,
                      r.campaign_id ? std::to_string(*r.campaign_id) : "-");
@@ -155,7 +155,7 @@ std::string describe(const Outcome& o, const std::map<std::int64_t, std::string>
 std::string kind_of(const Outcome& o) {
   if (!o) return std::string(promo::to_string(o.error().code));
   if (o->status == PaymentResult::Status::exists) return "exists";
-  return o->discounted ? "discounted" : *o->reason;
+  return o->discounted ? "discounted" : std::string(promo::to_string(*o->reason));
 }
 
 // The state a sequence of payments leaves, as sorted text lines per aspect.
@@ -591,13 +591,13 @@ TEST_F(OneBatchTest, ARefusedPaymentInTheMiddleOfABatchChangesNothingForTheOther
   const auto expected = poster_without.post_batch(others);
   ASSERT_EQ(got.size(), with_refused.size());
   ASSERT_FALSE(got[3].has_value());
-  EXPECT_EQ(got[3].error().code, Reject::insufficient_funds) << got[3].error().detail;
+  EXPECT_EQ(got[3].error().code, Reject::insufficient_funds) << got[3].error().message;
   ASSERT_FALSE(got[4].has_value());
-  EXPECT_EQ(got[4].error().code, Reject::unknown_payer) << got[4].error().detail;
+  EXPECT_EQ(got[4].error().code, Reject::unknown_payer) << got[4].error().message;
   const auto decks = deck_names(db()), decks_without = deck_names(pool(without));
   for (std::size_t i = 0; i < others.size(); ++i) {
     const std::size_t j = i < 3 ? i : i + 2;
-    ASSERT_TRUE(got[j].has_value()) << others[i].payment_id << ": " << got[j].error().detail;
+    ASSERT_TRUE(got[j].has_value()) << others[i].payment_id << ": " << got[j].error().message;
     EXPECT_EQ(describe(got[j], decks), describe(expected[i], decks_without));
   }
   EXPECT_EQ(balance(db(), "payer:S1:deposit"), small_balance_fen(1));
@@ -614,11 +614,11 @@ TEST_F(OneBatchTest, OfTwoPaymentsOfOnePayerOnlyTheFirstFitsTheBalanceAndTheSeco
   const std::vector<PaymentRequest> batch{request("fits", "S5", "M1", "15.00"), request("too-much", "S5", "M3", "15.00")};
   const auto got = poster.post_batch(batch);
   ASSERT_EQ(got.size(), 2u);
-  ASSERT_TRUE(got[0].has_value()) << got[0].error().detail;
+  ASSERT_TRUE(got[0].has_value()) << got[0].error().message;
   EXPECT_EQ(got[0]->status, PaymentResult::Status::posted);
   EXPECT_TRUE(got[0]->discounted);
   ASSERT_FALSE(got[1].has_value());
-  EXPECT_EQ(got[1].error().code, Reject::insufficient_funds) << got[1].error().detail;
+  EXPECT_EQ(got[1].error().code, Reject::insufficient_funds) << got[1].error().message;
   EXPECT_EQ(balance(db(), "payer:S5:deposit"), start - got[0]->payer_pays().fen());
   EXPECT_EQ(balance(db(), "merchant:M3:settlement"), 0);
   EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment WHERE payment_id = 'too-much'"), 0);
@@ -635,7 +635,7 @@ TEST_F(OneBatchTest, ADuplicateIdInsideOneBatchPostsOnceAndAnswersTheRepeatWithT
   ASSERT_EQ(got.size(), 4u);
   ASSERT_TRUE(got[0].has_value());
   ASSERT_TRUE(got[1].has_value());
-  ASSERT_TRUE(got[2].has_value()) << got[2].error().detail;
+  ASSERT_TRUE(got[2].has_value()) << got[2].error().message;
   EXPECT_EQ(got[0]->status, PaymentResult::Status::posted);
   EXPECT_EQ(got[0]->card_position, 1);
   EXPECT_EQ(got[1]->card_position, 2);
@@ -643,13 +643,13 @@ TEST_F(OneBatchTest, ADuplicateIdInsideOneBatchPostsOnceAndAnswersTheRepeatWithT
   const auto figures = [](const PaymentResult& r) {
     return fmt::format("entry={} discounted={} reason={} amount={} discount={} payer={} merchant={} campaign={} deck={} "
                        "card={} day={}",
-                       r.entry_id, r.discounted, r.reason.value_or("-"), r.amount.fen(), r.discount.fen(),
+                       r.entry_id, r.discounted, r.reason ? promo::to_string(*r.reason) : "-", r.amount.fen(), r.discount.fen(),
                        r.payer_discount.fen(), r.merchant_reward.fen(), r.campaign_id.value_or(-1), r.deck_id.value_or(-1),
                        r.card_position.value_or(-1), r.business_day);
   };
   EXPECT_EQ(figures(*got[2]), figures(*got[0]));
   ASSERT_FALSE(got[3].has_value());
-  EXPECT_EQ(got[3].error().code, Reject::exists_with_different_content) << got[3].error().detail;
+  EXPECT_EQ(got[3].error().code, Reject::exists_with_different_content) << got[3].error().message;
   EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment WHERE payment_id = 'dup-1'"), 1);
   EXPECT_EQ(scalar(db(), "SELECT count(*) FROM ledger.journal_entry WHERE external_ref = 'payment:dup-1'"), 1);
   EXPECT_EQ(scalar(db(), "SELECT sum(used_count) FROM promo.deck"), 2);
@@ -673,14 +673,14 @@ TEST_F(OneBatchTest, AThousandEligiblePaymentsToOneMerchantInOneBatchTakeExactly
   std::multiset<int> positions;
   int capped = 0;
   for (std::size_t i = 0; i < got.size(); ++i) {
-    ASSERT_TRUE(got[i].has_value()) << i << ": " << got[i].error().detail;
+    ASSERT_TRUE(got[i].has_value()) << i << ": " << got[i].error().message;
     EXPECT_EQ(got[i]->status, PaymentResult::Status::posted);
     if (got[i]->discounted) {
       ASSERT_TRUE(got[i]->card_position.has_value());
       positions.insert(*got[i]->card_position);
       EXPECT_LT(i, 20u) << "a card was given after the cap";
     } else {
-      EXPECT_EQ(got[i]->reason, "daily_cap_reached") << i;
+      EXPECT_EQ(got[i]->reason, promo::NoDiscountReason::daily_cap_reached) << i;
       ++capped;
     }
   }
@@ -924,7 +924,7 @@ TEST_F(CommitGateTest, CallersAreAnsweredOnlyAfterCommitAndBatchesKilledAtCommit
   std::vector<PaymentResult> acknowledged;
   for (std::size_t i = 0; i < third.size(); ++i) {
     auto outcome = third[i].get();
-    ASSERT_TRUE(outcome.has_value()) << outcome.error().detail;
+    ASSERT_TRUE(outcome.has_value()) << outcome.error().message;
     EXPECT_EQ(outcome->status, PaymentResult::Status::posted);
     acknowledged.push_back(*outcome);
   }
@@ -937,19 +937,19 @@ TEST_F(CommitGateTest, CallersAreAnsweredOnlyAfterCommitAndBatchesKilledAtCommit
   auto resent = submit(0, 4);
   for (std::size_t i = 0; i < resent.size(); ++i) {
     auto outcome = resent[i].get();
-    ASSERT_TRUE(outcome.has_value()) << outcome.error().detail;
+    ASSERT_TRUE(outcome.has_value()) << outcome.error().message;
     EXPECT_EQ(outcome->status, PaymentResult::Status::posted) << requests[i].payment_id;
     acknowledged.push_back(*outcome);
   }
   for (std::size_t i = 0; i < 4; ++i) {
     auto replay = group.post(requests[i]);
-    ASSERT_TRUE(replay.has_value()) << replay.error().detail;
+    ASSERT_TRUE(replay.has_value()) << replay.error().message;
     EXPECT_EQ(replay->status, PaymentResult::Status::exists);
     EXPECT_EQ(figures_of(*replay), figures_of(acknowledged[2 + i]));
   }
   // A later payment goes through too (the writer's session works again).
   auto fresh = group.post(request("gate-after", "P9", "M2", "20.00"));
-  ASSERT_TRUE(fresh.has_value()) << fresh.error().detail;
+  ASSERT_TRUE(fresh.has_value()) << fresh.error().message;
   EXPECT_EQ(fresh->status, PaymentResult::Status::posted);
   acknowledged.push_back(*fresh);
   const auto stats = group.stats();
@@ -983,7 +983,7 @@ TEST_F(CommitGateTest, AFullQueueRefusesTheNextPaymentWithQueueFullAndStoresNoth
   open_gate();
   for (auto& f : futures) {
     auto outcome = f.get();
-    ASSERT_TRUE(outcome.has_value()) << outcome.error().detail;
+    ASSERT_TRUE(outcome.has_value()) << outcome.error().message;
     EXPECT_EQ(outcome->status, PaymentResult::Status::posted);
   }
   EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment WHERE payment_id = 'q-refused'"), 0);
@@ -992,7 +992,7 @@ TEST_F(CommitGateTest, AFullQueueRefusesTheNextPaymentWithQueueFullAndStoresNoth
   EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment"), 5);
   // Once there is room, the same payment is taken.
   auto later = group.post(refused);
-  ASSERT_TRUE(later.has_value()) << later.error().detail;
+  ASSERT_TRUE(later.has_value()) << later.error().message;
   EXPECT_EQ(later->status, PaymentResult::Status::posted);
   group.stop();
   expect_audit_passes(db(), "queue full");
@@ -1022,7 +1022,7 @@ TEST_F(OneBatchTest, OutletAffinitySendsAMerchantsOutletToOneWriterAndStillPosts
   int posted = 0, discounted = 0;
   for (auto& f : futures) {
     const auto outcome = f.get();
-    ASSERT_TRUE(outcome.has_value()) << outcome.error().detail;
+    ASSERT_TRUE(outcome.has_value()) << outcome.error().message;
     ++posted;
     if (outcome->discounted) ++discounted;
   }
@@ -1077,7 +1077,7 @@ TEST_F(OneBatchTest, AReversalSentAgainForAnotherDayIsARejectionNotAFailure) {
   ASSERT_TRUE(poster.reverse("rv-1", day("2026-11-24")).has_value());
   const auto again = poster.reverse("rv-1", day("2026-11-25"));
   ASSERT_FALSE(again.has_value());
-  EXPECT_EQ(again.error().code, Reject::exists_with_different_content) << again.error().detail;
+  EXPECT_EQ(again.error().code, Reject::exists_with_different_content) << again.error().message;
   const auto same = poster.reverse("rv-1", day("2026-11-24"));
   ASSERT_TRUE(same.has_value());
   EXPECT_EQ(same->status, promo::ReversalResult::Status::exists);

@@ -21,9 +21,25 @@ std::string secret() {
 
 DeckSeed seed_n(int n) { return derive_seed(secret(), 1, "M" + std::to_string(n), "2026-11-24"); }
 
-bool has(const std::vector<std::string>& errors, const std::string& word) {
+// Whether a problem is about `field` (the campaign document's name of the parameter).
+bool has(const std::vector<promoledger::ledger::ValueRefusal>& errors, const std::string& field) {
   for (const auto& e : errors) {
-    if (e.find(word) != std::string::npos) return true;
+    if (e.field == field) return true;
+  }
+  return false;
+}
+
+// Whether a finding of check_deck (an audit's words, not a refusal) mentions `words`.
+bool has(const std::vector<std::string>& findings, const std::string& words) {
+  for (const auto& f : findings) {
+    if (f.find(words) != std::string::npos) return true;
+  }
+  return false;
+}
+
+bool says(const std::vector<promoledger::ledger::ValueRefusal>& errors, const std::string& words) {
+  for (const auto& e : errors) {
+    if (e.message.find(words) != std::string::npos) return true;
   }
   return false;
 }
@@ -56,7 +72,8 @@ TEST(Deck, PilotParametersAreFeasibleAndInfeasibleOnesNameTheirParameter) {
   EXPECT_TRUE(has(validate(p), "max_discount"));
   // The band covers the whole range, yet 4 cards must lie outside it.
   p = DeckParams{700, 900, 700, 900, 8000, 20, DeckOrder::stratified};
-  EXPECT_TRUE(has(validate(p), "outside the band"));
+  EXPECT_TRUE(says(validate(p), "outside the band"));
+  EXPECT_TRUE(has(validate(p), "band_share_bp"));
   p.band_share_bp = 10000;  // all cards in the band: feasible
   EXPECT_TRUE(validate(p).empty());
 }

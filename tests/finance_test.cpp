@@ -91,7 +91,9 @@ class FinanceTest : public PromoTest {
 };
 
 TEST_F(FinanceTest, OutletReportFiguresRollUpExactly) {
-  const auto rows = promo::outlet_report(db(), day("2026-11-24"), day("2026-11-24"));
+  const auto report = promo::report_outlets(db(), day("2026-11-24"), day("2026-11-24"));
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  const auto& rows = report->rows;
   ASSERT_EQ(rows.size(), 4u);  // O1, O2, SB1, BR1
   const auto& o1 = rows[0];
   const auto& o2 = rows[1];
@@ -112,8 +114,8 @@ TEST_F(FinanceTest, OutletReportFiguresRollUpExactly) {
   EXPECT_EQ(o2.subsidy_fen, card("M3", 1) + card("M3", 2));
   EXPECT_EQ(o2.reversed, 1);
   EXPECT_EQ(o2.payer_part_fen + o2.merchant_part_fen, o2.subsidy_fen);
-  EXPECT_EQ(sb.level, "sub_branch");
-  EXPECT_EQ(br.level, "branch");
+  EXPECT_EQ(sb.level, ledger::OrgKind::sub_branch);
+  EXPECT_EQ(br.level, ledger::OrgKind::branch);
   EXPECT_EQ(sb.total.payments, 6);
   EXPECT_EQ(br.subsidy_fen, o1.subsidy_fen + o2.subsidy_fen);
   EXPECT_EQ(promo::share_percent(br.bank_app.payments, br.total.payments), "66.67%");
@@ -124,7 +126,9 @@ TEST_F(FinanceTest, OutletReportFiguresRollUpExactly) {
 }
 
 TEST_F(FinanceTest, CampaignReportCountsCardsAndBandShare) {
-  const auto rows = promo::campaign_report(db(), campaign_id_, day("2026-11-24"), day("2026-11-24"));
+  const auto report = promo::report_campaign(db(), campaign_id_, day("2026-11-24"), day("2026-11-24"));
+  ASSERT_TRUE(report.has_value()) << report.error().message;
+  const auto& rows = report->rows;
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].merchant, "M1");
   EXPECT_EQ(rows[0].deck_status, "closed");

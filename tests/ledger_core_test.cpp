@@ -74,9 +74,9 @@ class LedgerTest : public DbTest {
   }
   ledger::WideFen balance(const std::string& code) { return ledger_.balance(code)->balance_fen; }
   PostResult post_ok(const Expected<ledger::Entry, ledger::Rejection>& entry) {
-    EXPECT_TRUE(entry.has_value()) << (entry ? "" : entry.error().detail);
+    EXPECT_TRUE(entry.has_value()) << (entry ? "" : entry.error().message);
     auto r = ledger_.post(*entry);
-    EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().detail);
+    EXPECT_TRUE(r.has_value()) << (r ? "" : r.error().message);
     return *r;
   }
   PostResult fund(const char* account, const char* amount, const std::string& ref) {
@@ -140,7 +140,7 @@ TEST_F(LedgerTest, BuilderRejectsEveryMalformedEntryWithItsReason) {
   auto unbalanced = EntryBuilder("u", "transfer", d).debit("bank:cash", cny("105.00")).credit("payer:P1:deposit", cny("104.99")).build();
   ASSERT_FALSE(unbalanced.has_value());
   EXPECT_EQ(unbalanced.error().code, Reject::unbalanced);
-  EXPECT_EQ(unbalanced.error().detail, "debits 105.00 <> credits 104.99");
+  EXPECT_EQ(unbalanced.error().message, "debits 105.00 <> credits 104.99");
   EXPECT_EQ(EntryBuilder("e", "transfer", d).build().error().code, Reject::too_few_lines);
   EXPECT_EQ(EntryBuilder("s", "transfer", d).debit("bank:cash", cny("1")).build().error().code, Reject::too_few_lines);
   EXPECT_EQ(EntryBuilder("z", "transfer", d).debit("bank:cash", Money()).credit("payer:P1:deposit", Money()).build().error().code,
@@ -164,23 +164,23 @@ TEST_F(LedgerTest, BuilderRejectionsSayWhatAndWhereAndLengthsAreBounded) {
   const auto empty = EntryBuilder("e", "transfer", d).build();
   ASSERT_FALSE(empty.has_value());
   EXPECT_EQ(empty.error().code, Reject::too_few_lines);
-  EXPECT_EQ(empty.error().detail, "0 line(s); an entry needs at least 2");
+  EXPECT_EQ(empty.error().message, "0 line(s); an entry needs at least 2");
 
   const auto single = EntryBuilder("s", "transfer", d).debit(bank, cny("1.00")).build();
   ASSERT_FALSE(single.has_value());
   EXPECT_EQ(single.error().code, Reject::too_few_lines);
-  EXPECT_EQ(single.error().detail, "1 line(s); an entry needs at least 2");
+  EXPECT_EQ(single.error().message, "1 line(s); an entry needs at least 2");
 
   const auto zero = EntryBuilder("z", "transfer", d).debit(bank, Money()).credit(payer1, Money()).build();
   ASSERT_FALSE(zero.has_value());
   EXPECT_EQ(zero.error().code, Reject::amount_must_be_positive);
-  EXPECT_EQ(zero.error().detail, "line 1 (bank:cash): amount 0.00 must be > 0");
+  EXPECT_EQ(zero.error().message, "line 1 (bank:cash): amount 0.00 must be > 0");
 
   // A positive debit balanced by a negative credit is still refused: a side is chosen by debit/credit.
   const auto negative = EntryBuilder("n", "transfer", d).debit(bank, cny("5.00")).credit(payer1, cny("-5.00")).build();
   ASSERT_FALSE(negative.has_value());
   EXPECT_EQ(negative.error().code, Reject::amount_must_be_positive);
-  EXPECT_EQ(negative.error().detail, "line 2 (payer:P1:deposit): amount -5.00 must be > 0");
+  EXPECT_EQ(negative.error().message, "line 2 (payer:P1:deposit): amount -5.00 must be > 0");
 
   // 65 lines that balance (64 x 1.00 against 64.00): refused for the count alone.
   EntryBuilder many("m", "transfer", d);
@@ -189,12 +189,12 @@ TEST_F(LedgerTest, BuilderRejectionsSayWhatAndWhereAndLengthsAreBounded) {
   const auto too_many = many.build();
   ASSERT_FALSE(too_many.has_value());
   EXPECT_EQ(too_many.error().code, Reject::too_many_lines);
-  EXPECT_EQ(too_many.error().detail, "65 lines; at most 64");
+  EXPECT_EQ(too_many.error().message, "65 lines; at most 64");
 
   const auto bad_code = EntryBuilder("c", "transfer", d).debit("bank cash", cny("1.00")).credit(payer1, cny("1.00")).build();
   ASSERT_FALSE(bad_code.has_value());
   EXPECT_EQ(bad_code.error().code, Reject::invalid_account_code);
-  EXPECT_EQ(bad_code.error().detail, "line 1: account code \"bank cash\" must be 1..80 of A-Z a-z 0-9 _ . : -");
+  EXPECT_EQ(bad_code.error().message, "line 1: account code \"bank cash\" must be 1..80 of A-Z a-z 0-9 _ . : -");
   const auto long_code =
       EntryBuilder("c2", "transfer", d).debit(std::string(81, 'a'), cny("1.00")).credit(payer1, cny("1.00")).build();
   ASSERT_FALSE(long_code.has_value());
@@ -217,7 +217,7 @@ TEST_F(LedgerTest, BuilderAndDatabaseAcceptTheBoundaries) {
   for (int i = 0; i < 63; ++i) many.debit(bank, cny("1.00"));
   many.credit(payer1, cny("63.00"));
   const auto built = many.build();
-  ASSERT_TRUE(built.has_value()) << built.error().detail;
+  ASSERT_TRUE(built.has_value()) << built.error().message;
   EXPECT_EQ(built->lines().size(), 64u);
   const auto r = post_ok(built);
   EXPECT_EQ(scalar(fmt::format("SELECT count(*) FROM ledger.journal_line WHERE entry_id = {}", r.entry_id)), 64);
@@ -317,7 +317,7 @@ TEST_F(LedgerTest, AnUnknownAccountPassesTheBuilderButNotTheDatabase) {
                                    .build());
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Reject::unknown_account);
-  EXPECT_EQ(r.error().detail, "no account with code payer:NOPE:deposit");
+  EXPECT_EQ(r.error().message, "no account with code payer:NOPE:deposit");
   EXPECT_EQ(entry_count(), 0);
 }
 
@@ -349,7 +349,7 @@ TEST_F(LedgerTest, AFailureInTheMiddleLeavesNothingBehind) {
                              .build());
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Reject::insufficient_funds);
-  EXPECT_NE(r.error().detail.find("payer:P1:deposit"), std::string::npos) << r.error().detail;
+  EXPECT_NE(r.error().message.find("payer:P1:deposit"), std::string::npos) << r.error().message;
   EXPECT_EQ(scalar("SELECT count(*) FROM ledger.journal_entry"), entries);
   EXPECT_EQ(balance("merchant:M1:settlement"), 0);
   EXPECT_EQ(balance("payer:P1:deposit"), 1000);
@@ -385,7 +385,7 @@ TEST_F(LedgerTest, ALimitFailingOnALaterLineLeavesNothingBehind) {
   const auto r = ledger_.post(*shared.build());
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Reject::insufficient_funds);
-  EXPECT_EQ(r.error().detail,
+  EXPECT_EQ(r.error().message,
             "insufficient_funds: account payer:P2:deposit would fall below its limit of 0 fen (line 2: D 2000)");
 
   EXPECT_EQ(entry_count(), entries_before);
@@ -402,7 +402,7 @@ TEST_F(LedgerTest, ALimitFailingOnALaterLineLeavesNothingBehind) {
   // The reference was not used up: once payer2 has the money, the same entry posts.
   fund(payer2, "10.00", "open:P2:more");
   const auto again = ledger_.post(*shared.build());
-  ASSERT_TRUE(again.has_value()) << again.error().detail;
+  ASSERT_TRUE(again.has_value()) << again.error().message;
   EXPECT_EQ(again->status, PostResult::Status::posted);
   EXPECT_EQ(balance(payer1), 7000);
   EXPECT_EQ(balance(payer2), 0);
@@ -419,7 +419,7 @@ TEST_F(LedgerTest, TwoLinesOnOneLimitedAccountAreCheckedTogether) {
                                    .build());
   ASSERT_FALSE(r.has_value());
   EXPECT_EQ(r.error().code, Reject::insufficient_funds);
-  EXPECT_NE(r.error().detail.find("(line 2: D 1000)"), std::string::npos) << r.error().detail;
+  EXPECT_NE(r.error().message.find("(line 2: D 1000)"), std::string::npos) << r.error().message;
   EXPECT_EQ(entry_count(), 1);
   EXPECT_EQ(balance(payer1), 1500);
 
@@ -479,7 +479,7 @@ TEST_F(LedgerTest, AReplayDifferingInAnyOneFieldIsRefused) {
                            .debit(payer1, cny("30.00"))
                            .credit(merchant, cny("30.00"));
   const auto first = ledger_.post(*builder.build());
-  ASSERT_TRUE(first.has_value()) << first.error().detail;
+  ASSERT_TRUE(first.has_value()) << first.error().message;
   EXPECT_EQ(first->status, PostResult::Status::posted);
   const long long entries = entry_count();
 
@@ -497,7 +497,7 @@ TEST_F(LedgerTest, AReplayDifferingInAnyOneFieldIsRefused) {
     const auto other = ledger_.post(*others[i].build());
     ASSERT_FALSE(other.has_value()) << "variant " << i;
     EXPECT_EQ(other.error().code, Reject::exists_with_different_content) << "variant " << i;
-    EXPECT_EQ(other.error().detail, fmt::format("entry {} was posted under t-1 with other content", first->entry_id));
+    EXPECT_EQ(other.error().message, fmt::format("entry {} was posted under t-1 with other content", first->entry_id));
   }
   EXPECT_EQ(entry_count(), entries);
   EXPECT_EQ(balance(payer1), 7000);
@@ -758,7 +758,7 @@ TEST_F(LedgerTest, ReversalRestoresBalancesOnceAndOnlyOnce) {
                                 .credit("merchant:M1:settlement", cny("105.00"))
                                 .build());
   auto rev = ledger_.reverse(paid.entry_id, "rev:pay", day("2026-11-25"), "customer refund");
-  ASSERT_TRUE(rev.has_value()) << rev.error().detail;
+  ASSERT_TRUE(rev.has_value()) << rev.error().message;
   EXPECT_EQ(rev->status, PostResult::Status::posted);
   EXPECT_EQ(balance("payer:P1:deposit"), 10000);
   EXPECT_EQ(balance("merchant:M1:settlement"), 0);
@@ -829,7 +829,7 @@ TEST_F(LedgerTest, OneEntryReversedFromEightThreadsIsReversedOnce) {
       ++exists2;
     } else {
       const std::lock_guard lock(others_mutex);
-      others.push_back(r ? "?" : fmt::format("{}: {}", ledger::to_string(r.error().code), r.error().detail));
+      others.push_back(r ? "?" : fmt::format("{}: {}", ledger::to_string(r.error().code), r.error().message));
     }
   });
   EXPECT_EQ(posted2.load(), 1);

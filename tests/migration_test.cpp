@@ -76,8 +76,9 @@ void migrate_to_old_code(soci::session& s) {
   // reasons (the old function wrote only listed ones), 0012 the reason column of campaign events, 0013
   // the types of promo.post_payments' parts and the payment-id CHECK through promo.payment_id_valid
   // (the same rule, which every stored id meets), 0014 the posting periods (partitions, claims, anchors;
-  // every row copied unchanged, which this test proves).
-  ASSERT_EQ(all.size(), 14u) << "this test knows the history up to 0014; a new migration needs a look here";
+  // every row copied unchanged, which this test proves), 0030 the reason's type in bytes and the CHECK
+  // on campaign actions (the old code wrote only those).
+  ASSERT_EQ(all.size(), 15u) << "this test knows the history up to 0030; a new migration needs a look here";
   for (std::size_t i = 0; i < 4; ++i) {
     const auto& m = all[i];
     ASSERT_EQ(std::string(m.name).substr(0, 5), fmt::format("000{}_", i + 1)) << m.name;
@@ -115,7 +116,7 @@ Told told_by_new(const Outcome& o) {
     return t;
   }
   const PaymentResult& r = *o;
-  return Told{std::string(promo::to_string(r.status)), r.entry_id, r.discounted, r.reason.value_or("-"),
+  return Told{std::string(promo::to_string(r.status)), r.entry_id, r.discounted, r.reason ? std::string(promo::to_string(*r.reason)) : "-",
               r.discount.fen(), r.payer_discount.fen(), r.merchant_reward.fen(), r.card_position.value_or(0),
               r.deck_id.value_or(0), r.business_day};
 }
@@ -192,9 +193,9 @@ TEST(MigrationTest, ADatabaseWithOldPaymentsMigratesInPlaceAndVerifiesWithNewOne
   const auto params = pilot_params({"M1", "M2"});
   promo::Campaigns campaigns(db);
   auto campaign = campaigns.create(params, nlohmann::json{{"name", params.name}}, "alice");
-  ASSERT_TRUE(campaign.has_value()) << campaign.error().detail;
+  ASSERT_TRUE(campaign.has_value()) << campaign.error().message;
   auto approved = campaigns.approve(*campaign, "bob");
-  ASSERT_TRUE(approved.has_value()) << approved.error().detail;
+  ASSERT_TRUE(approved.has_value()) << approved.error().message;
   ASSERT_EQ(promo::deal_day(db, day("2026-11-24")).decks_dealt, 2);
   ASSERT_EQ(promo::deal_day(db, day("2026-11-25")).decks_dealt, 2);
 
@@ -313,21 +314,21 @@ TEST(MigrationTest, ADatabaseWithOldPaymentsMigratesInPlaceAndVerifiesWithNewOne
     EXPECT_EQ(told_by_new(outcomes[i]), expected) << batch[i].payment_id;
   }
   ASSERT_FALSE(outcomes[32].has_value());
-  EXPECT_EQ(outcomes[32].error().code, promo::Reject::exists_with_different_content) << outcomes[32].error().detail;
+  EXPECT_EQ(outcomes[32].error().code, promo::Reject::exists_with_different_content) << outcomes[32].error().message;
 
   // 6. Reversals by the new path: an old payment and a new one; the old reversal is known.
   auto rev_old = poster.reverse("old-0", day("2026-11-25"));
-  ASSERT_TRUE(rev_old.has_value()) << rev_old.error().detail;
+  ASSERT_TRUE(rev_old.has_value()) << rev_old.error().message;
   EXPECT_EQ(rev_old->status, promo::ReversalResult::Status::posted);
   const auto first_new_discounted =
       std::find_if(outcomes.begin(), outcomes.begin() + 30, [&](const Outcome& o) { return o && o->discounted; });
   ASSERT_NE(first_new_discounted, outcomes.begin() + 30);
   auto rev_new = poster.reverse((*first_new_discounted)->payment_id, day("2026-11-25"));
-  ASSERT_TRUE(rev_new.has_value()) << rev_new.error().detail;
+  ASSERT_TRUE(rev_new.has_value()) << rev_new.error().message;
   EXPECT_EQ(rev_new->status, promo::ReversalResult::Status::posted);
   // The old code's reversal, sent again by the new path, is recognised: exists, no second one.
   auto rev_again = poster.reverse("old-3", day("2026-11-24"));
-  ASSERT_TRUE(rev_again.has_value()) << rev_again.error().detail;
+  ASSERT_TRUE(rev_again.has_value()) << rev_again.error().message;
   EXPECT_EQ(rev_again->status, promo::ReversalResult::Status::exists);
   EXPECT_EQ(scalar(s, "SELECT count(*) FROM promo.payment_reversal"), 3);
 

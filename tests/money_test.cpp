@@ -23,11 +23,19 @@ TEST(Money, RejectsMalformedWithAMessage) {
     auto parsed = Money::parse(bad);
     EXPECT_FALSE(parsed.has_value()) << "accepted \"" << bad << "\"";
     if (!parsed) {
-      EXPECT_FALSE(parsed.error().empty()) << bad;
+      EXPECT_FALSE(parsed.error().message.empty()) << bad;
+      EXPECT_TRUE(parsed.error().field.empty()) << "the caller names the field: " << bad;
     }
   }
-  EXPECT_NE(Money::parse("1.234").error().find("two decimals"), std::string::npos);
-  EXPECT_NE(Money::parse("abc").error().find("\"abc\""), std::string::npos);
+  EXPECT_NE(Money::parse("1.234").error().message.find("two decimals"), std::string::npos);
+  EXPECT_EQ(Money::parse("1.234").error().code, promoledger::ledger::InvalidValue::malformed);
+  EXPECT_NE(Money::parse("abc").error().message.find("\"abc\""), std::string::npos);
+  EXPECT_EQ(Money::parse("99999999999999999999").error().code, promoledger::ledger::InvalidValue::out_of_range);
+  EXPECT_EQ(Money::parse("10000000000000.01").error().code, promoledger::ledger::InvalidValue::out_of_range);
+  // about(): the caller's field, and the message says it first.
+  const auto named = promoledger::ledger::about("amount", Money::parse("1.234").error());
+  EXPECT_EQ(named.field, "amount");
+  EXPECT_EQ(named.message.rfind("amount: amount \"1.234\"", 0), 0u) << named.message;
 }
 
 TEST(Money, FormatsBack) {

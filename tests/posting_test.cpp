@@ -73,7 +73,7 @@ TEST_F(PostingTest, APaymentFurtherAheadThanTheToleranceIsRefusedOnEveryPath) {
   const auto single = poster.post(plain("f-1", ahead));
   ASSERT_FALSE(single.has_value());
   EXPECT_EQ(single.error().code, promo::Reject::paid_at_in_future);
-  EXPECT_NE(single.error().detail.find("tolerance is 00:05:00"), std::string::npos) << single.error().detail;
+  EXPECT_NE(single.error().message.find("tolerance is 00:05:00"), std::string::npos) << single.error().message;
   // In a batch, only that payment is refused.
   const std::vector<promo::PaymentRequest> batch{plain("f-2", ledger::now()), plain("f-3", ledger::now() + 24h * 180),
                                                  plain("f-4", ledger::now() + 2min)};
@@ -92,7 +92,7 @@ TEST_F(PostingTest, TheToleranceIsSetWithAReasonAndKeptInTheHistory) {
   ASSERT_FALSE(ledger::set_future_tolerance(db(), -1s, "negative").has_value());
   ASSERT_FALSE(ledger::set_future_tolerance(db(), 1h, "").has_value());
   const auto set = ledger::set_future_tolerance(db(), 24h * 400, "a simulation of the pilot's future days");
-  ASSERT_TRUE(set.has_value()) << set.error();
+  ASSERT_TRUE(set.has_value()) << set.error().message;
   EXPECT_EQ(set->future_tolerance, 24h * 400);
   promo::PaymentPoster poster(db());
   EXPECT_TRUE(poster.post(plain("sim-1", ledger::now() + 24h * 30)).has_value());
@@ -310,7 +310,7 @@ TEST_F(PostingTest, DomainTermsHaveOneListOnBothSides) {
   promo::PaymentPoster poster(db());
   const auto plain_payment = poster.post(plain("dt-1", ledger::now()));
   ASSERT_TRUE(plain_payment.has_value());
-  EXPECT_EQ(plain_payment->reason, "no_active_campaign");
+  EXPECT_EQ(plain_payment->reason, promo::NoDiscountReason::no_active_campaign);
   EXPECT_THROW(tdb_.exec_as_admin("SET session_replication_role = replica; "
                                   "UPDATE promo.payment SET reason = 'lucky' WHERE reason IS NOT NULL"),
                ledger::DatabaseError);
@@ -354,12 +354,12 @@ TEST(OrgImportTest, OpeningDepositsGoThroughTheLedgerAndAnImportIsAllOrNothing) 
       {6, K::payer, "P1", "Payer", "", cny("500.00")},       {7, K::payer, "P2", "Payer two", "", cny("20.00")},
   };
   const auto first = ledger::import_organisation(db, records, day("2026-11-23"));
-  ASSERT_TRUE(first.has_value()) << first.error().detail;
+  ASSERT_TRUE(first.has_value()) << first.error().message;
   EXPECT_EQ(first->openings_posted, 2u);
   EXPECT_EQ(first->records[static_cast<std::size_t>(K::payer)], 2u);
   // Again on another day: the same amounts are the same openings, not new ones.
   const auto again = ledger::import_organisation(db, records, day("2026-11-25"));
-  ASSERT_TRUE(again.has_value()) << again.error().detail;
+  ASSERT_TRUE(again.has_value()) << again.error().message;
   EXPECT_EQ(again->openings_posted, 0u);
   EXPECT_EQ(again->openings_existing, 2u);
   ledger::Ledger ledger(db);
@@ -369,9 +369,9 @@ TEST(OrgImportTest, OpeningDepositsGoThroughTheLedgerAndAnImportIsAllOrNothing) 
   records[5].opening_balance = cny("21.00");
   const auto changed = ledger::import_organisation(db, records, day("2026-11-25"));
   ASSERT_FALSE(changed.has_value());
-  EXPECT_EQ(changed.error().code, "exists_with_different_content");
-  EXPECT_NE(changed.error().detail.find("payer:P2:deposit was opened with 20.00"), std::string::npos)
-      << changed.error().detail;
+  EXPECT_EQ(changed.error().code, ledger::OrgImportReject::exists_with_different_content);
+  EXPECT_NE(changed.error().message.find("payer:P2:deposit was opened with 20.00"), std::string::npos)
+      << changed.error().message;
   EXPECT_FALSE(ledger.balance("payer:P3:deposit").has_value());
   // A record that cannot be one is named by its line before anything is written.
   std::vector<ledger::OrgRecord> bad{{2, K::branch, "BR2", "Branch 2", "", std::nullopt},
@@ -379,13 +379,13 @@ TEST(OrgImportTest, OpeningDepositsGoThroughTheLedgerAndAnImportIsAllOrNothing) 
   const auto refused = ledger::import_organisation(db, bad, day("2026-11-25"));
   ASSERT_FALSE(refused.has_value());
   EXPECT_EQ(refused.error().line, 3u);
-  EXPECT_NE(refused.error().detail.find("needs a parent"), std::string::npos);
+  EXPECT_NE(refused.error().message.find("needs a parent"), std::string::npos);
   // An unknown parent is found by the database: the line, and nothing written.
   std::vector<ledger::OrgRecord> orphan{{2, K::branch, "BR3", "Branch 3", "", std::nullopt},
                                         {3, K::sub_branch, "SB9", "Sub", "NOPE", std::nullopt}};
   const auto unknown = ledger::import_organisation(db, orphan, day("2026-11-25"));
   ASSERT_FALSE(unknown.has_value());
-  EXPECT_EQ(unknown.error().code, "invalid_input");
+  EXPECT_EQ(unknown.error().code, ledger::OrgImportReject::invalid_input);
   EXPECT_EQ(unknown.error().line, 3u);
   auto lease = db.lease();
   long long branches = 0;

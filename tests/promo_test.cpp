@@ -20,7 +20,7 @@ TEST_F(PromoTest, WorkedExampleHundredPaysNinetyFiveMerchantGetsHundredFive) {
   promo::PaymentPoster poster(db());
   const auto before_payer = balance("payer:P1:deposit");
   auto r = poster.post(payment("pay-1", "P1", "M1", Channel::bank_app, "100.00", "2026-11-24T12:00:00+08:00"));
-  ASSERT_TRUE(r.has_value()) << r.error().detail;
+  ASSERT_TRUE(r.has_value()) << r.error().message;
   EXPECT_EQ(r->status, PaymentResult::Status::posted);
   EXPECT_TRUE(r->discounted);
   EXPECT_FALSE(r->reason.has_value());
@@ -79,7 +79,7 @@ TEST_F(PromoTest, SixteenThreadsThousandPaymentsOneMerchantGetExactlyTwentyDisco
           ++failed;
         } else if (r->discounted) {
           ++discounted;
-        } else if (r->reason == "daily_cap_reached") {
+        } else if (r->reason == promo::NoDiscountReason::daily_cap_reached) {
           ++capped;
         }
       }
@@ -120,7 +120,7 @@ TEST_F(PromoTest, OtherChannelsBelowMinimumAndNonCampaignMerchantsAreNeverDiscou
     auto r = poster.post(payment(c.id, "P2", c.merchant, c.channel, c.amount, "2026-11-24T10:00:00+08:00"));
     ASSERT_TRUE(r.has_value()) << c.id;
     EXPECT_FALSE(r->discounted) << c.id;
-    EXPECT_EQ(r->reason, c.reason) << c.id;
+    EXPECT_EQ(r->reason, promo::no_discount_reason_from_string(c.reason)) << c.id;
     EXPECT_EQ(r->payer_pays(), r->amount);
     EXPECT_EQ(r->merchant_receives(), r->amount);
   }
@@ -214,9 +214,10 @@ TEST_F(PromoTest, MakerCheckerAndFrozenParameters) {
 }
 
 TEST_F(PromoTest, InfeasibleParametersAreRejectedNamingTheParameter) {
-  const auto has = [](const std::vector<std::string>& errors, const std::string& field) {
+  // Each problem names its parameter as its field, and its words start with it.
+  const auto has = [](const std::vector<promo::Rejection>& errors, const std::string& field) {
     for (const auto& e : errors) {
-      if (e.rfind(field, 0) == 0 || e.find(field) != std::string::npos) return true;
+      if (e.field == field && e.message.rfind(field, 0) == 0 && e.code == promo::Reject::invalid_parameters) return true;
     }
     return false;
   };
@@ -258,7 +259,7 @@ TEST_F(PromoTest, InfeasibleParametersAreRejectedNamingTheParameter) {
   auto unknown = campaigns.create(pilot_params({"M1", "NOPE"}), nlohmann::json::object(), "alice");
   ASSERT_FALSE(unknown.has_value());
   EXPECT_EQ(unknown.error().code, promo::Reject::unknown_merchant);
-  EXPECT_NE(unknown.error().detail.find("NOPE"), std::string::npos);
+  EXPECT_NE(unknown.error().message.find("NOPE"), std::string::npos);
   EXPECT_EQ(scalar("SELECT count(*) FROM promo.campaign"), 0);
   auto document = promo::parse_campaign(nlohmann::json{{"name", "x"}, {"max_discount", 10.0}, {"daily_cap", "20"}});
   ASSERT_FALSE(document.has_value());
@@ -331,7 +332,7 @@ TEST_F(PromoTest, BudgetIsNeverExceededAlsoUnderConcurrency) {
         const char* merchant = (i % 3 == 0) ? "M1" : (i % 3 == 1 ? "M2" : "M3");
         auto r = poster.post(payment(fmt::format("b-{}-{}", t, i), "P6", merchant, Channel::bank_app, "15.00",
                                      "2026-11-24T13:00:00+08:00"));
-        if (r && r->reason == "budget_exhausted") ++budget_exhausted;
+        if (r && r->reason == promo::NoDiscountReason::budget_exhausted) ++budget_exhausted;
       }
     });
   }
@@ -354,7 +355,7 @@ TEST_F(PromoTest, ReversalReturnsTheSubsidyAndTheCardStillCountsTowardTheCap) {
   auto paid = poster.post(payment("rev-1", "P7", "M1", Channel::bank_app, "88.00", "2026-11-24T18:00:00+08:00"));
   ASSERT_TRUE(paid && paid->discounted);
   auto reversed = poster.reverse("rev-1", day("2026-11-24"));
-  ASSERT_TRUE(reversed.has_value()) << reversed.error().detail;
+  ASSERT_TRUE(reversed.has_value()) << reversed.error().message;
   EXPECT_EQ(reversed->status, promo::ReversalResult::Status::posted);
   EXPECT_EQ(balance("payer:P7:deposit"), payer_before);
   EXPECT_EQ(balance("merchant:M1:settlement"), 0);
@@ -406,7 +407,7 @@ TEST_F(PromoTest, CloseDayExpiresCardsReleasesBudgetAndRevealsSeeds) {
   const long long entries = scalar("SELECT count(*) FROM ledger.journal_entry");
   auto late = poster.post(payment("c-late", "P9", "M1", Channel::bank_app, "25.00", "2026-11-24T23:00:00+08:00"));
   ASSERT_FALSE(late.has_value());
-  EXPECT_EQ(late.error().code, promo::Reject::business_day_closed) << late.error().detail;
+  EXPECT_EQ(late.error().code, promo::Reject::business_day_closed) << late.error().message;
   const std::vector<promo::PaymentRequest> batch{
       payment("c-2019", "P9", "M1", Channel::wechat, "25.00", "2019-06-01T12:00:00+08:00"),
       payment("c-0", "P9", "M1", Channel::bank_app, "25.00", "2026-11-24T12:00:00+08:00"),  // a replay
@@ -417,7 +418,7 @@ TEST_F(PromoTest, CloseDayExpiresCardsReleasesBudgetAndRevealsSeeds) {
   EXPECT_EQ(outcomes[0].error().code, promo::Reject::business_day_closed);
   ASSERT_TRUE(outcomes[1].has_value());
   EXPECT_EQ(outcomes[1]->status, promo::PaymentResult::Status::exists);
-  ASSERT_TRUE(outcomes[2].has_value()) << outcomes[2].error().detail;
+  ASSERT_TRUE(outcomes[2].has_value()) << outcomes[2].error().message;
   EXPECT_EQ(outcomes[2]->business_day, "2026-11-25");
   EXPECT_EQ(scalar("SELECT count(*) FROM ledger.journal_entry"), entries + 1);
   auto reversal = poster.reverse("c-1", day("2026-11-24"));
@@ -432,25 +433,28 @@ TEST_F(PromoTest, PausedCampaignGivesNoDiscountUntilResumed) {
   const auto id = approved_campaign(pilot_params({"M1"}));
   promo::deal_day(db(), day("2026-11-24"));
   promo::Campaigns campaigns(db());
-  ASSERT_TRUE(campaigns.transition(id, "pause", "ops").has_value());
+  using promo::CampaignAction;
+  ASSERT_TRUE(campaigns.transition(id, CampaignAction::pause, "ops").has_value());
   promo::PaymentPoster poster(db());
   auto paused = poster.post(payment("p-1", "P10", "M1", Channel::bank_app, "50.00", "2026-11-24T12:00:00+08:00"));
   ASSERT_TRUE(paused.has_value());
-  EXPECT_EQ(paused->reason, "campaign_paused");
-  ASSERT_TRUE(campaigns.transition(id, "resume", "ops").has_value());
+  EXPECT_EQ(paused->reason, promo::NoDiscountReason::campaign_paused);
+  ASSERT_TRUE(campaigns.transition(id, CampaignAction::resume, "ops").has_value());
   auto resumed = poster.post(payment("p-2", "P10", "M1", Channel::bank_app, "50.00", "2026-11-24T12:01:00+08:00"));
   ASSERT_TRUE(resumed.has_value());
   EXPECT_TRUE(resumed->discounted);
-  EXPECT_FALSE(campaigns.transition(id, "end", "ops", std::string(501, 'x')).has_value()) << "a reason is bounded";
-  ASSERT_TRUE(campaigns.transition(id, "end", "ops", "the street is closed for works").has_value());
-  auto bad = campaigns.transition(id, "resume", "ops");
+  EXPECT_FALSE(campaigns.transition(id, CampaignAction::end, "ops", std::string(501, 'x')).has_value())
+      << "a reason is bounded";
+  ASSERT_TRUE(campaigns.transition(id, CampaignAction::end, "ops", "the street is closed for works").has_value());
+  auto bad = campaigns.transition(id, CampaignAction::resume, "ops");
   ASSERT_FALSE(bad.has_value());
   EXPECT_EQ(bad.error().code, promo::Reject::invalid_transition);
   // The lifecycle keeps who, what and why: the end's reason, none for the others.
   const auto view = campaigns.show(id);
   ASSERT_TRUE(view.has_value());
   ASSERT_EQ(view->events.size(), 5u);
-  EXPECT_EQ(view->events[4].action, "end");
+  EXPECT_EQ(view->events[4].action, CampaignAction::end);
+  EXPECT_EQ(view->events[4].to_status, promo::CampaignStatus::ended);
   EXPECT_EQ(view->events[4].reason, "the street is closed for works");
   EXPECT_FALSE(view->events[2].reason.has_value());
 }
@@ -494,8 +498,8 @@ TEST_F(PromoTest, TimeWindowAndPerPayerDailyLimit) {
   auto early = poster.post(payment("w-1", "P12", "M1", Channel::bank_app, "20.00", "2026-11-24T10:59:59+08:00"));
   auto late = poster.post(payment("w-2", "P12", "M1", Channel::bank_app, "20.00", "2026-11-24T14:00:00+08:00"));
   ASSERT_TRUE(early && late);
-  EXPECT_EQ(early->reason, "outside_time_window");
-  EXPECT_EQ(late->reason, "outside_time_window");
+  EXPECT_EQ(early->reason, promo::NoDiscountReason::outside_time_window);
+  EXPECT_EQ(late->reason, promo::NoDiscountReason::outside_time_window);
   // 11:00 local is 03:00 UTC: the window is local time.
   auto first = poster.post(payment("w-3", "P12", "M1", Channel::bank_app, "20.00", "2026-11-24T03:00:00Z"));
   auto second = poster.post(payment("w-4", "P12", "M1", Channel::bank_app, "20.00", "2026-11-24T13:59:59+08:00"));
@@ -505,7 +509,7 @@ TEST_F(PromoTest, TimeWindowAndPerPayerDailyLimit) {
   EXPECT_TRUE(first->discounted);
   EXPECT_TRUE(second->discounted);
   EXPECT_FALSE(third->discounted);
-  EXPECT_EQ(third->reason, "payer_daily_limit");
+  EXPECT_EQ(third->reason, promo::NoDiscountReason::payer_daily_limit);
   EXPECT_TRUE(other->discounted);
   EXPECT_EQ(scalar("SELECT used_count FROM promo.deck"), 3);
   // The limit holds under concurrency too: 8 threads, one payer, 2 discounts at most.
@@ -535,7 +539,7 @@ TEST_F(PromoTest, OutletDailyBudgetFundsDecksInMerchantOrder) {
   promo::PaymentPoster poster(db());
   auto r = poster.post(payment("ob-1", "P15", "M2", Channel::bank_app, "30.00", "2026-11-24T12:00:00+08:00"));
   ASSERT_TRUE(r.has_value());
-  EXPECT_EQ(r->reason, "budget_exhausted");
+  EXPECT_EQ(r->reason, promo::NoDiscountReason::budget_exhausted);
   EXPECT_LE(scalar("SELECT sum(reserved_fen)::bigint FROM promo.deck d JOIN ledger.merchant m ON m.id = d.merchant_id "
                    "WHERE m.outlet_id = (SELECT id FROM ledger.org_unit WHERE code = 'O1')"),
             20000);

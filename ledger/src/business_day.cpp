@@ -40,9 +40,9 @@ std::chrono::microseconds local_time_of_day(Timestamp at) {
   return local - date::floor<date::days>(local);
 }
 
-Expected<date::year_month_day, std::string> parse_day(std::string_view text) {
-  const auto bad = [&](std::string_view why) {
-    return unexpected(fmt::format("date \"{}\" {}", text.substr(0, 32), why));
+Expected<date::year_month_day, ValueRefusal> parse_day(std::string_view text) {
+  const auto bad = [&](std::string_view why, InvalidValue code = InvalidValue::malformed) {
+    return unexpected(ValueRefusal{code, "", fmt::format("date \"{}\" {}", text.substr(0, 32), why)});
   };
   if (text.size() != 10 || text[4] != '-' || text[7] != '-') return bad("is not of the form YYYY-MM-DD");
   if (!digits(text.substr(0, 4)) || !digits(text.substr(5, 2)) || !digits(text.substr(8, 2))) {
@@ -51,7 +51,7 @@ Expected<date::year_month_day, std::string> parse_day(std::string_view text) {
   const int y = to_int(text.substr(0, 4));
   const unsigned m = static_cast<unsigned>(to_int(text.substr(5, 2)));
   const unsigned d = static_cast<unsigned>(to_int(text.substr(8, 2)));
-  if (y < 2000 || y > 2199) return bad("has a year outside 2000..2199");
+  if (y < 2000 || y > 2199) return bad("has a year outside 2000..2199", InvalidValue::out_of_range);
   const date::year_month_day day{date::year{y}, date::month{m}, date::day{d}};
   if (!day.ok()) return bad("is not a calendar date");
   return day;
@@ -59,17 +59,18 @@ Expected<date::year_month_day, std::string> parse_day(std::string_view text) {
 
 std::string format_day(date::year_month_day day) { return date::format("%F", day); }
 
-Expected<std::pair<date::year_month_day, date::year_month_day>, std::string> parse_day_range(std::string_view from_text,
+Expected<std::pair<date::year_month_day, date::year_month_day>, ValueRefusal> parse_day_range(std::string_view from_text,
                                                                                               std::string_view to_text) {
   auto from = parse_day(from_text);
-  if (!from) return unexpected(fmt::format("from: {}", from.error()));
+  if (!from) return unexpected(about("from", from.error()));
   auto to = parse_day(to_text);
-  if (!to) return unexpected(fmt::format("to: {}", to.error()));
+  if (!to) return unexpected(about("to", to.error()));
   if (date::sys_days{*from} > date::sys_days{*to}) {
-    return unexpected(fmt::format("from {} is after to {}", format_day(*from), format_day(*to)));
+    return unexpected(ValueRefusal{InvalidValue::out_of_range, "from",
+                                   fmt::format("from {} is after to {}", format_day(*from), format_day(*to))});
   }
   if ((date::sys_days{*to} - date::sys_days{*from}).count() > day_range_days_max) {
-    return unexpected("a range may cover at most ten years");
+    return unexpected(ValueRefusal{InvalidValue::out_of_range, "from", "a range may cover at most ten years"});
   }
   return std::make_pair(*from, *to);
 }
@@ -79,9 +80,9 @@ bool has_utc_offset(std::string_view text) {
   return text.size() > 19 && (text.back() == 'Z' || text.find_first_of("+-", 19) != std::string_view::npos);
 }
 
-Expected<Timestamp, std::string> parse_timestamp(std::string_view text) {
-  const auto bad = [&](std::string_view why) {
-    return unexpected(fmt::format("timestamp \"{}\" {}", text.substr(0, 40), why));
+Expected<Timestamp, ValueRefusal> parse_timestamp(std::string_view text) {
+  const auto bad = [&](std::string_view why, InvalidValue code = InvalidValue::malformed) {
+    return unexpected(ValueRefusal{code, "", fmt::format("timestamp \"{}\" {}", text.substr(0, 40), why)});
   };
   if (text.size() < 19) return bad("is not of the form YYYY-MM-DDTHH:MM:SS[.ffffff][Z|+HH:MM]");
   auto day = parse_day(text.substr(0, 10));
@@ -123,7 +124,7 @@ Expected<Timestamp, std::string> parse_timestamp(std::string_view text) {
     const std::string_view om = rest.size() == 6 ? rest.substr(4, 2) : std::string_view{"00"};
     if (!digits(oh) || !digits(om) || (rest.size() == 6 && rest[3] != ':')) return bad("has a malformed UTC offset");
     const auto offset = std::chrono::hours{to_int(oh)} + std::chrono::minutes{to_int(om)};
-    if (offset > std::chrono::hours{14}) return bad("has a UTC offset beyond 14 hours");
+    if (offset > std::chrono::hours{14}) return bad("has a UTC offset beyond 14 hours", InvalidValue::out_of_range);
     const auto utc = local_time.time_since_epoch() + (rest.front() == '+' ? -offset : offset);
     return Timestamp{std::chrono::duration_cast<std::chrono::microseconds>(utc)};
   }

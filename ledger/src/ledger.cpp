@@ -30,6 +30,41 @@ constexpr NameTable<Reject, 18> reject_names{{
     {Reject::business_day_in_future, "business_day_in_future"},
     {Reject::replay_window_passed, "replay_window_passed"},
 }};
+static_assert(names_every_value(reject_names));
+
+constexpr NameTable<AccountType, 5> account_type_names{{
+    {AccountType::asset, "asset"},
+    {AccountType::liability, "liability"},
+    {AccountType::equity, "equity"},
+    {AccountType::income, "income"},
+    {AccountType::expense, "expense"},
+}};
+static_assert(names_every_value(account_type_names));
+
+// The input a refusal the database returned or raised is about (the C++ side names its own).
+std::string input_of(Reject code) {
+  switch (code) {
+    case Reject::invalid_external_ref:
+    case Reject::exists_with_different_content: return "external_ref";
+    case Reject::invalid_kind: return "kind";
+    case Reject::too_few_lines:
+    case Reject::too_many_lines:
+    case Reject::malformed_lines:
+    case Reject::amount_must_be_positive:
+    case Reject::invalid_side:
+    case Reject::unbalanced:
+    case Reject::unknown_account:
+    case Reject::invalid_account_code: return "lines";
+    case Reject::unknown_entry:
+    case Reject::already_reversed:
+    case Reject::cannot_reverse_a_reversal: return "entry_id";
+    case Reject::business_day_closed:
+    case Reject::business_day_in_future:
+    case Reject::replay_window_passed: return "business_day";
+    case Reject::insufficient_funds: return "";  // an account's limit: no one input is at fault
+  }
+  return "";
+}
 
 bool valid_account_code(std::string_view code) {
   if (code.empty() || code.size() > 80) return false;
@@ -53,36 +88,26 @@ AccountBalance balance_from_row(const soci::row& row) {
   AccountBalance b;
   b.account_id = row.get<long long>(0);
   b.code = row.get<std::string>(1);
-  b.type = account_type_from_string(row.get<std::string>(2)).value_or(AccountType::asset);
+  const auto type = account_type_from_string(row.get<std::string>(2));
+  if (!type) throw DatabaseError(fmt::format("account {} has an unknown type", b.code), "");
+  b.type = *type;
   b.normal_side = row.get<std::string>(3) == "D" ? Side::debit : Side::credit;
   b.debits_fen = parse_wide_fen(row.get<std::string>(4)).value();
   b.credits_fen = parse_wide_fen(row.get<std::string>(5)).value();
-  b.balance_fen = b.normal_side == Side::debit ? WideFen(b.debits_fen - b.credits_fen)
-                                               : WideFen(b.credits_fen - b.debits_fen);
+  b.balance_fen = normal_balance(b.normal_side, b.debits_fen, b.credits_fen);
   b.line_count = row.get<long long>(6);
   return b;
 }
 
 }  // namespace
 
-std::string_view to_string(AccountType type) {
-  switch (type) {
-    case AccountType::asset: return "asset";
-    case AccountType::liability: return "liability";
-    case AccountType::equity: return "equity";
-    case AccountType::income: return "income";
-    case AccountType::expense: return "expense";
-  }
-  assert(false && "unknown AccountType");
-  return "?";
+WideFen normal_balance(Side normal_side, const WideFen& debits_fen, const WideFen& credits_fen) {
+  return normal_side == Side::debit ? WideFen(debits_fen - credits_fen) : WideFen(credits_fen - debits_fen);
 }
 
+std::string_view to_string(AccountType type) { return name_of(account_type_names, type); }
 std::optional<AccountType> account_type_from_string(std::string_view text) {
-  for (AccountType t : {AccountType::asset, AccountType::liability, AccountType::equity, AccountType::income,
-                        AccountType::expense}) {
-    if (to_string(t) == text) return t;
-  }
-  return std::nullopt;
+  return value_named(account_type_names, text);
 }
 
 std::string_view to_string(Reject reject) { return name_of(reject_names, reject); }
@@ -112,23 +137,26 @@ EntryBuilder& EntryBuilder::credit(std::string account_code, Money amount) {
 Expected<Entry, Rejection> EntryBuilder::build() const {
   const Entry& e = entry_;
   if (e.external_ref_.empty() || e.external_ref_.size() > external_ref_length_max) {
-    return unexpected(Rejection{Reject::invalid_external_ref,
+    return unexpected(Rejection{Reject::invalid_external_ref, "external_ref",
                                 fmt::format("external reference must be 1..{} characters", external_ref_length_max)});
   }
   if (!valid_kind(e.kind_)) {
-    return unexpected(Rejection{Reject::invalid_kind, fmt::format("kind \"{}\" must be 1..32 of a-z and _", e.kind_)});
+    return unexpected(
+        Rejection{Reject::invalid_kind, "kind", fmt::format("kind \"{}\" must be 1..32 of a-z and _", e.kind_)});
   }
-  if (!e.business_day_.ok()) return unexpected(Rejection{Reject::malformed_lines, "business day is not a date"});
+  if (!e.business_day_.ok()) {
+    return unexpected(Rejection{Reject::malformed_lines, "business_day", "business day is not a date"});
+  }
   if (e.description_.size() > description_length_max) {
-    return unexpected(Rejection{Reject::malformed_lines,
+    return unexpected(Rejection{Reject::malformed_lines, "description",
                                 fmt::format("description is longer than {} characters", description_length_max)});
   }
   if (e.lines_.size() < lines_per_entry_min) {
-    return unexpected(Rejection{Reject::too_few_lines,
+    return unexpected(Rejection{Reject::too_few_lines, "lines",
                                 fmt::format("{} line(s); an entry needs at least {}", e.lines_.size(), lines_per_entry_min)});
   }
   if (e.lines_.size() > lines_per_entry_max) {
-    return unexpected(Rejection{Reject::too_many_lines,
+    return unexpected(Rejection{Reject::too_many_lines, "lines",
                                 fmt::format("{} lines; at most {}", e.lines_.size(), lines_per_entry_max)});
   }
   WideFen debits = 0;
@@ -136,19 +164,19 @@ Expected<Entry, Rejection> EntryBuilder::build() const {
   for (std::size_t i = 0; i < e.lines_.size(); ++i) {
     const Line& line = e.lines_[i];
     if (!valid_account_code(line.account_code)) {
-      return unexpected(Rejection{Reject::invalid_account_code,
+      return unexpected(Rejection{Reject::invalid_account_code, "lines",
                                   fmt::format("line {}: account code \"{}\" must be 1..80 of A-Z a-z 0-9 _ . : -",
                                               i + 1, line.account_code)});
     }
     if (!line.amount.is_positive()) {
-      return unexpected(Rejection{Reject::amount_must_be_positive,
+      return unexpected(Rejection{Reject::amount_must_be_positive, "lines",
                                   fmt::format("line {} ({}): amount {} must be > 0", i + 1, line.account_code,
                                               line.amount.str())});
     }
     (line.side == Side::debit ? debits : credits) += line.amount.fen();
   }
   if (debits != credits) {
-    return unexpected(Rejection{Reject::unbalanced,
+    return unexpected(Rejection{Reject::unbalanced, "lines",
                                 fmt::format("debits {} <> credits {}", format_fen(debits), format_fen(credits))});
   }
   return e;
@@ -162,19 +190,19 @@ Expected<PostResult, Rejection> post_result_from(const std::string& status, std:
   }
   const std::optional<Reject> reject = reject_from_string(status);
   if (!reject) throw DatabaseError(fmt::format("the database returned an unknown status \"{}\"", status), "");
-  return unexpected(Rejection{*reject, detail});
+  return unexpected(Rejection{*reject, input_of(*reject), detail});
 }
 
 std::optional<Rejection> rejection_from(const DatabaseError& error) {
   if (error.sqlstate() == sqlstate::insufficient_funds) {
-    return Rejection{Reject::insufficient_funds, error.primary_message()};
+    return Rejection{Reject::insufficient_funds, input_of(Reject::insufficient_funds), error.primary_message()};
   }
   if (error.sqlstate() == sqlstate::business_day_closed) {
-    return Rejection{Reject::business_day_closed, error.primary_message()};
+    return Rejection{Reject::business_day_closed, input_of(Reject::business_day_closed), error.primary_message()};
   }
   if (error.sqlstate() == sqlstate::unique_violation &&
       std::string_view(error.what()).find("reverses_entry_id") != std::string_view::npos) {
-    return Rejection{Reject::already_reversed, error.primary_message()};
+    return Rejection{Reject::already_reversed, input_of(Reject::already_reversed), error.primary_message()};
   }
   return std::nullopt;
 }
@@ -253,7 +281,7 @@ Expected<PostResult, Rejection> Ledger::post(const Entry& entry) {
 Expected<PostResult, Rejection> Ledger::reverse(std::int64_t entry_id, const std::string& external_ref,
                                                 date::year_month_day business_day, const std::string& description) {
   if (external_ref.empty() || external_ref.size() > external_ref_length_max) {
-    return unexpected(Rejection{Reject::invalid_external_ref,
+    return unexpected(Rejection{Reject::invalid_external_ref, "external_ref",
                                 fmt::format("external reference must be 1..{} characters", external_ref_length_max)});
   }
   const std::string day = format_day(business_day);
@@ -293,7 +321,8 @@ Expected<AccountBalance, Rejection> Ledger::balance_where(std::string_view accou
   } catch (...) {
     rethrow_as_database_error(fmt::format("reading the balance of {}", account_code));
   }
-  return unexpected(Rejection{Reject::unknown_account, fmt::format("no account with code {}", account_code)});
+  return unexpected(
+      Rejection{Reject::unknown_account, "account_code", fmt::format("no account with code {}", account_code)});
 }
 
 Expected<AccountBalance, Rejection> Ledger::balance(std::string_view account_code) {

@@ -20,18 +20,46 @@ constexpr NameTable<OrgKind, org_kinds.size()> kind_names{{
     {OrgKind::merchant, "merchant"},
     {OrgKind::payer, "payer"},
 }};
+static_assert(names_every_value(kind_names));
+
+constexpr NameTable<OrgImportReject, 6> reject_names{{
+    {OrgImportReject::invalid_input, "invalid_input"},
+    {OrgImportReject::invalid_record, "invalid_record"},
+    {OrgImportReject::exists_with_different_content, "exists_with_different_content"},
+    {OrgImportReject::business_day_closed, "business_day_closed"},
+    {OrgImportReject::business_day_in_future, "business_day_in_future"},
+    {OrgImportReject::opening_refused, "opening_refused"},
+}};
+static_assert(names_every_value(reject_names));
 
 // The first reason a record cannot be imported, checked before anything is written.
-std::optional<std::string> invalid(const OrgRecord& r) {
-  if (r.code.empty()) return "field code: is empty";
-  if (r.name.empty()) return "field name: is empty";
+std::optional<OrgImportError> invalid(const OrgRecord& r) {
+  const auto bad = [&r](const char* field, std::string why) {
+    return OrgImportError{OrgImportReject::invalid_record, r.line, field, fmt::format("field {}: {}", field, why)};
+  };
+  if (r.code.empty()) return bad("code", "is empty");
+  if (r.name.empty()) return bad("name", "is empty");
   const bool has_parent = r.kind != OrgKind::branch && r.kind != OrgKind::payer;
-  if (has_parent && r.parent.empty()) return fmt::format("field parent: a {} needs a parent", to_string(r.kind));
+  if (has_parent && r.parent.empty()) return bad("parent", fmt::format("a {} needs a parent", to_string(r.kind)));
   if (r.opening_balance) {
-    if (r.kind != OrgKind::payer) return std::string("field opening_balance: only payers have an opening balance");
-    if (!r.opening_balance->is_positive()) return std::string("field opening_balance: must be > 0");
+    if (r.kind != OrgKind::payer) return bad("opening_balance", "only payers have an opening balance");
+    if (!r.opening_balance->is_positive()) return bad("opening_balance", "must be > 0");
   }
   return std::nullopt;
+}
+
+// A refused opening deposit (EntryBuilder or ledger.post_entry) as the import's refusal.
+OrgImportError opening_refused(const Rejection& r, std::size_t line, const std::string& ref) {
+  const std::string message = fmt::format("opening deposit {}: {}", ref, r.message);
+  switch (r.code) {
+    case Reject::business_day_closed: return {OrgImportReject::business_day_closed, line, "date", message};
+    case Reject::business_day_in_future: return {OrgImportReject::business_day_in_future, line, "date", message};
+    case Reject::invalid_account_code:
+    case Reject::invalid_external_ref: return {OrgImportReject::invalid_record, line, "code", message};
+    default:
+      return {OrgImportReject::opening_refused, line, "",
+              fmt::format("{} ({})", message, to_string(r.code))};
+  }
 }
 
 // The amount a payer was opened with, if an opening entry exists under `ref`.
@@ -49,17 +77,21 @@ std::optional<std::int64_t> opened_amount_fen(soci::session& s, const std::strin
 
 std::string_view to_string(OrgKind kind) { return name_of(kind_names, kind); }
 std::optional<OrgKind> org_kind_from_string(std::string_view text) { return value_named(kind_names, text); }
+std::string_view to_string(OrgImportReject code) { return name_of(reject_names, code); }
 
 Expected<OrgImportReport, OrgImportError> import_organisation(Database& database, const std::vector<OrgRecord>& records,
                                                               date::year_month_day opening_day) {
   if (records.size() > org_records_max) {
-    return unexpected(OrgImportError{"invalid_input", 0, fmt::format("{} records; at most {}", records.size(), org_records_max)});
+    return unexpected(OrgImportError{OrgImportReject::invalid_input, 0, "",
+                                     fmt::format("{} records; at most {}", records.size(), org_records_max)});
   }
-  if (!opening_day.ok()) return unexpected(OrgImportError{"invalid_input", 0, "the opening day is not a date"});
+  if (!opening_day.ok()) {
+    return unexpected(OrgImportError{OrgImportReject::invalid_input, 0, "date", "the opening day is not a date"});
+  }
   OrgImportReport report;
   std::vector<Entry> openings;
   for (const OrgRecord& r : records) {
-    if (auto why = invalid(r)) return unexpected(OrgImportError{"invalid_record", r.line, *why});
+    if (auto why = invalid(r)) return unexpected(std::move(*why));
     ++report.records[static_cast<std::size_t>(r.kind)];
     if (!r.opening_balance) continue;
     // Dr bank funding, Cr the payer's deposit: built (and balanced) by EntryBuilder like every entry.
@@ -68,9 +100,7 @@ Expected<OrgImportReport, OrgImportError> import_organisation(Database& database
                      .debit(std::string(bank_funding_account), *r.opening_balance)
                      .credit(payer_deposit_account(r.code), *r.opening_balance)
                      .build();
-    if (!entry) {
-      return unexpected(OrgImportError{std::string(to_string(entry.error().code)), r.line, entry.error().detail});
-    }
+    if (!entry) return unexpected(opening_refused(entry.error(), r.line, "opening:payer:" + r.code));
     openings.push_back(std::move(*entry));
   }
 
@@ -122,12 +152,11 @@ Expected<OrgImportReport, OrgImportError> import_organisation(Database& database
           ++report.openings_existing;
           continue;
         }
-        return unexpected(OrgImportError{"exists_with_different_content", 0,
+        return unexpected(OrgImportError{OrgImportReject::exists_with_different_content, 0, "opening_balance",
                                          fmt::format("{} was opened with {}, the import says {}", deposit.account_code,
                                                      fen ? format_fen(*fen) : "other content", deposit.amount.str())});
       }
-      return unexpected(OrgImportError{std::string(to_string(posted.error().code)), 0,
-                                       fmt::format("opening deposit {}: {}", entry.external_ref(), posted.error().detail)});
+      return unexpected(opening_refused(posted.error(), 0, entry.external_ref()));
     }
     tx.commit();
   } catch (...) {
@@ -138,7 +167,7 @@ Expected<OrgImportReport, OrgImportError> import_organisation(Database& database
       // record; nothing was written (the transaction was rolled back).
       const std::string& state = e.sqlstate();
       if (state.rfind("23", 0) == 0 || state == sqlstate::invalid_reference || state == "22001") {
-        return unexpected(OrgImportError{"invalid_input", line, e.primary_message()});
+        return unexpected(OrgImportError{OrgImportReject::invalid_input, line, "", e.primary_message()});
       }
       throw;
     }

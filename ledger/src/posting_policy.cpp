@@ -53,14 +53,17 @@ std::vector<PostingPolicy> posting_policy_history(Database& database) {
   return out;
 }
 
-Expected<PostingPolicy, std::string> set_future_tolerance(Database& database, std::chrono::seconds tolerance,
+Expected<PostingPolicy, ValueRefusal> set_future_tolerance(Database& database, std::chrono::seconds tolerance,
                                                           const std::string& reason) {
   if (tolerance.count() < 0 || tolerance > future_tolerance_max) {
-    return unexpected(fmt::format("future tolerance {} s is outside 0..{} s (400 days)", tolerance.count(),
-                                  future_tolerance_max.count()));
+    return unexpected(ValueRefusal{InvalidValue::out_of_range, "future_tolerance",
+                                   fmt::format("future tolerance {} s is outside 0..{} s (400 days)", tolerance.count(),
+                                               future_tolerance_max.count())});
   }
-  if (reason.empty() || reason.size() > policy_reason_length_max) {
-    return unexpected(fmt::format("reason: must be 1..{} bytes (say why the tolerance changes)", policy_reason_length_max));
+  if (!reason_fits(reason)) {
+    return unexpected(ValueRefusal{
+        InvalidValue::out_of_range, "reason",
+        fmt::format("reason: must be 1..{} bytes (say why the tolerance changes)", reason_bytes_max)});
   }
   {
     auto lease = database.lease();
@@ -80,8 +83,11 @@ Expected<PostingPolicy, std::string> set_future_tolerance(Database& database, st
   return now_in_force;
 }
 
-Expected<std::chrono::seconds, std::string> parse_tolerance(const std::string& text) {
-  if (text.size() < 2 || text.size() > 12) return unexpected(fmt::format("\"{}\": expected a number and s, m, h or d (5m)", text));
+Expected<std::chrono::seconds, ValueRefusal> parse_tolerance(const std::string& text) {
+  if (text.size() < 2 || text.size() > 12) {
+    return unexpected(ValueRefusal{InvalidValue::malformed, "",
+                                   fmt::format("\"{}\": expected a number and s, m, h or d (5m)", text)});
+  }
   const char unit = text.back();
   long long per = 0;
   for (const auto& [u, seconds] : units) {
@@ -90,10 +96,11 @@ Expected<std::chrono::seconds, std::string> parse_tolerance(const std::string& t
   long long n = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size() - 1, n);
   if (per == 0 || error != std::errc() || end != text.data() + text.size() - 1 || n < 0) {
-    return unexpected(fmt::format("\"{}\": expected a whole number and s, m, h or d (5m)", text));
+    return unexpected(ValueRefusal{InvalidValue::malformed, "",
+                                   fmt::format("\"{}\": expected a whole number and s, m, h or d (5m)", text)});
   }
   if (n > future_tolerance_max.count() / per) {
-    return unexpected(fmt::format("\"{}\": more than 400 days", text));
+    return unexpected(ValueRefusal{InvalidValue::out_of_range, "", fmt::format("\"{}\": more than 400 days", text)});
   }
   return std::chrono::seconds(n * per);
 }

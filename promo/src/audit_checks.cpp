@@ -122,7 +122,7 @@ void run_checks(soci::session& s, const std::function<bool(std::string_view)>& w
       note(redeal, fmt::format("deck {}: the revealed seed is not the derived one", deck_id));
     } else if (!validate(params).empty()) {
       note(redeal, fmt::format("deck {}: its campaign's parameters cannot deal a deck: {}", deck_id,
-                               validate(params).front()));
+                               validate(params).front().message));
     } else if (deal(params, seed) != stored) {
       note(redeal, fmt::format("deck {}: re-dealt cards differ from the stored ones", deck_id));
     }

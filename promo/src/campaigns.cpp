@@ -19,15 +19,23 @@ using ledger::DatabaseError;
 using ledger::rethrow_as_database_error;
 using nlohmann::json;
 
-// Collects the problems of a document, each prefixed with its field.
+// A problem of a campaign's parameters: invalid_parameters, the parameter, and words that start with it.
+Rejection problem(std::string field, std::string_view words) {
+  std::string message = field + ": " + std::string(words);
+  return Rejection{Reject::invalid_parameters, std::move(field), std::move(message)};
+}
+
+// Collects the problems of a document, each with its field.
 struct Reader {
   const json& doc;
-  std::vector<std::string> errors;
+  std::vector<Rejection> errors;
+
+  void fail(const char* name, std::string_view words) { errors.push_back(problem(name, words)); }
 
   const json* field(const char* name, bool required) {
     auto it = doc.find(name);
     if (it == doc.end() || it->is_null()) {
-      if (required) errors.push_back(fmt::format("{}: is missing", name));
+      if (required) fail(name, "is missing");
       return nullptr;
     }
     return &*it;
@@ -36,7 +44,7 @@ struct Reader {
     const json* v = field(name, required);
     if (v == nullptr) return std::nullopt;
     if (!v->is_string()) {
-      errors.push_back(fmt::format("{}: must be a string", name));
+      fail(name, "must be a string");
       return std::nullopt;
     }
     return v->get<std::string>();
@@ -46,12 +54,12 @@ struct Reader {
     if (v == nullptr) return std::nullopt;
     // Money is never a JSON number: binary floating point cannot hold 0.01 exactly.
     if (!v->is_string()) {
-      errors.push_back(fmt::format("{}: must be a decimal string such as \"10.00\", not a JSON number", name));
+      fail(name, "must be a decimal string such as \"10.00\", not a JSON number");
       return std::nullopt;
     }
     auto parsed = Money::parse(v->get<std::string>());
     if (!parsed) {
-      errors.push_back(fmt::format("{}: {}", name, parsed.error()));
+      fail(name, parsed.error().message);
       return std::nullopt;
     }
     return *parsed;
@@ -60,12 +68,12 @@ struct Reader {
     const json* v = field(name, required);
     if (v == nullptr) return std::nullopt;
     if (!v->is_number_integer()) {
-      errors.push_back(fmt::format("{}: must be a whole number", name));
+      fail(name, "must be a whole number");
       return std::nullopt;
     }
     const auto value = v->get<std::int64_t>();
     if (value < lo || value > hi) {
-      errors.push_back(fmt::format("{}: {} is outside {}..{}", name, value, lo, hi));
+      fail(name, fmt::format("{} is outside {}..{}", value, lo, hi));
       return std::nullopt;
     }
     return static_cast<std::int32_t>(value);
@@ -75,7 +83,7 @@ struct Reader {
     if (!t) return std::nullopt;
     auto parsed = ledger::parse_day(*t);
     if (!parsed) {
-      errors.push_back(fmt::format("{}: {}", name, parsed.error()));
+      fail(name, parsed.error().message);
       return std::nullopt;
     }
     return *parsed;
@@ -90,7 +98,7 @@ struct Reader {
     const int h = shape ? (s[0] - '0') * 10 + (s[1] - '0') : -1;
     const int m = shape ? (s[3] - '0') * 10 + (s[4] - '0') : -1;
     if (!shape || h > 24 || m > 59 || (h == 24 && m != 0)) {
-      errors.push_back(fmt::format("{}: \"{}\" is not a time HH:MM between 00:00 and 24:00", name, s));
+      fail(name, fmt::format("\"{}\" is not a time HH:MM between 00:00 and 24:00", s));
       return std::nullopt;
     }
     return std::chrono::hours{h} + std::chrono::minutes{m};
@@ -115,7 +123,9 @@ CampaignSummary summary_from(const soci::row& row) {
   CampaignSummary s;
   s.id = row.get<long long>(0);
   s.name = row.get<std::string>(1);
-  s.status = row.get<std::string>(2);
+  const auto status = campaign_status_from_string(row.get<std::string>(2));
+  if (!status) throw ledger::DatabaseError(fmt::format("campaign {} has an unknown status", s.id), "");
+  s.status = *status;
   s.first_day = row.get<std::string>(3);
   s.last_day = row.get<std::string>(4);
   s.merchants = row.get<long long>(5);
@@ -139,8 +149,11 @@ DeckParams CampaignParams::deck_params() const {
                     band_share_bp,      cards_per_day,      deck_order};
 }
 
-Expected<CampaignParams, std::vector<std::string>> parse_campaign(const json& document) {
-  if (!document.is_object()) return unexpected(std::vector<std::string>{"the campaign document must be a JSON object"});
+Expected<CampaignParams, std::vector<Rejection>> parse_campaign(const json& document) {
+  if (!document.is_object()) {
+    return unexpected(std::vector<Rejection>{
+        Rejection{Reject::invalid_parameters, "", "the campaign document must be a JSON object"}});
+  }
   Reader r{document, {}};
   CampaignParams p;
   static const std::set<std::string> known{"name", "funding_branch", "gl_code", "merchants", "channel", "first_day",
@@ -149,23 +162,23 @@ Expected<CampaignParams, std::vector<std::string>> parse_campaign(const json& do
                                            "payer_share_bp", "deck_order", "payer_daily_limit", "budget_total",
                                            "outlet_daily_budget", "comment"};
   for (const auto& [key, value] : document.items()) {
-    if (!known.contains(key)) r.errors.push_back(fmt::format("{}: is not a campaign parameter", key));
+    if (!known.contains(key)) r.errors.push_back(problem(key, "is not a campaign parameter"));
   }
   p.name = r.text("name").value_or("");
   p.funding_branch = r.text("funding_branch").value_or("");
   p.gl_code = r.text("gl_code").value_or("");
   if (auto channel = r.text("channel", false)) {
     const auto parsed = channel_from_string(*channel);
-    if (!parsed) r.errors.push_back(fmt::format("channel: \"{}\" is not bank_app, wechat or alipay", *channel));
+    if (!parsed) r.fail("channel", fmt::format("\"{}\" is not bank_app, wechat or alipay", *channel));
     p.channel = parsed.value_or(Channel::bank_app);
   }
   if (const json* m = r.field("merchants", true)) {
     if (!m->is_array()) {
-      r.errors.push_back("merchants: must be an array of merchant codes");
+      r.fail("merchants", "must be an array of merchant codes");
     } else {
       for (const json& code : *m) {
         if (!code.is_string()) {
-          r.errors.push_back("merchants: every element must be a merchant code string");
+          r.fail("merchants", "every element must be a merchant code string");
           break;
         }
         p.merchants.push_back(code.get<std::string>());
@@ -186,7 +199,7 @@ Expected<CampaignParams, std::vector<std::string>> parse_campaign(const json& do
   p.payer_share_bp = r.integer("payer_share_bp", false, 0, basis_points_total).value_or(5000);
   if (auto order = r.text("deck_order", false)) {
     auto parsed = deck_order_from_string(*order);
-    if (!parsed) r.errors.push_back(fmt::format("deck_order: \"{}\" is not stratified or shuffled", *order));
+    if (!parsed) r.fail("deck_order", fmt::format("\"{}\" is not stratified or shuffled", *order));
     p.deck_order = parsed.value_or(DeckOrder::stratified);
   }
   p.payer_daily_limit = r.integer("payer_daily_limit", false, 1, 10'000);
@@ -196,55 +209,61 @@ Expected<CampaignParams, std::vector<std::string>> parse_campaign(const json& do
   return p;
 }
 
-std::vector<std::string> validate(const CampaignParams& p) {
-  std::vector<std::string> errors;
-  if (p.name.empty() || p.name.size() > 200) errors.emplace_back("name: must be 1..200 characters");
-  if (p.funding_branch.empty()) errors.emplace_back("funding_branch: is empty");
+std::vector<Rejection> validate(const CampaignParams& p) {
+  std::vector<Rejection> errors;
+  const auto bad = [&errors](std::string field, std::string_view words) { errors.push_back(problem(std::move(field), words)); };
+  if (p.name.empty() || p.name.size() > 200) bad("name", "must be 1..200 characters");
+  if (p.funding_branch.empty()) bad("funding_branch", "is empty");
   const bool gl_ok = !p.gl_code.empty() && p.gl_code.size() <= 16 &&
                      std::all_of(p.gl_code.begin(), p.gl_code.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); });
-  if (!gl_ok) errors.push_back(fmt::format("gl_code: \"{}\" must be 1..16 letters or digits", p.gl_code));
-  if (p.merchants.empty()) errors.emplace_back("merchants: the campaign has no merchants");
+  if (!gl_ok) bad("gl_code", fmt::format("\"{}\" must be 1..16 letters or digits", p.gl_code));
+  if (p.merchants.empty()) bad("merchants", "the campaign has no merchants");
   if (p.merchants.size() > campaign_merchants_max) {
-    errors.push_back(fmt::format("merchants: {} merchants; at most {}", p.merchants.size(), campaign_merchants_max));
+    bad("merchants", fmt::format("{} merchants; at most {}", p.merchants.size(), campaign_merchants_max));
   }
   std::set<std::string> seen;
   for (const auto& m : p.merchants) {
-    if (!seen.insert(m).second) errors.push_back(fmt::format("merchants: {} is listed twice", m));
+    if (!seen.insert(m).second) bad("merchants", fmt::format("{} is listed twice", m));
   }
   if (!p.first_day.ok() || !p.last_day.ok()) {
-    errors.emplace_back("first_day/last_day: both must be dates");
+    errors.push_back(Rejection{Reject::invalid_parameters, p.first_day.ok() ? "last_day" : "first_day",
+                               "first_day/last_day: both must be dates"});
   } else if (date::sys_days{p.first_day} > date::sys_days{p.last_day}) {
-    errors.push_back(fmt::format("last_day: {} is before first_day {}", ledger::format_day(p.last_day),
-                                 ledger::format_day(p.first_day)));
+    bad("last_day", fmt::format("{} is before first_day {}", ledger::format_day(p.last_day), ledger::format_day(p.first_day)));
   } else if ((date::sys_days{p.last_day} - date::sys_days{p.first_day}).count() > 366) {
-    errors.emplace_back("last_day: a campaign may run at most 367 days");
+    bad("last_day", "a campaign may run at most 367 days");
   }
   if (p.window_from.has_value() != p.window_to.has_value()) {
-    errors.emplace_back("window_from/window_to: give both or neither");
+    errors.push_back(Rejection{Reject::invalid_parameters, p.window_from ? "window_to" : "window_from",
+                               "window_from/window_to: give both or neither"});
   } else if (p.window_from && *p.window_from >= *p.window_to) {
-    errors.emplace_back("window_to: must be after window_from");
+    bad("window_to", "must be after window_from");
   }
-  if (!p.min_payment.is_positive()) errors.emplace_back("min_payment: must be > 0");
-  for (const std::string& e : validate(p.deck_params())) errors.push_back(e);
+  if (!p.min_payment.is_positive()) bad("min_payment", "must be > 0");
+  // The deck's own words already start with the parameter ("band_low (950 fen) must be ...").
+  for (auto& e : validate(p.deck_params())) {
+    errors.push_back(Rejection{Reject::invalid_parameters, std::move(e.field), std::move(e.message)});
+  }
   // The payer's share of the largest discount must stay below the smallest eligible payment, so the
   // payer always pays a positive amount ("spend 10, save 5": 5.00 < 10.00).
   // Wide arithmetic: a document may name amounts whose products overflow 64 bits (found by fuzzing).
   const ledger::WideFen payer_share_max_fen = ledger::WideFen(p.max_discount.fen()) * p.payer_share_bp / basis_points_total;
   if (p.min_payment.is_positive() && payer_share_max_fen >= p.min_payment.fen()) {
-    errors.push_back(fmt::format("payer_share_bp: the payer's share of max_discount ({}) would reach min_payment ({})",
-                                 ledger::format_fen(payer_share_max_fen), p.min_payment.str()));
+    bad("payer_share_bp", fmt::format("the payer's share of max_discount ({}) would reach min_payment ({})",
+                                      ledger::format_fen(payer_share_max_fen), p.min_payment.str()));
   }
   // A deck is funded whole when dealt; a budget below one merchant's worst day could fund nobody.
   const ledger::WideFen worst_day_fen = ledger::WideFen(p.max_discount.fen()) * p.cards_per_day;
   if (!p.budget_total.is_positive()) {
-    errors.emplace_back("budget_total: must be > 0");
+    bad("budget_total", "must be > 0");
   } else if (p.budget_total.fen() < worst_day_fen) {
-    errors.push_back(fmt::format("budget_total: {} is below one merchant's worst day (daily_cap {} x max_discount {} = {})",
-                                 p.budget_total.str(), p.cards_per_day, p.max_discount.str(), ledger::format_fen(worst_day_fen)));
+    bad("budget_total", fmt::format("{} is below one merchant's worst day (daily_cap {} x max_discount {} = {})",
+                                    p.budget_total.str(), p.cards_per_day, p.max_discount.str(),
+                                    ledger::format_fen(worst_day_fen)));
   }
   if (p.outlet_daily_budget && p.outlet_daily_budget->fen() < worst_day_fen) {
-    errors.push_back(fmt::format("outlet_daily_budget: {} is below one merchant's worst day ({})",
-                                 p.outlet_daily_budget->str(), ledger::format_fen(worst_day_fen)));
+    bad("outlet_daily_budget", fmt::format("{} is below one merchant's worst day ({})", p.outlet_daily_budget->str(),
+                                           ledger::format_fen(worst_day_fen)));
   }
   return errors;
 }
@@ -253,11 +272,11 @@ Expected<std::int64_t, Rejection> Campaigns::create(const CampaignParams& p, con
                                                     const std::string& created_by) {
   if (auto errors = validate(p); !errors.empty()) {
     std::string joined;
-    for (const auto& e : errors) joined += (joined.empty() ? "" : "; ") + e;
-    return unexpected(Rejection{Reject::invalid_parameters, joined});
+    for (const auto& e : errors) joined += (joined.empty() ? "" : "; ") + e.message;
+    return unexpected(Rejection{Reject::invalid_parameters, errors.front().field, joined});
   }
   if (created_by.empty() || created_by.size() > 64) {
-    return unexpected(Rejection{Reject::invalid_parameters, "created_by: must be 1..64 characters"});
+    return unexpected(problem("created_by", "must be 1..64 characters"));
   }
   auto lease = database_.lease();
   soci::session& s = *lease;
@@ -269,7 +288,8 @@ Expected<std::int64_t, Rejection> Campaigns::create(const CampaignParams& p, con
     s << "SELECT id, kind FROM ledger.org_unit WHERE code = :c", soci::use(p.funding_branch), soci::into(branch_id, found),
         soci::into(branch_kind);
     if (!s.got_data() || branch_kind != "branch") {
-      return unexpected(Rejection{Reject::unknown_branch, fmt::format("funding_branch: no branch {}", p.funding_branch)});
+      return unexpected(Rejection{Reject::unknown_branch, "funding_branch",
+                                  fmt::format("funding_branch: no branch {}", p.funding_branch)});
     }
     // Resolve every merchant with its outlet and the branch its outlet rolls up to, in one query.
     ledger::PgArrayLiteral code_list;
@@ -289,10 +309,10 @@ Expected<std::int64_t, Rejection> Campaigns::create(const CampaignParams& p, con
     for (const soci::row& row : rows) {
       const std::string code = row.get<std::string>(0);
       if (row.get_indicator(1) == soci::i_null) {
-        return unexpected(Rejection{Reject::unknown_merchant, fmt::format("merchants: no merchant {}", code)});
+        return unexpected(Rejection{Reject::unknown_merchant, "merchants", fmt::format("merchants: no merchant {}", code)});
       }
       if (row.get_indicator(4) == soci::i_null || row.get<std::string>(4) != p.funding_branch) {
-        return unexpected(Rejection{Reject::merchant_outside_branch,
+        return unexpected(Rejection{Reject::merchant_outside_branch, "merchants",
                                     fmt::format("merchants: {}'s home outlet {} is not under branch {}", code,
                                                 row.get<std::string>(3), p.funding_branch)});
       }
@@ -349,9 +369,9 @@ Expected<std::int64_t, Rejection> Campaigns::create(const CampaignParams& p, con
   }
 }
 
-Expected<std::string, Rejection> Campaigns::approve(std::int64_t id, const std::string& approver) {
+Expected<CampaignStatus, Rejection> Campaigns::approve(std::int64_t id, const std::string& approver) {
   if (approver.empty() || approver.size() > 64) {
-    return unexpected(Rejection{Reject::invalid_parameters, "approver: must be 1..64 characters"});
+    return unexpected(problem("approver", "must be 1..64 characters"));
   }
   auto lease = database_.lease();
   soci::session& s = *lease;
@@ -362,13 +382,15 @@ Expected<std::string, Rejection> Campaigns::approve(std::int64_t id, const std::
     const long long cid = id;
     s << "SELECT status, created_by FROM promo.campaign WHERE id = :id FOR UPDATE", soci::use(cid), soci::into(status),
         soci::into(creator);
-    if (!s.got_data()) return unexpected(Rejection{Reject::unknown_campaign, fmt::format("no campaign {}", id)});
+    if (!s.got_data()) {
+      return unexpected(Rejection{Reject::unknown_campaign, "campaign_id", fmt::format("no campaign {}", id)});
+    }
     if (status != "draft") {
-      return unexpected(Rejection{Reject::invalid_transition,
+      return unexpected(Rejection{Reject::invalid_transition, "",
                                   fmt::format("campaign {} is {}; only a draft can be approved", id, status)});
     }
     if (approver == creator) {
-      return unexpected(Rejection{Reject::maker_checker,
+      return unexpected(Rejection{Reject::maker_checker, "approver",
                                   fmt::format("campaign {} was created by {}; another person must approve it", id, creator)});
     }
     // A merchant is in at most one live campaign on any day (the payment path relies on it).
@@ -382,7 +404,7 @@ Expected<std::string, Rejection> Campaigns::approve(std::int64_t id, const std::
          "JOIN ledger.merchant m ON m.id = cm.merchant_id WHERE c.id = :id",
         soci::use(cid), soci::into(clash, clash_ind);
     if (clash_ind != soci::i_null) {
-      return unexpected(Rejection{Reject::merchant_in_other_campaign,
+      return unexpected(Rejection{Reject::merchant_in_other_campaign, "merchants",
                                   fmt::format("merchants already in a live campaign on overlapping days: {}", clash)});
     }
     s << "UPDATE promo.campaign SET status = 'approved', approved_by = :by, approved_at = now() WHERE id = :id",
@@ -392,34 +414,32 @@ Expected<std::string, Rejection> Campaigns::approve(std::int64_t id, const std::
         soci::use(cid), soci::use(approver);
     tx.commit();
     spdlog::info("campaign {} approved by {} (created by {})", id, approver, creator);
-    return std::string("approved");
+    return CampaignStatus::approved;
   } catch (...) {
     rethrow_as_database_error(fmt::format("approving campaign {}", id));
   }
 }
 
-Expected<std::string, Rejection> Campaigns::transition(std::int64_t id, const std::string& action,
-                                                       const std::string& actor, const std::string& reason) {
+Expected<CampaignStatus, Rejection> Campaigns::transition(std::int64_t id, CampaignAction action,
+                                                          const std::string& actor, const std::string& reason) {
   using S = CampaignStatus;
   struct Step {
-    const char* action;
-    std::vector<S> from;
+    CampaignAction action;
+    std::array<std::optional<S>, 3> from;
     S to;
   };
   // Pausing an approved campaign (before its first day) is allowed; it resumes as active.
-  static const std::array<Step, 3> steps{{{"pause", {S::active, S::approved}, S::paused},
-                                          {"resume", {S::paused}, S::active},
-                                          {"end", {S::approved, S::active, S::paused}, S::ended}}};
+  static constexpr std::array<Step, 3> steps{{{CampaignAction::pause, {S::active, S::approved}, S::paused},
+                                              {CampaignAction::resume, {S::paused}, S::active},
+                                              {CampaignAction::end, {S::approved, S::active, S::paused}, S::ended}}};
   const auto step = std::find_if(steps.begin(), steps.end(), [&](const Step& st) { return action == st.action; });
   if (step == steps.end()) {
-    return unexpected(Rejection{Reject::invalid_transition, fmt::format("unknown action {}", action)});
+    return unexpected(Rejection{Reject::invalid_transition, "action",
+                                fmt::format("{} is not a step of Campaigns::transition", to_string(action))});
   }
-  if (actor.empty() || actor.size() > 64) {
-    return unexpected(Rejection{Reject::invalid_parameters, "actor: must be 1..64 characters"});
-  }
-  if (reason.size() > event_reason_length_max) {
-    return unexpected(Rejection{Reject::invalid_parameters,
-                                fmt::format("reason: {} bytes; at most {}", reason.size(), event_reason_length_max)});
+  if (actor.empty() || actor.size() > 64) return unexpected(problem("actor", "must be 1..64 characters"));
+  if (!reason.empty() && !ledger::reason_fits(reason)) {
+    return unexpected(problem("reason", fmt::format("{} bytes; at most {}", reason.size(), ledger::reason_bytes_max)));
   }
   auto lease = database_.lease();
   soci::session& s = *lease;
@@ -428,23 +448,26 @@ Expected<std::string, Rejection> Campaigns::transition(std::int64_t id, const st
     std::string status;
     const long long cid = id;
     s << "SELECT status FROM promo.campaign WHERE id = :id FOR UPDATE", soci::use(cid), soci::into(status);
-    if (!s.got_data()) return unexpected(Rejection{Reject::unknown_campaign, fmt::format("no campaign {}", id)});
+    if (!s.got_data()) {
+      return unexpected(Rejection{Reject::unknown_campaign, "campaign_id", fmt::format("no campaign {}", id)});
+    }
     const std::optional<S> current = campaign_status_from_string(status);
     if (!current) throw ledger::DatabaseError(fmt::format("campaign {} has the unknown status {}", id, status), "");
     if (std::find(step->from.begin(), step->from.end(), *current) == step->from.end()) {
-      return unexpected(Rejection{Reject::invalid_transition,
-                                  fmt::format("campaign {} is {}; cannot {}", id, status, action)});
+      return unexpected(Rejection{Reject::invalid_transition, "",
+                                  fmt::format("campaign {} is {}; cannot {}", id, status, to_string(action))});
     }
     const std::string to(to_string(step->to));
+    const std::string action_name(to_string(action));
     s << "UPDATE promo.campaign SET status = :to WHERE id = :id", soci::use(to), soci::use(cid);
     s << "INSERT INTO promo.campaign_event (campaign_id, actor, action, from_status, to_status, reason) "
          "VALUES (:id, :by, :action, :from, :to, NULLIF(:why, ''))",
-        soci::use(cid), soci::use(actor), soci::use(action), soci::use(status), soci::use(to), soci::use(reason);
+        soci::use(cid), soci::use(actor), soci::use(action_name), soci::use(status), soci::use(to), soci::use(reason);
     tx.commit();
-    spdlog::info("campaign {}: {} by {} ({} -> {})", id, action, actor, status, to);
-    return to;
+    spdlog::info("campaign {}: {} by {} ({} -> {})", id, action_name, actor, status, to);
+    return step->to;
   } catch (...) {
-    rethrow_as_database_error(fmt::format("{} campaign {}", action, id));
+    rethrow_as_database_error(fmt::format("{} campaign {}", to_string(action), id));
   }
 }
 
@@ -492,8 +515,13 @@ std::optional<CampaignView> Campaigns::show(std::int64_t id) {
                       "ORDER BY id",
          soci::use(cid));
     for (const soci::row& row : events) {
-      CampaignEvent e{row.get<std::string>(0), row.get<std::string>(1), row.get<std::string>(2),
-                      row.get<std::string>(3), row.get<std::string>(4), std::nullopt};
+      const auto action = campaign_action_from_string(row.get<std::string>(2));
+      const auto from = campaign_status_from_string(row.get<std::string>(3));
+      const auto to = campaign_status_from_string(row.get<std::string>(4));
+      if (!action || !to || (!from && !row.get<std::string>(3).empty())) {
+        throw ledger::DatabaseError(fmt::format("campaign {} has an event with an unknown action or status", id), "");
+      }
+      CampaignEvent e{row.get<std::string>(0), row.get<std::string>(1), *action, from, *to, std::nullopt};
       if (row.get_indicator(5) != soci::i_null) e.reason = row.get<std::string>(5);
       view.events.push_back(std::move(e));
     }

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "promoledger/ledger/names.hpp"
+
 namespace promoledger::promo {
 namespace {
 
@@ -76,6 +78,13 @@ class Stream {
   std::uint64_t counter_ = 0;
 };
 
+// Stored with each campaign (promo.campaign.deck_order): never change a name.
+constexpr ledger::NameTable<DeckOrder, 2> deck_order_names{{
+    {DeckOrder::stratified, "stratified"},
+    {DeckOrder::shuffled, "shuffled"},
+}};
+static_assert(ledger::names_every_value(deck_order_names));
+
 bool in_band(const DeckParams& p, std::int64_t card) { return card >= p.band_low_fen && card <= p.band_high_fen; }
 
 std::int64_t out_range_size(const DeckParams& p) {
@@ -96,47 +105,43 @@ std::int64_t draw_out(const DeckParams& p, Stream& s) {
 
 }  // namespace
 
-std::string_view to_string(DeckOrder order) {
-  switch (order) {
-    case DeckOrder::stratified: return "stratified";
-    case DeckOrder::shuffled: return "shuffled";
-  }
-  assert(false && "unknown DeckOrder");
-  return "?";
-}
-
+std::string_view to_string(DeckOrder order) { return ledger::name_of(deck_order_names, order); }
 std::optional<DeckOrder> deck_order_from_string(std::string_view text) {
-  if (text == "stratified") return DeckOrder::stratified;
-  if (text == "shuffled") return DeckOrder::shuffled;
-  return std::nullopt;
+  return ledger::value_named(deck_order_names, text);
 }
 
-std::vector<std::string> validate(const DeckParams& p) {
-  std::vector<std::string> e;
-  if (p.min_discount_fen < 1) e.push_back(fmt::format("min_discount ({} fen) must be at least 1 fen", p.min_discount_fen));
+std::vector<ledger::ValueRefusal> validate(const DeckParams& p) {
+  std::vector<ledger::ValueRefusal> e;
+  // Each problem names the campaign document's parameter (daily_cap is the deck's cards_per_day).
+  const auto bad = [&e](const char* field, std::string message) {
+    e.emplace_back(ledger::InvalidValue::out_of_range, field, std::move(message));
+  };
+  if (p.min_discount_fen < 1) bad("min_discount", fmt::format("min_discount ({} fen) must be at least 1 fen", p.min_discount_fen));
   if (p.max_discount_fen < p.min_discount_fen) {
-    e.push_back(fmt::format("max_discount ({} fen) must be >= min_discount ({} fen)", p.max_discount_fen, p.min_discount_fen));
+    bad("max_discount",
+        fmt::format("max_discount ({} fen) must be >= min_discount ({} fen)", p.max_discount_fen, p.min_discount_fen));
   }
   if (p.band_low_fen < p.min_discount_fen) {
-    e.push_back(fmt::format("band_low ({} fen) must be >= min_discount ({} fen)", p.band_low_fen, p.min_discount_fen));
+    bad("band_low", fmt::format("band_low ({} fen) must be >= min_discount ({} fen)", p.band_low_fen, p.min_discount_fen));
   }
   if (p.band_high_fen > p.max_discount_fen) {
-    e.push_back(fmt::format("band_high ({} fen) must be <= max_discount ({} fen)", p.band_high_fen, p.max_discount_fen));
+    bad("band_high", fmt::format("band_high ({} fen) must be <= max_discount ({} fen)", p.band_high_fen, p.max_discount_fen));
   }
   if (p.band_low_fen > p.band_high_fen) {
-    e.push_back(fmt::format("band_low ({} fen) must be <= band_high ({} fen)", p.band_low_fen, p.band_high_fen));
+    bad("band_low", fmt::format("band_low ({} fen) must be <= band_high ({} fen)", p.band_low_fen, p.band_high_fen));
   }
   if (p.band_share_bp < 0 || p.band_share_bp > basis_points_total) {
-    e.push_back(fmt::format("band_share_bp ({}) must be within 0..{}", p.band_share_bp, basis_points_total));
+    bad("band_share_bp", fmt::format("band_share_bp ({}) must be within 0..{}", p.band_share_bp, basis_points_total));
   }
   if (p.cards_per_day < 1 || p.cards_per_day > cards_per_day_max) {
-    e.push_back(fmt::format("daily_cap ({}) must be within 1..{}", p.cards_per_day, cards_per_day_max));
+    bad("daily_cap", fmt::format("daily_cap ({}) must be within 1..{}", p.cards_per_day, cards_per_day_max));
   }
   if (!e.empty()) return e;
   if (band_cards(p) < p.cards_per_day && out_range_size(p) == 0) {
-    e.push_back(fmt::format("band_share_bp ({}) leaves {} card(s) a day outside the band, but [min_discount, max_discount] "
-                            "has no amount outside [band_low, band_high]",
-                            p.band_share_bp, p.cards_per_day - band_cards(p)));
+    bad("band_share_bp",
+        fmt::format("band_share_bp ({}) leaves {} card(s) a day outside the band, but [min_discount, max_discount] "
+                    "has no amount outside [band_low, band_high]",
+                    p.band_share_bp, p.cards_per_day - band_cards(p)));
   }
   return e;
 }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "promoledger/ledger/business_day.hpp"
+#include "promoledger/ledger/names.hpp"
 #include "row_text.hpp"
 
 namespace promoledger::promo {
@@ -22,24 +23,49 @@ long long limit_of(std::size_t rows_max) {
   return static_cast<long long>(rows_max) + 1;
 }
 
-ReportError too_many_rows(std::string report, std::size_t rows_max, const std::string& what, const std::string& narrow) {
-  std::string detail = fmt::format("{}: more than {} {} (the report row limit); {}", report, rows_max, what, narrow);
-  return ReportError{ReportRefusal::report_too_large, std::move(report), rows_max, std::move(detail)};
+constexpr ledger::NameTable<ReportRefusal, 4> refusal_names{{
+    {ReportRefusal::unknown_campaign, "unknown_campaign"},
+    {ReportRefusal::unknown_outlet, "unknown_outlet"},
+    {ReportRefusal::bad_range, "bad_range"},
+    {ReportRefusal::report_too_large, "report_too_large"},
+}};
+static_assert(ledger::names_every_value(refusal_names));
+
+// The same words as OutletRow's levels (ledger::OrgKind) and "all"; the query compares them in SQL.
+constexpr ledger::NameTable<OutletLevel, 4> level_names{{
+    {OutletLevel::all, "all"},
+    {OutletLevel::outlet, "outlet"},
+    {OutletLevel::sub_branch, "sub_branch"},
+    {OutletLevel::branch, "branch"},
+}};
+static_assert(ledger::names_every_value(level_names));
+
+// `field` is the parameter that narrows the report (level, from), empty when none can.
+ReportError too_many_rows(std::string report, std::size_t rows_max, const std::string& what, std::string field,
+                          const std::string& narrow) {
+  std::string message = fmt::format("{}: more than {} {} (the report row limit); {}", report, rows_max, what, narrow);
+  return ReportError{ReportRefusal::report_too_large, std::move(report), rows_max, std::move(field), std::move(message)};
 }
 
-std::string narrow_outlets(const std::string& level) {
-  if (level == "branch") return "the organisation has more branches than one report holds";
-  if (level == "sub_branch") return "narrow it with level branch";
-  return "narrow it with level sub_branch or branch";
+ReportError too_many_outlet_rows(OutletLevel level, std::size_t rows_max) {
+  switch (level) {
+    case OutletLevel::branch:
+      return too_many_rows("report outlets", rows_max, "rows", "", "the organisation has more branches than one report holds");
+    case OutletLevel::sub_branch:
+      return too_many_rows("report outlets", rows_max, "rows", "level", "narrow it with level branch");
+    case OutletLevel::all:
+    case OutletLevel::outlet: break;
+  }
+  return too_many_rows("report outlets", rows_max, "rows", "level", "narrow it with level sub_branch or branch");
 }
 
 // Every outlet appears, with zeros when it had no payment; roll-ups by GROUPING SETS; the level is
 // kept in SQL (HAVING) so that the limit counts the rows the caller asked for.
 Expected<std::vector<OutletRow>, ReportError> outlet_rows(soci::session& s, const std::string& f, const std::string& t,
-                                                          const std::string& level, std::size_t rows_max) {
-  assert(level == "all" || level == "outlet" || level == "sub_branch" || level == "branch");
+                                                          OutletLevel level, std::size_t rows_max) {
   std::vector<OutletRow> out;
   const long long limit = limit_of(rows_max);
+  const std::string level_name(to_string(level));
   soci::rowset<soci::row> rows = (s.prepare <<
       "WITH s AS (SELECT m.outlet_id, x.* FROM promo.merchant_day_stats x JOIN ledger.merchant m ON m.id = x.merchant_id "
       "           WHERE x.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date)) "
@@ -61,14 +87,16 @@ Expected<std::vector<OutletRow>, ReportError> outlet_rows(soci::session& s, cons
       "HAVING CAST(:level AS text) IN ('all', CASE WHEN o.code IS NOT NULL THEN 'outlet' "
       "                                            WHEN sb.code IS NOT NULL THEN 'sub_branch' ELSE 'branch' END) "
       "ORDER BY b.code, sb.code NULLS LAST, o.code NULLS LAST LIMIT :n",
-      soci::use(f), soci::use(t), soci::use(level), soci::use(limit));
+      soci::use(f), soci::use(t), soci::use(level_name), soci::use(limit));
   for (const soci::row& row : rows) {
-    if (out.size() == rows_max) return unexpected(too_many_rows("report outlets", rows_max, "rows", narrow_outlets(level)));
+    if (out.size() == rows_max) return unexpected(too_many_outlet_rows(level, rows_max));
     OutletRow r;
     r.branch = row.get<std::string>(0);
     r.sub_branch = row.get<std::string>(1);
     r.outlet = row.get<std::string>(2);
-    r.level = row.get<std::string>(3);
+    const auto kind = ledger::org_kind_from_string(row.get<std::string>(3));
+    if (!kind) throw ledger::DatabaseError("the outlet report's query returned an unknown level", "");
+    r.level = *kind;
     r.wechat = {count_at(row, 4), wide_at(row, 5)};
     r.alipay = {count_at(row, 6), wide_at(row, 7)};
     r.bank_app = {count_at(row, 8), wide_at(row, 9)};
@@ -93,11 +121,13 @@ Expected<std::vector<BudgetRow>, ReportError> budget_rows(soci::session& s, std:
       soci::use(limit));
   for (const soci::row& row : rows) {
     if (out.size() == rows_max) {
-      return unexpected(too_many_rows("report outlets", rows_max, "campaigns in the budgets table",
+      return unexpected(too_many_rows("report outlets", rows_max, "campaigns in the budgets table", "",
                                       "there are more campaigns than one report holds"));
     }
-    out.push_back(BudgetRow{row.get<long long>(0), row.get<std::string>(1), row.get<std::string>(2), wide_at(row, 3),
-                            wide_at(row, 4), wide_at(row, 5), wide_at(row, 6)});
+    const auto status = campaign_status_from_string(row.get<std::string>(2));
+    if (!status) throw ledger::DatabaseError("promo.campaign holds an unknown status", "");
+    out.push_back(BudgetRow{row.get<long long>(0), row.get<std::string>(1), *status, wide_at(row, 3), wide_at(row, 4),
+                            wide_at(row, 5), wide_at(row, 6)});
   }
   return out;
 }
@@ -127,7 +157,7 @@ Expected<std::vector<CampaignDayRow>, ReportError> campaign_rows(soci::session& 
   for (const soci::row& row : rows) {
     if (out.size() == rows_max) {
       return unexpected(too_many_rows(fmt::format("report campaign {}", campaign_id), rows_max, "rows (merchants x days)",
-                                      "narrow it with a shorter day range (from, to)"));
+                                      "from", "narrow it with a shorter day range (from, to)"));
     }
     CampaignDayRow r;
     r.business_day = row.get<std::string>(0);
@@ -144,22 +174,12 @@ Expected<std::vector<CampaignDayRow>, ReportError> campaign_rows(soci::session& 
   return out;
 }
 
-template <class T>
-T value_or_throw(Expected<T, ReportError> result) {
-  if (!result) throw ReportTooLarge(result.error());
-  return std::move(result).value();
-}
-
 }  // namespace
 
-std::string_view to_string(ReportRefusal code) {
-  switch (code) {
-    case ReportRefusal::unknown_campaign: return "unknown_campaign";
-    case ReportRefusal::unknown_outlet: return "unknown_outlet";
-    case ReportRefusal::bad_range: return "bad_range";
-    case ReportRefusal::report_too_large: return "report_too_large";
-  }
-  return "?";
+std::string_view to_string(ReportRefusal code) { return ledger::name_of(refusal_names, code); }
+std::string_view to_string(OutletLevel level) { return ledger::name_of(level_names, level); }
+std::optional<OutletLevel> outlet_level_from_string(std::string_view text) {
+  return ledger::value_named(level_names, text);
 }
 
 std::string share_percent(std::int64_t part, std::int64_t whole) {
@@ -169,43 +189,8 @@ std::string share_percent(std::int64_t part, std::int64_t whole) {
   return fmt::format("{}.{:02d}%", (hundredths / 100).str(), static_cast<int>(hundredths % 100));
 }
 
-std::vector<OutletRow> outlet_report(ledger::Database& db, date::year_month_day from, date::year_month_day to) {
-  auto lease = db.lease();
-  try {
-    return value_or_throw(outlet_rows(*lease, ledger::format_day(from), ledger::format_day(to), "all", report_rows_max));
-  } catch (const ReportTooLarge&) {
-    throw;
-  } catch (...) {
-    rethrow_as_database_error("reading the outlet report");
-  }
-}
-
-std::vector<BudgetRow> budget_report(ledger::Database& db) {
-  auto lease = db.lease();
-  try {
-    return value_or_throw(budget_rows(*lease, report_rows_max));
-  } catch (const ReportTooLarge&) {
-    throw;
-  } catch (...) {
-    rethrow_as_database_error("reading budgets");
-  }
-}
-
-std::vector<CampaignDayRow> campaign_report(ledger::Database& db, std::int64_t campaign_id, date::year_month_day from,
-                                            date::year_month_day to) {
-  auto lease = db.lease();
-  try {
-    return value_or_throw(
-        campaign_rows(*lease, campaign_id, ledger::format_day(from), ledger::format_day(to), report_rows_max));
-  } catch (const ReportTooLarge&) {
-    throw;
-  } catch (...) {
-    rethrow_as_database_error(fmt::format("reading the report of campaign {}", campaign_id));
-  }
-}
-
 Expected<OutletReport, ReportError> report_outlets(ledger::Database& db, date::year_month_day from,
-                                                   date::year_month_day to, const std::string& level,
+                                                   date::year_month_day to, OutletLevel level,
                                                    std::size_t rows_max) {
   OutletReport report{ledger::format_day(from), ledger::format_day(to), level, {}, {}};
   auto lease = db.lease();
@@ -236,10 +221,13 @@ Expected<CampaignReport, ReportError> report_campaign(ledger::Database& db, std:
     *lease << "SELECT first_day::text, last_day::text FROM promo.campaign WHERE id = :id", soci::use(id),
         soci::into(first), soci::into(last);
     if (!lease->got_data()) {
-      return unexpected(ReportError{ReportRefusal::unknown_campaign, report_name, 0, fmt::format("no campaign {}", campaign_id)});
+      return unexpected(ReportError{ReportRefusal::unknown_campaign, report_name, 0, "campaign_id",
+                                    fmt::format("no campaign {}", campaign_id)});
     }
     const auto range = ledger::parse_day_range(from ? ledger::format_day(*from) : first, to ? ledger::format_day(*to) : last);
-    if (!range) return unexpected(ReportError{ReportRefusal::bad_range, report_name, 0, range.error()});
+    if (!range) {
+      return unexpected(ReportError{ReportRefusal::bad_range, report_name, 0, range.error().field, range.error().message});
+    }
     report.from = ledger::format_day(range->first);
     report.to = ledger::format_day(range->second);
     auto rows = campaign_rows(*lease, campaign_id, report.from, report.to, rows_max);
@@ -257,9 +245,13 @@ Expected<SubsidyReport, ReportError> audit_subsidies(ledger::Database& db, const
   assert(rows_max >= 1);
   const std::string report_name = fmt::format("audit subsidies {}", outlet_code);
   auto rows = outlet_subsidies(db, outlet_code, from, to, rows_max + 1);  // one more: "more" is seen
-  if (!rows) return unexpected(ReportError{ReportRefusal::unknown_outlet, report_name, 0, fmt::format("no outlet {}", outlet_code)});
+  if (!rows) {
+    return unexpected(
+        ReportError{ReportRefusal::unknown_outlet, report_name, 0, "outlet", fmt::format("no outlet {}", outlet_code)});
+  }
   if (rows->size() > rows_max) {
-    return unexpected(too_many_rows(report_name, rows_max, "subsidies", "narrow it with a shorter day range (from, to)"));
+    return unexpected(
+        too_many_rows(report_name, rows_max, "subsidies", "from", "narrow it with a shorter day range (from, to)"));
   }
   SubsidyReport report{outlet_code, ledger::format_day(from), ledger::format_day(to), std::move(*rows), 0, 0, 0};
   for (const auto& r : report.rows) {

@@ -19,12 +19,14 @@ using detail::wide_at;
 
 }  // namespace
 
-std::vector<CampaignDay> campaign_days(ledger::Database& db, std::int64_t campaign_id, date::year_month_day from,
-                                       date::year_month_day to) {
-  // campaign_report already decides what a day's subsidy is (the close's figure once closed, the live
+Expected<std::vector<CampaignDay>, ReportError> campaign_days(ledger::Database& db, std::int64_t campaign_id,
+                                                               date::year_month_day from, date::year_month_day to) {
+  // report_campaign already decides what a day's subsidy is (the close's figure once closed, the live
   // cards before): summing its rows keeps the chart and the report one computation.
+  const auto report = report_campaign(db, campaign_id, from, to);
+  if (!report) return unexpected(report.error());
   std::map<std::string, CampaignDay> days;
-  for (const auto& r : campaign_report(db, campaign_id, from, to)) {
+  for (const auto& r : report->rows) {
     auto& d = days[r.business_day];
     d.business_day = r.business_day;
     d.cards_dealt += r.cards_dealt;
@@ -81,7 +83,8 @@ std::optional<CardValues> dealt_card_values(ledger::Database& db, std::int64_t c
   return out;
 }
 
-std::vector<SubsidyDay> subsidy_by_day(ledger::Database& db, date::year_month_day from, date::year_month_day to) {
+Expected<std::vector<SubsidyDay>, ReportError> subsidy_by_day(ledger::Database& db, date::year_month_day from,
+                                                              date::year_month_day to) {
   std::vector<SubsidyDay> out;
   const std::string f = ledger::format_day(from), t = ledger::format_day(to);
   // One row more than allowed is read: a report is refused whole rather than cut (finance.hpp). A
@@ -105,9 +108,9 @@ std::vector<SubsidyDay> subsidy_by_day(ledger::Database& db, date::year_month_da
     rethrow_as_database_error("reading the subsidy per day");
   }
   if (out.size() > report_rows_max) {
-    throw ReportTooLarge(ReportError{ReportRefusal::report_too_large, "report outlets daily", report_rows_max,
-                                     fmt::format("report outlets daily: more than {} days (the report row limit); "
-                                                 "ask for a shorter range", report_rows_max)});
+    return unexpected(ReportError{ReportRefusal::report_too_large, "report outlets daily", report_rows_max, "from",
+                                  fmt::format("report outlets daily: more than {} days (the report row limit); "
+                                              "ask for a shorter range", report_rows_max)});
   }
   return out;
 }

@@ -23,10 +23,16 @@ Rejection from_ledger(const ledger::Rejection& rejection, std::string_view what)
   const std::optional<Reject> code = reject_from_string(ledger::to_string(rejection.code));
   if (!code) {
     throw DatabaseError(fmt::format("{}: the ledger refused with {} ({}), which no payment path expects", what,
-                                    ledger::to_string(rejection.code), rejection.detail),
+                                    ledger::to_string(rejection.code), rejection.message),
                         "");
   }
-  return Rejection{*code, rejection.detail};
+  return Rejection{*code, payment_field(*code), rejection.message};
+}
+
+// A reversal names its own day (business_day), not the payment's time.
+Rejection reversal_refused(Rejection r) {
+  if (r.code == Reject::business_day_closed) r.field = "business_day";
+  return r;
 }
 
 }  // namespace
@@ -87,7 +93,7 @@ PaymentPoster::Outcome outcome_of(const PGresult* r, int row) {
     if (*code == Reject::exists_with_different_content && !PQgetisnull(r, row, 2)) {
       words += fmt::format(" (first posted as entry {})", int_at(r, row, 2));
     }
-    return unexpected(Rejection{*code, std::move(words)});
+    return unexpected(Rejection{*code, payment_field(*code), std::move(words)});
   }
   PaymentResult result;
   result.status = status == "posted" ? PaymentResult::Status::posted : PaymentResult::Status::exists;
@@ -95,11 +101,12 @@ PaymentPoster::Outcome outcome_of(const PGresult* r, int row) {
   result.entry_id = int_at(r, row, 2);
   result.discounted = std::string_view(PQgetvalue(r, row, 3)) == "t";
   if (!PQgetisnull(r, row, 4)) {
-    result.reason = PQgetvalue(r, row, 4);
     // One list on both sides (promo/terms.hpp, CHECK payment_reason_known): a reason C++ does not know
     // means the two disagree, which no caller should have to guess about.
-    if (!no_discount_reason_from_string(*result.reason)) {
-      throw DatabaseError(fmt::format("post_payments returned the unknown no-discount reason \"{}\"", *result.reason), "");
+    result.reason = no_discount_reason_from_string(PQgetvalue(r, row, 4));
+    if (!result.reason) {
+      throw DatabaseError(fmt::format("post_payments returned the unknown no-discount reason \"{}\"", PQgetvalue(r, row, 4)),
+                          "");
     }
   }
   result.amount = Money::from_fen(int_at(r, row, 5));
@@ -160,12 +167,14 @@ bool travels(std::string_view text) {
 // database would give: such an id is malformed, and no payer or merchant has such a code.
 std::optional<Rejection> refused_before_database(const PaymentRequest& r) {
   if (!travels(r.payment_id)) {
-    return Rejection{Reject::invalid_payment_id,
+    return Rejection{Reject::invalid_payment_id, "payment_id",
                      "payment id must be 1..64 of A-Z a-z 0-9 _ . : - (it holds a NUL byte or invalid UTF-8)"};
   }
-  if (!travels(r.payer)) return Rejection{Reject::unknown_payer, "no payer (the code holds a NUL byte or invalid UTF-8)"};
+  if (!travels(r.payer)) {
+    return Rejection{Reject::unknown_payer, "payer", "no payer (the code holds a NUL byte or invalid UTF-8)"};
+  }
   if (!travels(r.merchant)) {
-    return Rejection{Reject::unknown_merchant, "no merchant (the code holds a NUL byte or invalid UTF-8)"};
+    return Rejection{Reject::unknown_merchant, "merchant", "no merchant (the code holds a NUL byte or invalid UTF-8)"};
   }
   return std::nullopt;
 }
@@ -298,7 +307,7 @@ Expected<ReversalResult, Rejection> PaymentPoster::reverse(const std::string& pa
       try {
         ledger::rethrow_as_database_error(what);
       } catch (const DatabaseError& e) {
-        if (auto rejection = ledger::rejection_from(e)) return unexpected(from_ledger(*rejection, what));
+        if (auto rejection = ledger::rejection_from(e)) return unexpected(reversal_refused(from_ledger(*rejection, what)));
         throw;
       }
     }
@@ -306,12 +315,12 @@ Expected<ReversalResult, Rejection> PaymentPoster::reverse(const std::string& pa
       return ReversalResult{status == "posted" ? ReversalResult::Status::posted : ReversalResult::Status::exists,
                             entry_id};
     }
-    if (status == "unknown_payment") return unexpected(Rejection{Reject::unknown_payment, detail});
+    if (status == "unknown_payment") return unexpected(Rejection{Reject::unknown_payment, "payment_id", detail});
     // Every other status is ledger.post_entry's or ledger.reverse_entry's (exists_with_different_content:
     // the same reversal sent again with another business day).
     const std::optional<ledger::Reject> code = ledger::reject_from_string(status);
     if (!code) throw DatabaseError(fmt::format("{}: unexpected status {} ({})", what, status, detail), "");
-    return unexpected(from_ledger(ledger::Rejection{*code, detail}, what));
+    return unexpected(reversal_refused(from_ledger(ledger::Rejection{*code, "", detail}, what)));
   });
 }
 
@@ -341,7 +350,10 @@ std::optional<StoredPayment> find_payment(ledger::Database& database, const std:
     p.status = PaymentResult::Status::posted;
     p.payment_id = payment_id;
     p.entry_id = r.get<long long>(0);
-    if (r.get_indicator(1) == soci::i_ok) p.reason = r.get<std::string>(1);
+    if (r.get_indicator(1) == soci::i_ok) {
+      p.reason = no_discount_reason_from_string(r.get<std::string>(1));
+      if (!p.reason) throw ledger::DatabaseError("promo.payment holds an unknown no-discount reason", "");
+    }
     p.discounted = !p.reason.has_value();
     p.amount = Money::from_fen(r.get<long long>(2));
     p.discount = Money::from_fen(r.get<long long>(3));

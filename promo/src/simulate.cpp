@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <mutex>
@@ -12,10 +13,16 @@
 #include <fmt/format.h>
 
 #include "promoledger/ledger/business_day.hpp"
+#include "promoledger/ledger/names.hpp"
 #include "promoledger/promo/splitmix.hpp"
 
 namespace promoledger::promo {
 namespace {
+
+constexpr ledger::NameTable<SimulationReject, 1> simulation_reject_names{{
+    {SimulationReject::no_parties, "no_parties"},
+}};
+static_assert(ledger::names_every_value(simulation_reject_names));
 
 // Food-street amounts: a tenth below the 10.00 minimum, most between 10 and 60, a tail to 200.
 std::int64_t amount_fen(SplitMix& rng) {
@@ -66,7 +73,7 @@ SimulationResult post_all(ledger::Database& db, const std::vector<PaymentRequest
             ++out.discounted;
             out.subsidy_fen += result->discount.fen();
           } else {
-            ++out.no_discount_reasons[result->reason.value_or("?")];
+            ++out.no_discount_reasons[std::string(to_string(result->reason.value()))];
           }
         }
       } catch (...) {
@@ -84,31 +91,42 @@ SimulationResult post_all(ledger::Database& db, const std::vector<PaymentRequest
 
 }  // namespace
 
-Expected<ChannelMix, std::string> parse_channel_mix(std::string_view text) {
+std::string_view to_string(SimulationReject code) { return ledger::name_of(simulation_reject_names, code); }
+
+Expected<ChannelMix, ledger::ValueRefusal> parse_channel_mix(std::string_view text) {
+  const auto malformed = [](std::string message) {
+    return unexpected(ledger::ValueRefusal{ledger::InvalidValue::malformed, "", std::move(message)});
+  };
   ChannelMix mix{0, 0, 0};
   std::size_t pos = 0;
   while (pos < text.size()) {
     const std::size_t comma = text.find(',', pos);
     const std::string part(text.substr(pos, comma == std::string_view::npos ? std::string_view::npos : comma - pos));
     const std::size_t eq = part.find('=');
-    if (eq == std::string::npos) return unexpected(fmt::format("\"{}\" is not channel=weight", part));
+    if (eq == std::string::npos) return malformed(fmt::format("\"{}\" is not channel=weight", part));
     const std::string name = part.substr(0, eq);
     int weight = 0;
-    try {
-      std::size_t used = 0;
-      weight = std::stoi(part.substr(eq + 1), &used);
-      if (used != part.size() - eq - 1 || weight < 0 || weight > channel_weight_max) throw std::invalid_argument("range");
-    } catch (const std::exception&) {
-      return unexpected(fmt::format("weight in \"{}\" must be a whole number 0..{}", part, channel_weight_max));
+    const std::string digits = part.substr(eq + 1);
+    const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), weight);
+    const bool whole = !digits.empty() && end == digits.data() + digits.size();
+    if (error == std::errc::invalid_argument || !whole) {
+      return malformed(fmt::format("weight in \"{}\" must be a whole number 0..{}", part, channel_weight_max));
+    }
+    if (error == std::errc::result_out_of_range || weight < 0 || weight > channel_weight_max) {
+      return unexpected(ledger::ValueRefusal{
+          ledger::InvalidValue::out_of_range, "",
+          fmt::format("weight in \"{}\" must be a whole number 0..{}", part, channel_weight_max)});
     }
     if (name == "wechat") mix.wechat = weight;
     else if (name == "alipay") mix.alipay = weight;
     else if (name == "bank_app") mix.bank_app = weight;
-    else return unexpected(fmt::format("unknown channel \"{}\" (wechat, alipay, bank_app)", name));
+    else return malformed(fmt::format("unknown channel \"{}\" (wechat, alipay, bank_app)", name));
     if (comma == std::string_view::npos) break;
     pos = comma + 1;
   }
-  if (mix.wechat + mix.alipay + mix.bank_app == 0) return unexpected(std::string("the weights add up to 0"));
+  if (mix.wechat + mix.alipay + mix.bank_app == 0) {
+    return unexpected(ledger::ValueRefusal{ledger::InvalidValue::out_of_range, "", "the weights add up to 0"});
+  }
   return mix;
 }
 
@@ -155,7 +173,8 @@ Expected<SimulationResult, SimulationRefusal> simulate_day(ledger::Database& db,
     }
   }
   if (merchants.empty() || payers.empty()) {
-    return unexpected(SimulationRefusal{"no_parties", "simulate needs merchants and payers: run `org import` first"});
+    return unexpected(SimulationRefusal{SimulationReject::no_parties, "",
+                                        "simulate needs merchants and payers: run `org import` first"});
   }
   SimulationResult result = post_all(db, simulated_payments(options, merchants, payers), options.threads);
   result.date = ledger::format_day(options.day);

@@ -34,6 +34,19 @@ constexpr ledger::NameTable<CampaignStatus, campaign_statuses.size()> status_nam
     {CampaignStatus::ended, "ended"},
 }};
 
+constexpr ledger::NameTable<CampaignAction, campaign_actions.size()> action_names{{
+    {CampaignAction::create, "create"},
+    {CampaignAction::approve, "approve"},
+    {CampaignAction::pause, "pause"},
+    {CampaignAction::resume, "resume"},
+    {CampaignAction::end, "end"},
+}};
+
+static_assert(ledger::names_every_value(channel_names));
+static_assert(ledger::names_every_value(reason_names));
+static_assert(ledger::names_every_value(status_names));
+static_assert(ledger::names_every_value(action_names));
+
 }  // namespace
 
 std::string_view to_string(Channel channel) { return ledger::name_of(channel_names, channel); }
@@ -44,5 +57,9 @@ std::optional<NoDiscountReason> no_discount_reason_from_string(std::string_view 
 }
 std::string_view to_string(CampaignStatus status) { return ledger::name_of(status_names, status); }
 std::optional<CampaignStatus> campaign_status_from_string(std::string_view text) { return ledger::value_named(status_names, text); }
+std::string_view to_string(CampaignAction action) { return ledger::name_of(action_names, action); }
+std::optional<CampaignAction> campaign_action_from_string(std::string_view text) {
+  return ledger::value_named(action_names, text);
+}
 
 }  // namespace promoledger::promo

@@ -7,6 +7,11 @@ using nlohmann::json;
 
 std::string money(const ledger::WideFen& fen) { return ledger::format_fen(fen); }
 std::string text(std::int64_t n) { return std::to_string(n); }
+// A stored enum's stable name, as text (an enum never reaches JSON as its number).
+template <class E>
+std::string name(E value) {
+  return std::string(to_string(value));
+}
 template <class T>
 json or_null(const std::optional<T>& value) {
   return value ? json(*value) : json(nullptr);
@@ -28,7 +33,7 @@ json to_json(const PaymentResult& r) {
   return json{{"payment_id", r.payment_id},
               {"status", std::string(to_string(r.status))},
               {"discounted", r.discounted},
-              {"reason", or_null(r.reason)},
+              {"reason", r.reason ? json(std::string(to_string(*r.reason))) : json(nullptr)},
               {"amount", r.amount.str()},
               {"discount", r.discount.str()},
               {"payer_discount", r.payer_discount.str()},
@@ -62,7 +67,7 @@ json reversal(const std::string& payment_id, const ReversalResult& r) {
 json to_json(const CampaignSummary& s) {
   return json{{"id", s.id},
               {"name", s.name},
-              {"status", s.status},
+              {"status", name(s.status)},
               {"first_day", s.first_day},
               {"last_day", s.last_day},
               {"merchant_count", s.merchants},
@@ -84,22 +89,26 @@ json to_json(const CampaignView& view) {
   out["params"] = p;
   json events = json::array();
   for (const auto& e : view.events) {
-    events.push_back(json{{"at_utc", e.at_utc}, {"actor", e.actor}, {"action", e.action}, {"from", e.from_status},
-                          {"to", e.to_status}, {"reason", e.reason ? json(*e.reason) : json(nullptr)}});
+    // "from" is "" for create, as the stored event has no status before it.
+    events.push_back(json{{"at_utc", e.at_utc},
+                          {"actor", e.actor},
+                          {"action", name(e.action)},
+                          {"from", e.from_status ? name(*e.from_status) : std::string()},
+                          {"to", name(e.to_status)},
+                          {"reason", e.reason ? json(*e.reason) : json(nullptr)}});
   }
   out["events"] = events;
   return out;
 }
 
-Table outlet_table(const std::vector<OutletRow>& rows, const std::string& level) {
+Table outlet_table(const std::vector<OutletRow>& rows) {
   Table t{{"level", "branch", "sub_branch", "outlet", "payments", "amount", "wechat", "alipay", "bank_app",
            "bank_app_amount", "bank_app_share", "discounted", "subsidy", "payer_part", "merchant_part", "reversed",
            "reversed_subsidy", "net_subsidy"},
           {false, false, false, false, true, true, true, true, true, true, true, true, true, true, true, true, true, true},
           {}};
   for (const auto& r : rows) {
-    if (level != "all" && r.level != level) continue;
-    t.rows.push_back({r.level, r.branch, r.sub_branch, r.outlet, text(r.total.payments), money(r.total.amount_fen),
+    t.rows.push_back({name(r.level), r.branch, r.sub_branch, r.outlet, text(r.total.payments), money(r.total.amount_fen),
                       text(r.wechat.payments), text(r.alipay.payments), text(r.bank_app.payments),
                       money(r.bank_app.amount_fen), share_percent(r.bank_app.payments, r.total.payments),
                       text(r.discounted), money(r.subsidy_fen), money(r.payer_part_fen), money(r.merchant_part_fen),
@@ -113,7 +122,7 @@ Table budget_table(const std::vector<BudgetRow>& budgets) {
           {true, false, false, true, true, true, true},
           {}};
   for (const auto& r : budgets) {
-    b.rows.push_back({text(r.campaign_id), r.name, r.status, money(r.total_fen), money(r.reserved_fen),
+    b.rows.push_back({text(r.campaign_id), r.name, name(r.status), money(r.total_fen), money(r.reserved_fen),
                       money(r.spent_fen), money(r.left_fen)});
   }
   return b;
@@ -171,7 +180,7 @@ json to_json(const AuditReport& report) {
 }
 
 json to_json(const OutletReport& report) {
-  return outlet_report(report.from, report.to, outlet_table(report.rows, report.level), budget_table(report.budgets));
+  return outlet_report(report.from, report.to, outlet_table(report.rows), budget_table(report.budgets));
 }
 
 json to_json(const CampaignReport& report) { return objects(campaign_report_table(report.rows)); }
@@ -209,7 +218,7 @@ json to_json(const SimulationResult& r) {
 }
 
 json to_json(const ReportError& error) {
-  json out{{"error", std::string(to_string(error.code))}, {"message", error.detail}, {"report", error.report}};
+  json out{{"error", name(error.code)}, {"field", error.field}, {"message", error.message}, {"report", error.report}};
   if (error.code == ReportRefusal::report_too_large) out["rows_max"] = error.rows_max;
   return out;
 }

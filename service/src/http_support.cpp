@@ -85,7 +85,7 @@ int status_of(promo::Reject code) {
 }  // namespace
 
 void answer_rejection(httplib::Response& res, const promo::Rejection& r) {
-  answer_error(res, status_of(r.code), std::string(promo::to_string(r.code)), r.detail);
+  answer_error(res, status_of(r.code), std::string(promo::to_string(r.code)), r.message, r.field);
 }
 
 // A database failure while reading: 503 when the database cannot be reached (try again), 500 else.

@@ -124,7 +124,7 @@ Expected<promo::PaymentRequest, BadRequest> parse_payment_body(std::string_view 
   }
   req.channel = *ch;
   auto money = ledger::Money::parse(amount);
-  if (!money) return unexpected(bad("invalid_field", "amount", fmt::format("amount: {}", money.error())));
+  if (!money) return unexpected(bad("invalid_field", "amount", fmt::format("amount: {}", money.error().message)));
   if (!money->is_positive()) return unexpected(bad("invalid_field", "amount", fmt::format("amount {} must be > 0", amount)));
   req.amount = *money;
   if (!ledger::has_utc_offset(paid_at)) {
@@ -133,7 +133,7 @@ Expected<promo::PaymentRequest, BadRequest> parse_payment_body(std::string_view 
                                       excerpt(paid_at))));
   }
   auto ts = ledger::parse_timestamp(paid_at);
-  if (!ts) return unexpected(bad("invalid_field", "paid_at", fmt::format("paid_at: {}", ts.error())));
+  if (!ts) return unexpected(bad("invalid_field", "paid_at", fmt::format("paid_at: {}", ts.error().message)));
   req.paid_at = *ts;
   return req;
 }
@@ -151,7 +151,7 @@ Expected<std::optional<date::year_month_day>, BadRequest> parse_reversal_body(st
   if (it == doc->end() || it->is_null()) return std::optional<date::year_month_day>{};
   if (!it->is_string()) return unexpected(bad("invalid_field", "business_day", "business_day must be a string YYYY-MM-DD"));
   auto day = ledger::parse_day(it->get<std::string>());
-  if (!day) return unexpected(bad("invalid_field", "business_day", fmt::format("business_day: {}", day.error())));
+  if (!day) return unexpected(bad("invalid_field", "business_day", fmt::format("business_day: {}", day.error().message)));
   return std::optional<date::year_month_day>{*day};
 }
 

@@ -100,8 +100,15 @@ std::optional<std::pair<date::year_month_day, date::year_month_day>> day_range(c
                                                                                httplib::Response& res) {
   auto range = ledger::parse_day_range(from, to);
   if (range) return *range;
-  answer_error(res, 400, "invalid_field", range.error(), range.error().rfind("to", 0) == 0 ? "to" : "from");
+  answer_error(res, 400, "invalid_field", range.error().message, range.error().field);
   return std::nullopt;
+}
+
+// A report the library refused: 404 for an unknown campaign or outlet, 422 else (report_too_large: its
+// words and field say how to narrow the request).
+void answer_report_error(httplib::Response& res, const promo::ReportError& e) {
+  const bool unknown = e.code == promo::ReportRefusal::unknown_campaign || e.code == promo::ReportRefusal::unknown_outlet;
+  answer_error(res, unknown ? 404 : 422, std::string(promo::to_string(e.code)), e.message, e.field);
 }
 
 }  // namespace
@@ -128,7 +135,7 @@ void Service::reverse_payment(const httplib::Request& req, httplib::Response& re
   });
 }
 
-void Service::steer_campaign(const httplib::Request& req, httplib::Response& res, const std::string& action) {
+void Service::steer_campaign(const httplib::Request& req, httplib::Response& res, promo::CampaignAction action) {
   const auto id = path_campaign_id(req, res);
   if (!id) return;
   auto reason = parse_reason_body(req.body);
@@ -139,7 +146,7 @@ void Service::steer_campaign(const httplib::Request& req, httplib::Response& res
     // The reason is kept with the event (promo.campaign_event.reason, migration 0012).
     auto status = campaigns.transition(*id, action, "api:" + t_notes.token_name, *reason);
     if (!status) return answer_rejection(res, status.error());
-    json out{{"id", *id}, {"status", *status}};
+    json out{{"id", *id}, {"status", promo::to_string(*status)}};
     if (!reason->empty()) out["reason"] = *reason;
     answer(res, 200, out);
   });
@@ -147,27 +154,15 @@ void Service::steer_campaign(const httplib::Request& req, httplib::Response& res
 
 namespace {
 
-// The parameters of a campaign document (examples/pilot-campaign.json), "colour" for an unknown one.
-// The library's messages name the parameter first ("max_discount: amount \"10.001\" has more than two
-// decimals", "band_low (950 fen) must be <= band_high (900 fen)"): its leading word is the field,
-// which is how the console puts each error next to its input. A message about an unknown key
-// ("colour: is not a campaign parameter") names that key.
-std::string field_of(const std::string& message) {
-  std::size_t end = 0;
-  while (end < message.size() && end <= 32 && ((message[end] >= 'a' && message[end] <= 'z') || message[end] == '_')) ++end;
-  if (end == 0 || end > 32 || end == message.size()) return "";
-  if (message[end] == ':') return message.substr(0, end);
-  if (message[end] == ' ' && message.compare(end, 2, " (") == 0) return message.substr(0, end);
-  return "";
-}
-
-// {"error", "message", "field" (the first's), "errors": [{"field", "message"}]}.
+// {"error", "message", "field" (the first's), "errors": [{"field", "message"}]}. Each problem carries
+// the campaign document's key it concerns (promo::parse_campaign, promo::validate), which is how the
+// console puts each error next to its input.
 void answer_campaign_errors(httplib::Response& res, int status, const std::string& error, const std::string& summary,
-                            const std::vector<std::string>& messages) {
+                            const std::vector<promo::Rejection>& problems) {
   json errors = json::array();
-  for (const auto& m : messages) errors.push_back(json{{"field", field_of(m)}, {"message", m}});
+  for (const auto& p : problems) errors.push_back(json{{"field", p.field}, {"message", p.message}});
   json body{{"error", error}, {"message", summary}, {"errors", errors}};
-  if (!messages.empty() && !field_of(messages.front()).empty()) body["field"] = field_of(messages.front());
+  if (!problems.empty() && !problems.front().field.empty()) body["field"] = problems.front().field;
   t_notes.error = error;
   answer(res, status, body);
 }
@@ -200,8 +195,8 @@ void Service::create_campaign(const httplib::Request& req, httplib::Response& re
     // The organisation refuses it (no such branch or merchant, a merchant outside the branch): 422,
     // with the field the library's message names.
     if (!id) {
-      return answer_campaign_errors(res, 422, std::string(promo::to_string(id.error().code)), id.error().detail,
-                                    {id.error().detail});
+      return answer_campaign_errors(res, 422, std::string(promo::to_string(id.error().code)), id.error().message,
+                                    {id.error()});
     }
     answer(res, 201, json{{"id", *id}, {"status", "draft"}, {"created_by", "api:" + t_notes.token_name}});
   });
@@ -218,7 +213,7 @@ void Service::approve_campaign(const httplib::Request& req, httplib::Response& r
     const std::string approver = "api:" + t_notes.token_name;
     auto status = promo::Campaigns(read_db_).approve(*id, approver);
     if (!status) return answer_rejection(res, status.error());
-    answer(res, 200, json{{"id", *id}, {"status", *status}, {"approved_by", approver}});
+    answer(res, 200, json{{"id", *id}, {"status", promo::to_string(*status)}, {"approved_by", approver}});
   });
 }
 
@@ -234,7 +229,9 @@ void Service::campaign_days(const httplib::Request& req, httplib::Response& res)
     if (!range) return;
     json days = json::array();
     ledger::WideFen cumulative = 0;
-    for (const auto& d : promo::campaign_days(read_db_, *id, range->first, range->second)) {
+    const auto figures = promo::campaign_days(read_db_, *id, range->first, range->second);
+    if (!figures) return answer_report_error(res, figures.error());
+    for (const auto& d : *figures) {
       cumulative += d.subsidy_fen;
       days.push_back(json{{"business_day", d.business_day}, {"cards_dealt", d.cards_dealt}, {"cards_used", d.cards_used},
                           {"used_in_band", d.used_in_band}, {"subsidy", ledger::format_fen(d.subsidy_fen)},
@@ -304,16 +301,17 @@ void Service::outlet_report(const httplib::Request& req, httplib::Response& res)
   }
   const auto range = day_range(req.get_param_value("from"), req.get_param_value("to"), res);
   if (!range) return;
-  const std::string level = req.has_param("level") ? req.get_param_value("level") : "all";
-  if (level != "all" && level != "outlet" && level != "sub_branch" && level != "branch") {
-    return answer_error(res, 400, "invalid_field", "level is outlet, sub_branch, branch or all", "level");
-  }
+  const auto level = promo::outlet_level_from_string(req.has_param("level") ? req.get_param_value("level") : "all");
+  if (!level) return answer_error(res, 400, "invalid_field", "level is outlet, sub_branch, branch or all", "level");
   const std::string format = req.has_param("format") ? req.get_param_value("format") : "json";
   if (format != "json" && format != "csv") return answer_error(res, 400, "invalid_field", "format is json or csv", "format");
   reading(res, [&] {
-    const auto rows = promo::outlet_report(read_db_, range->first, range->second);
-    const std::string from = ledger::format_day(range->first), to = ledger::format_day(range->second);
-    const auto table = promo::views::outlet_table(rows, level);
+    // The level is applied in SQL (report_outlets), so a coarser level narrows a report_too_large.
+    const auto report = promo::report_outlets(read_db_, range->first, range->second, *level);
+    if (!report) return answer_report_error(res, report.error());
+    const std::string& from = report->from;
+    const std::string& to = report->to;
+    const auto table = promo::views::outlet_table(report->rows);
     if (format == "csv") {
       // The same table as the JSON, for a spreadsheet; the file name carries the range.
       res.status = 200;
@@ -321,8 +319,7 @@ void Service::outlet_report(const httplib::Request& req, httplib::Response& res)
       res.set_content(csv_of(table), "text/csv; charset=utf-8");
       return;
     }
-    const auto budgets = promo::budget_report(read_db_);
-    answer(res, 200, promo::views::outlet_report(from, to, table, promo::views::budget_table(budgets)));
+    answer(res, 200, promo::views::to_json(*report));
   });
 }
 
@@ -335,7 +332,9 @@ void Service::subsidy_days(const httplib::Request& req, httplib::Response& res) 
   reading(res, [&] {
     json days = json::array();
     ledger::WideFen total = 0;
-    for (const auto& d : promo::subsidy_by_day(read_db_, range->first, range->second)) {
+    const auto figures = promo::subsidy_by_day(read_db_, range->first, range->second);
+    if (!figures) return answer_report_error(res, figures.error());
+    for (const auto& d : *figures) {
       total += d.subsidy_fen - d.reversed_subsidy_fen;
       days.push_back(json{{"business_day", d.business_day}, {"payments", d.payments},
                           {"bank_app", d.bank_app_payments}, {"bank_app_share", percent_of(d.bank_app_payments, d.payments)},
@@ -414,11 +413,11 @@ std::vector<Route> Service::routes(Service* self) {
       {"POST", "/v1/campaigns/{campaign_id}/approve", operator_,
        [self](const auto& req, auto& res) { self->approve_campaign(req, res); }},
       {"POST", "/v1/campaigns/{campaign_id}/pause", operator_,
-       [self](const auto& req, auto& res) { self->steer_campaign(req, res, "pause"); }},
+       [self](const auto& req, auto& res) { self->steer_campaign(req, res, promo::CampaignAction::pause); }},
       {"POST", "/v1/campaigns/{campaign_id}/resume", operator_,
-       [self](const auto& req, auto& res) { self->steer_campaign(req, res, "resume"); }},
+       [self](const auto& req, auto& res) { self->steer_campaign(req, res, promo::CampaignAction::resume); }},
       {"POST", "/v1/campaigns/{campaign_id}/end", operator_,
-       [self](const auto& req, auto& res) { self->steer_campaign(req, res, "end"); }},
+       [self](const auto& req, auto& res) { self->steer_campaign(req, res, promo::CampaignAction::end); }},
       {"GET", "/v1/reports/outlets", finance | auditor,
        [self](const auto& req, auto& res) { self->outlet_report(req, res); }},
       {"GET", "/v1/reports/outlets/daily", finance | auditor,
@@ -434,8 +433,9 @@ std::vector<Route> Service::routes(Service* self) {
            const std::string to = req.has_param("to") ? req.get_param_value("to") : view->summary.last_day;
            const auto range = day_range(from, to, res);
            if (!range) return;
-           const auto rows = promo::campaign_report(self->read_db_, *id, range->first, range->second);
-           answer(res, 200, promo::views::objects(promo::views::campaign_report_table(rows)));
+           const auto report = promo::report_campaign(self->read_db_, *id, range->first, range->second);
+           if (!report) return answer_report_error(res, report.error());
+           answer(res, 200, promo::views::to_json(*report));
          });
        }},
       {"GET", "/v1/reports/trial-balance", finance | auditor,

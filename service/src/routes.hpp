@@ -69,7 +69,7 @@ class Service {
   void post_payment(const httplib::Request& req, httplib::Response& res);
   void get_payment(const httplib::Request& req, httplib::Response& res);
   void reverse_payment(const httplib::Request& req, httplib::Response& res);
-  void steer_campaign(const httplib::Request& req, httplib::Response& res, const std::string& action);
+  void steer_campaign(const httplib::Request& req, httplib::Response& res, promo::CampaignAction action);
   void create_campaign(const httplib::Request& req, httplib::Response& res);
   void approve_campaign(const httplib::Request& req, httplib::Response& res);
   void campaign_days(const httplib::Request& req, httplib::Response& res);
@@ -78,16 +78,13 @@ class Service {
   void subsidy_days(const httplib::Request& req, httplib::Response& res);
   void healthz(httplib::Response& res);
   void metrics_text(httplib::Response& res);
-  // Runs a read; a database failure becomes 503 or 500, a report past its row limit 422
-  // report_too_large (its words say how to narrow the request).
+  // Runs a read; a database failure becomes 503 or 500.
   template <class F>
   void reading(httplib::Response& res, F&& read) {
     try {
       read();
     } catch (const ledger::DatabaseError& e) {
       answer_database_error(res, e);
-    } catch (const promo::ReportTooLarge& e) {
-      answer_error(res, 422, std::string(promo::to_string(e.error().code)), e.error().detail);
     }
   }
 

@@ -56,9 +56,9 @@ class PromoTest : public DbTest {
   std::int64_t approved_campaign(const promo::CampaignParams& params) {
     promo::Campaigns campaigns(db());
     auto id = campaigns.create(params, nlohmann::json{{"name", params.name}}, "alice");
-    EXPECT_TRUE(id.has_value()) << (id ? "" : id.error().detail);
+    EXPECT_TRUE(id.has_value()) << (id ? "" : id.error().message);
     auto approved = campaigns.approve(*id, "bob");
-    EXPECT_TRUE(approved.has_value()) << (approved ? "" : approved.error().detail);
+    EXPECT_TRUE(approved.has_value()) << (approved ? "" : approved.error().message);
     return *id;
   }
 

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "promoledger/ledger/expected.hpp"
+#include "promoledger/ledger/refusal.hpp"
 
 namespace promoledger::ledger {
 
@@ -23,16 +24,17 @@ date::year_month_day business_day_of(Timestamp at);
 std::chrono::microseconds local_time_of_day(Timestamp at);
 
 // "YYYY-MM-DD", strict: a real calendar date, four-digit year 2000..2199.
-Expected<date::year_month_day, std::string> parse_day(std::string_view text);
+Expected<date::year_month_day, ValueRefusal> parse_day(std::string_view text);
 std::string format_day(date::year_month_day day);
-// A range of business days for a report: both strict days, from <= to, at most ten years apart.
+// A range of business days for a report: both strict days, from <= to, at most ten years apart. The
+// refusal's field is "from" or "to" (a reversed or too long range: "from").
 inline constexpr int day_range_days_max = 3660;
-Expected<std::pair<date::year_month_day, date::year_month_day>, std::string> parse_day_range(std::string_view from,
+Expected<std::pair<date::year_month_day, date::year_month_day>, ValueRefusal> parse_day_range(std::string_view from,
                                                                                               std::string_view to);
 
 // Accepts "YYYY-MM-DDTHH:MM:SS[.ffffff]" followed by "Z" or "+HH:MM"/"-HH:MM", or without an offset
 // (then it is local Asia/Shanghai time). A space may replace the 'T'.
-Expected<Timestamp, std::string> parse_timestamp(std::string_view text);
+Expected<Timestamp, ValueRefusal> parse_timestamp(std::string_view text);
 // Whether a timestamp text carries its offset (Z or +HH:MM / -HH:MM after the seconds).
 bool has_utc_offset(std::string_view text);
 // "YYYY-MM-DD HH:MM:SS.ffffff+00" (UTC), the form PostgreSQL reads as timestamptz.

@@ -32,6 +32,7 @@
 #include "promoledger/ledger/database.hpp"
 #include "promoledger/ledger/expected.hpp"
 #include "promoledger/ledger/money.hpp"
+#include "promoledger/ledger/refusal.hpp"
 
 namespace promoledger::ledger {
 
@@ -65,10 +66,10 @@ enum class Reject {
 std::string_view to_string(Reject);
 std::optional<Reject> reject_from_string(std::string_view);
 
-struct Rejection {
-  Reject code;
-  std::string detail;  // says what and where, e.g. "debits 105.00 <> credits 104.99"
-};
+// A refused posting or read: the code, the input at fault ("lines", "external_ref", "business_day",
+// "account_code", "entry_id"; empty when no single one is, e.g. insufficient_funds) and words that say
+// what and where, e.g. "debits 105.00 <> credits 104.99" (ledger/refusal.hpp).
+using Rejection = Refusal<Reject>;
 
 struct Line {
   std::string account_code;
@@ -125,6 +126,12 @@ struct AccountSpec {
   AccountType type;
   std::optional<Money> min_balance;  // limit on the normal-side balance; nullopt = unlimited
 };
+
+// The balance on an account's normal side: debits - credits for a debit-normal account (assets,
+// expenses), credits - debits for the others. The one C++ definition of the formula; the database's is
+// ledger.normal_balance (sql/functions/ledger.sql), and TermsAgreeTest (tests/terms_agree_test.cpp)
+// holds the two to the same answers.
+WideFen normal_balance(Side normal_side, const WideFen& debits_fen, const WideFen& credits_fen);
 
 struct AccountBalance {
   std::int64_t account_id;
@@ -201,7 +208,7 @@ class Ledger {
 // roll it back. Ledger::post is this in a transaction of its own.
 Expected<PostResult, Rejection> post_in(soci::session& session, const Entry& entry);
 
-// Maps what a posting function returned (status text, detail) to a typed result. Exposed for promo/.
+// Maps what a posting function returned (status text, its words) to a typed result. Exposed for promo/.
 Expected<PostResult, Rejection> post_result_from(const std::string& status, std::optional<std::int64_t> entry_id,
                                                  const std::string& detail);
 // Maps a DatabaseError raised by a posting function to a rejection, when it is one (PL001, 23505 on

@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include "promoledger/ledger/expected.hpp"
+#include "promoledger/ledger/refusal.hpp"
 
 namespace promoledger::ledger {
 
@@ -34,14 +35,15 @@ class Money {
   constexpr Money() = default;
   // REQUIRES: |fen| <= fen_abs_max.
   static Money from_fen(std::int64_t fen);
-  // Checked: an error instead of an assertion for values that come from outside.
-  static Expected<Money, std::string> from_fen_checked(std::int64_t fen);
+  // Checked: a refusal (out_of_range) instead of an assertion for values that come from outside.
+  static Expected<Money, ValueRefusal> from_fen_checked(std::int64_t fen);
 
   // Strict parsing of a decimal amount in CNY: digits, an optional '.' followed by one or two digits,
   // an optional leading '-' for a non-zero amount. Accepted: "95.00", "95", "0.5", "-3.05".
-  // Rejected with a message that says why: "", "abc", "1e3", "-0", "+5", "1.234", "1.", ".5",
+  // Refused (malformed, or out_of_range above fen_abs_max) with a message that says why; the field is
+  // left to the caller (about()): "", "abc", "1e3", "-0", "+5", "1.234", "1.", ".5",
   // "1,000", " 5", "１０" (full-width digits), anything above fen_abs_max.
-  static Expected<Money, std::string> parse(std::string_view text);
+  static Expected<Money, ValueRefusal> parse(std::string_view text);
 
   constexpr std::int64_t fen() const { return fen_; }
   constexpr bool is_positive() const { return fen_ > 0; }
@@ -50,9 +52,9 @@ class Money {
   // "95.00", "-3.05", "0.00".
   std::string str() const;
 
-  // Checked arithmetic: an error when the result leaves [-fen_abs_max, fen_abs_max]; never wraps.
-  Expected<Money, std::string> plus(Money other) const;
-  Expected<Money, std::string> minus(Money other) const;
+  // Checked arithmetic: out_of_range when the result leaves [-fen_abs_max, fen_abs_max]; never wraps.
+  Expected<Money, ValueRefusal> plus(Money other) const;
+  Expected<Money, ValueRefusal> minus(Money other) const;
 
   friend constexpr auto operator<=>(Money, Money) = default;
 
@@ -65,6 +67,6 @@ class Money {
 std::string format_fen(const WideFen& fen);
 std::string format_fen(std::int64_t fen);
 // Parses an integer count of fen as PostgreSQL prints it (numeric sums arrive as text, never as double).
-Expected<WideFen, std::string> parse_wide_fen(std::string_view digits);
+Expected<WideFen, ValueRefusal> parse_wide_fen(std::string_view digits);
 
 }  // namespace promoledger::ledger

@@ -21,6 +21,7 @@
 #include "promoledger/ledger/database.hpp"
 #include "promoledger/ledger/expected.hpp"
 #include "promoledger/ledger/money.hpp"
+#include "promoledger/ledger/refusal.hpp"
 
 namespace promoledger::ledger {
 
@@ -46,10 +47,23 @@ struct OrgImportReport {
   std::size_t openings_existing = 0;  // replays, or payers opened by an earlier import
 };
 
-struct OrgImportError {
-  std::string code;      // stable: invalid_record, invalid_input, exists_with_different_content, a ledger Reject
-  std::size_t line = 0;  // the record's line; 0 when no single record is at fault
-  std::string detail;
+// Why an import was refused (stable names: JSON and exit messages carry them).
+enum class OrgImportReject {
+  invalid_input,                  // the input as a whole: too many records, no opening day, a database constraint
+  invalid_record,                 // one record: an empty code or name, a missing parent, an opening balance <= 0
+  exists_with_different_content,  // a payer was opened earlier with another amount
+  business_day_closed,            // the opening deposits' day is closed
+  business_day_in_future,         // ... or after the bank's date (ledger.posting_policy)
+  opening_refused,                // the ledger refused an opening deposit otherwise (the message says why)
+};
+std::string_view to_string(OrgImportReject);
+
+// The refusal (ledger/refusal.hpp: code, field, message; the field is the record's column, e.g.
+// "parent", or empty) and the record's line, 0 when no single record is at fault.
+struct OrgImportError : Refusal<OrgImportReject> {
+  OrgImportError(OrgImportReject code_, std::size_t line_, std::string field_, std::string message_)
+      : Refusal(code_, std::move(field_), std::move(message_)), line(line_) {}
+  std::size_t line = 0;
 };
 
 inline constexpr std::size_t org_records_max = 1'000'000;

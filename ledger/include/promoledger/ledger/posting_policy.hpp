@@ -15,6 +15,8 @@
 
 #include "promoledger/ledger/database.hpp"
 #include "promoledger/ledger/expected.hpp"
+#include "promoledger/ledger/reason.hpp"
+#include "promoledger/ledger/refusal.hpp"
 
 namespace promoledger::ledger {
 
@@ -29,7 +31,6 @@ struct PostingPolicy {
 // future days. The database CHECK says the same.
 inline constexpr std::chrono::seconds future_tolerance_max{400LL * 24 * 3600};
 inline constexpr std::chrono::seconds future_tolerance_default{5 * 60};
-inline constexpr std::size_t policy_reason_length_max = 500;
 
 // The policy in force.
 PostingPolicy posting_policy(Database& database);
@@ -37,13 +38,15 @@ PostingPolicy posting_policy(Database& database);
 inline constexpr std::size_t policy_history_rows_max = 10'000;
 std::vector<PostingPolicy> posting_policy_history(Database& database);
 
-// Sets the tolerance; refused (with words) outside 0..future_tolerance_max or without a reason.
+// Sets the tolerance; refused (out_of_range, field future_tolerance or reason) outside
+// 0..future_tolerance_max or without a reason.
 // Only the owner role may write the table: another role gets DatabaseError (42501).
-Expected<PostingPolicy, std::string> set_future_tolerance(Database& database, std::chrono::seconds tolerance,
+Expected<PostingPolicy, ValueRefusal> set_future_tolerance(Database& database, std::chrono::seconds tolerance,
                                                           const std::string& reason);
 
-// "90s", "5m", "2h", "30d" (a whole number and one unit) as seconds; words on failure.
-Expected<std::chrono::seconds, std::string> parse_tolerance(const std::string& text);
+// "90s", "5m", "2h", "30d" (a whole number and one unit) as seconds; malformed or out_of_range (the
+// field is the caller's to name).
+Expected<std::chrono::seconds, ValueRefusal> parse_tolerance(const std::string& text);
 // The shortest of those forms that is exact: 300 s -> "5m".
 std::string format_tolerance(std::chrono::seconds tolerance);
 

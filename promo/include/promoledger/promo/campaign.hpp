@@ -20,6 +20,7 @@
 #include "promoledger/ledger/database.hpp"
 #include "promoledger/ledger/expected.hpp"
 #include "promoledger/ledger/money.hpp"
+#include "promoledger/ledger/reason.hpp"
 #include "promoledger/promo/deck.hpp"
 #include "promoledger/promo/rejection.hpp"
 #include "promoledger/promo/terms.hpp"
@@ -59,19 +60,21 @@ struct CampaignParams {
   DeckParams deck_params() const;
 };
 
-// Reads a campaign document (see examples/pilot-campaign.json). Every problem found is listed, each
-// naming the JSON field: "max_discount: amount \"10.001\" has more than two decimals".
-Expected<CampaignParams, std::vector<std::string>> parse_campaign(const nlohmann::json& document);
+// Reads a campaign document (see examples/pilot-campaign.json). Every problem found is listed, each an
+// invalid_parameters refusal whose field is the document's key ("max_discount") and whose message
+// starts with it: "max_discount: amount \"10.001\" has more than two decimals". The field is empty
+// only when the document is not a JSON object.
+Expected<CampaignParams, std::vector<Rejection>> parse_campaign(const nlohmann::json& document);
 
 // Consistency and feasibility: band within [min, max], a share the cap can meet, a payer share that
 // can never reach the minimum payment, a budget that covers one merchant's worst day, dates in order…
-// Empty = valid. Each message names the parameter.
-std::vector<std::string> validate(const CampaignParams& params);
+// Empty = valid. Each problem is invalid_parameters with the key of the parameter at fault as its field.
+std::vector<Rejection> validate(const CampaignParams& params);
 
 struct CampaignSummary {
   std::int64_t id;
   std::string name;
-  std::string status;
+  CampaignStatus status = CampaignStatus::draft;
   std::string first_day;
   std::string last_day;
   std::int64_t merchants;
@@ -85,9 +88,9 @@ struct CampaignSummary {
 struct CampaignEvent {
   std::string at_utc;
   std::string actor;
-  std::string action;
-  std::string from_status;
-  std::string to_status;
+  CampaignAction action = CampaignAction::create;
+  std::optional<CampaignStatus> from_status;  // none for create
+  CampaignStatus to_status = CampaignStatus::draft;
   std::optional<std::string> reason;  // why, for pause, resume and end (migration 0012)
 };
 
@@ -107,14 +110,14 @@ class Campaigns {
   Expected<std::int64_t, Rejection> create(const CampaignParams& params, const nlohmann::json& document,
                                            const std::string& created_by);
   // Maker-checker: the approver must differ from the creator. A merchant may be in only one
-  // approved campaign on any day.
-  Expected<std::string, Rejection> approve(std::int64_t id, const std::string& approver);
-  // action: "pause" (approved or active -> paused), "resume" (paused -> active),
-  // "end" (approved, active or paused -> ended).
-  // `reason` (empty: none given; at most event_reason_length_max bytes) is kept with the event.
-  Expected<std::string, Rejection> transition(std::int64_t id, const std::string& action, const std::string& actor,
-                                              const std::string& reason = "");
-  static constexpr std::size_t event_reason_length_max = 500;
+  // approved campaign on any day. The new status (approved).
+  Expected<CampaignStatus, Rejection> approve(std::int64_t id, const std::string& approver);
+  // pause (approved or active -> paused), resume (paused -> active), end (approved, active or paused ->
+  // ended); create and approve are refused here (invalid_transition): they have their own calls.
+  // `reason` (empty: none given; else ledger::reason_fits) is kept with the event.
+  // The new status.
+  Expected<CampaignStatus, Rejection> transition(std::int64_t id, CampaignAction action, const std::string& actor,
+                                                 const std::string& reason = "");
 
   static constexpr std::size_t list_rows_max = 10'000;
   std::vector<CampaignSummary> list();

@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "promoledger/ledger/refusal.hpp"
+
 namespace promoledger::promo {
 
 inline constexpr std::int32_t deck_algorithm_version = 1;
@@ -44,8 +46,9 @@ struct DeckParams {
   DeckOrder order = DeckOrder::stratified;
 };
 
-// Every problem, each naming its parameter. Empty = the deck can be dealt.
-std::vector<std::string> validate(const DeckParams& params);
+// Every problem (out_of_range), each with the campaign document's name of its parameter as the field
+// (min_discount, max_discount, band_low, band_high, band_share_bp, daily_cap). Empty = the deck can be dealt.
+std::vector<ledger::ValueRefusal> validate(const DeckParams& params);
 // ceil(band_share_bp * cards_per_day / 10000), in integer arithmetic.
 std::int32_t band_cards(const DeckParams& params);
 // Stratified group size g = 10000 / gcd(share, 10000) and out-of-band cards per complete group.

@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,7 +16,10 @@
 #include "promoledger/ledger/database.hpp"
 #include "promoledger/ledger/expected.hpp"
 #include "promoledger/ledger/money.hpp"
+#include "promoledger/ledger/organisation.hpp"
+#include "promoledger/ledger/refusal.hpp"
 #include "promoledger/promo/audit_checks.hpp"
+#include "promoledger/promo/terms.hpp"
 
 namespace promoledger::promo {
 
@@ -28,7 +30,7 @@ struct ChannelFigures {
 
 // One row per outlet, then a subtotal per sub-branch and a total per branch.
 struct OutletRow {
-  std::string level;  // "outlet", "sub_branch" or "branch"
+  ledger::OrgKind level = ledger::OrgKind::outlet;  // outlet, sub_branch or branch
   std::string branch;
   std::string sub_branch;  // empty on a branch row
   std::string outlet;      // empty on sub-branch and branch rows
@@ -44,18 +46,12 @@ struct OutletRow {
 // The bank-app share of payments by count, the campaign's KPI: "2.15%" (half up, integer arithmetic).
 std::string share_percent(std::int64_t part, std::int64_t whole);
 
-// Every level, every outlet. Throws ReportTooLarge beyond report_rows_max rows (see report_outlets).
-std::vector<OutletRow> outlet_report(ledger::Database& db, date::year_month_day from, date::year_month_day to);
-
 struct BudgetRow {
   std::int64_t campaign_id;
   std::string name;
-  std::string status;
+  CampaignStatus status = CampaignStatus::draft;
   ledger::WideFen total_fen = 0, reserved_fen = 0, spent_fen = 0, left_fen = 0;
 };
-// Throws ReportTooLarge beyond report_rows_max campaigns.
-std::vector<BudgetRow> budget_report(ledger::Database& db);
-
 // Per merchant and day of a campaign: cards dealt / used / expired, subsidy, band share of used cards.
 struct CampaignDayRow {
   std::string business_day;
@@ -68,10 +64,6 @@ struct CampaignDayRow {
   ledger::WideFen subsidy_fen = 0;
   std::int64_t used_in_band = 0;
 };
-// Empty for an unknown campaign. Throws ReportTooLarge beyond report_rows_max rows (see report_campaign).
-std::vector<CampaignDayRow> campaign_report(ledger::Database& db, std::int64_t campaign_id, date::year_month_day from,
-                                            date::year_month_day to);
-
 // ---------------------------------------------------------------------------------------------------
 // The row limit. Every report holds at most `rows_max` rows (default report_rows_max): its query asks
 // the database for one row more, and a result that has more is refused as a whole with
@@ -82,44 +74,41 @@ std::vector<CampaignDayRow> campaign_report(ledger::Database& db, std::int64_t c
 inline constexpr std::size_t report_rows_max = 100'000;
 static_assert(report_rows_max >= 1000, "a month of one branch must fit in one report");
 
-// Stable names (to_string gives the enumerator's name; JSON and exit messages carry it).
+// Stable names (to_string; JSON and exit messages carry them).
 enum class ReportRefusal {
   unknown_campaign,
   unknown_outlet,
   bad_range,         // the day range after defaults: from after to, or longer than ten years
-  report_too_large,  // more than rows_max rows: narrow the request (detail says how)
+  report_too_large,  // more than rows_max rows: narrow the request (the message says how)
 };
 std::string_view to_string(ReportRefusal);
 
-struct ReportError {
-  ReportRefusal code;
+// The refusal (ledger/refusal.hpp: code; field: the parameter to change, "level" or "from" for
+// report_too_large, "campaign_id", "outlet", "from"/"to" for a bad range; message: what, the limit, how
+// to narrow it), plus which report it was and the limit that was reached.
+struct ReportError : ledger::Refusal<ReportRefusal> {
+  ReportError(ReportRefusal code_, std::string report_, std::size_t rows_max_, std::string field_, std::string message_)
+      : Refusal(code_, std::move(field_), std::move(message_)), report(std::move(report_)), rows_max(rows_max_) {}
   std::string report;        // which report: "report outlets", "report campaign 7", "audit subsidies O1"
   std::size_t rows_max = 0;  // the limit that was reached (report_too_large only, else 0)
-  std::string detail;        // words for a person: what, the limit, how to narrow it
 };
 
-// Thrown by the older vector-returning functions below (outlet_report, budget_report, campaign_report),
-// which cannot return a ReportError; report_outlets, report_campaign and audit_subsidies return it.
-class ReportTooLarge : public std::runtime_error {
- public:
-  explicit ReportTooLarge(ReportError error) : std::runtime_error(error.detail), error_(std::move(error)) {}
-  const ReportError& error() const { return error_; }
-
- private:
-  ReportError error_;
-};
+// The rows `report outlets` holds: every level (outlets with their sub-branch and branch totals), or one.
+enum class OutletLevel { all, outlet, sub_branch, branch };
+std::string_view to_string(OutletLevel);
+std::optional<OutletLevel> outlet_level_from_string(std::string_view);
 
 // `report outlets` (GET /v1/reports/outlets): the rows at `level` and every campaign's budget.
 struct OutletReport {
   std::string from, to;  // YYYY-MM-DD, as asked
-  std::string level;     // outlet | sub_branch | branch | all
+  OutletLevel level = OutletLevel::all;
   std::vector<OutletRow> rows;
   std::vector<BudgetRow> budgets;
 };
-// REQUIRES: level is one of outlet, sub_branch, branch, all; rows_max >= 1.
+// REQUIRES: rows_max >= 1.
 // The level is applied in SQL, so a coarser level is the way to narrow a report of too many outlets.
 Expected<OutletReport, ReportError> report_outlets(ledger::Database& db, date::year_month_day from,
-                                                   date::year_month_day to, const std::string& level = "all",
+                                                   date::year_month_day to, OutletLevel level = OutletLevel::all,
                                                    std::size_t rows_max = report_rows_max);
 
 // `report campaign ID [--from] [--to]`: a missing day defaults to the campaign's first (last) day.

@@ -15,7 +15,9 @@
 #include <date/date.h>
 
 #include "promoledger/ledger/database.hpp"
+#include "promoledger/ledger/expected.hpp"
 #include "promoledger/ledger/money.hpp"
+#include "promoledger/promo/finance.hpp"
 
 namespace promoledger::promo {
 
@@ -28,9 +30,9 @@ struct CampaignDay {
   ledger::WideFen subsidy_fen = 0;
 };
 // In day order; days without a deck are left out. REQUIRES: from <= to (parse_day_range).
-// Throws ReportTooLarge when campaign_report does.
-std::vector<CampaignDay> campaign_days(ledger::Database& db, std::int64_t campaign_id, date::year_month_day from,
-                                       date::year_month_day to);
+// Refused as report_campaign refuses (unknown_campaign, report_too_large).
+Expected<std::vector<CampaignDay>, ReportError> campaign_days(ledger::Database& db, std::int64_t campaign_id,
+                                                               date::year_month_day from, date::year_month_day to);
 
 // The values of every card a campaign dealt, counted in bins of bin_width_fen (a bin holds
 // [from_fen, from_fen + bin_width_fen)); the band is the campaign's [band_low, band_high], and
@@ -62,7 +64,8 @@ struct SubsidyDay {
   ledger::WideFen reversed_subsidy_fen = 0;
 };
 // In day order; days without a payment are left out. REQUIRES: from <= to (parse_day_range).
-// Throws ReportTooLarge beyond report_rows_max days, like the finance reports.
-std::vector<SubsidyDay> subsidy_by_day(ledger::Database& db, date::year_month_day from, date::year_month_day to);
+// report_too_large beyond report_rows_max days, like the finance reports.
+Expected<std::vector<SubsidyDay>, ReportError> subsidy_by_day(ledger::Database& db, date::year_month_day from,
+                                                              date::year_month_day to);
 
 }  // namespace promoledger::promo

@@ -50,7 +50,7 @@ struct PaymentResult {
   std::string payment_id;
   std::int64_t entry_id;
   bool discounted;
-  std::optional<std::string> reason;  // why there was no discount (no_active_campaign, daily_cap_reached, ...)
+  std::optional<NoDiscountReason> reason;  // why there was no discount (promo/terms.hpp)
   Money amount;
   Money discount;
   Money payer_discount;   // the payer's share

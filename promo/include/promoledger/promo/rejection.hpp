@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "promoledger/ledger/refusal.hpp"
+
 namespace promoledger::promo {
 
 enum class Reject {
@@ -39,9 +41,14 @@ enum class Reject {
 std::string_view to_string(Reject);
 std::optional<Reject> reject_from_string(std::string_view);
 
-struct Rejection {
-  Reject code;
-  std::string detail;
-};
+// The refusal (ledger/refusal.hpp): the code, the input at fault ("merchants", "payment_id",
+// "amount", ...; empty when no single one is) and words that say what and where.
+using Rejection = ledger::Refusal<Reject>;
+
+// The field of a payment request (PaymentRequest, POST /v1/payments) that a refusal of a payment
+// concerns: payment_id, payer, merchant, channel, amount or paid_at (business_day for a reversal
+// dated ahead); empty when no one field is at fault (insufficient_funds). For refusals the database returns, which
+// carry a status and words but no field.
+std::string payment_field(Reject code);
 
 }  // namespace promoledger::promo

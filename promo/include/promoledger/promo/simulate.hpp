@@ -19,6 +19,7 @@
 #include "promoledger/ledger/database.hpp"
 #include "promoledger/ledger/expected.hpp"
 #include "promoledger/ledger/money.hpp"
+#include "promoledger/ledger/refusal.hpp"
 #include "promoledger/promo/payments.hpp"
 
 namespace promoledger::promo {
@@ -31,9 +32,9 @@ struct ChannelMix {
 };
 inline constexpr int channel_weight_max = 1000;
 
-// "wechat=90,alipay=8,bank_app=2"; a channel left out weighs 0. The error is words without the flag
-// name ("weight in \"x=y\" must be ...").
-Expected<ChannelMix, std::string> parse_channel_mix(std::string_view text);
+// "wechat=90,alipay=8,bank_app=2"; a channel left out weighs 0. Refused as malformed or out_of_range,
+// in words without the flag's name ("weight in \"x=y\" must be ..."; the caller names it, about()).
+Expected<ChannelMix, ledger::ValueRefusal> parse_channel_mix(std::string_view text);
 
 struct SimulationOptions {
   date::year_month_day day;         // the business day (Asia/Shanghai), required
@@ -58,10 +59,11 @@ struct SimulationResult {
   std::map<std::string, std::size_t> rejected;             // per rejection code
 };
 
-struct SimulationRefusal {
-  std::string code;  // "no_parties"
-  std::string message;
+enum class SimulationReject {
+  no_parties,  // no merchants or no payers to simulate with: import the organisation first
 };
+std::string_view to_string(SimulationReject);
+using SimulationRefusal = ledger::Refusal<SimulationReject>;
 
 // The day's payments in posting order (by time), without touching the database. Exposed for tests.
 // REQUIRES: merchants and payers are not empty; the mix weighs more than 0.

@@ -49,4 +49,13 @@ inline constexpr std::array<CampaignStatus, 5> campaign_statuses{CampaignStatus:
 std::string_view to_string(CampaignStatus);
 std::optional<CampaignStatus> campaign_status_from_string(std::string_view);
 
+// promo.campaign_event.action: what was done to a campaign (create and approve by their own calls; pause,
+// resume and end by Campaigns::transition). Stored as text; migration 0030 CHECKs the same list.
+enum class CampaignAction { create, approve, pause, resume, end };
+inline constexpr std::array<CampaignAction, 5> campaign_actions{CampaignAction::create, CampaignAction::approve,
+                                                                CampaignAction::pause, CampaignAction::resume,
+                                                                CampaignAction::end};
+std::string_view to_string(CampaignAction);
+std::optional<CampaignAction> campaign_action_from_string(std::string_view);
+
 }  // namespace promoledger::promo

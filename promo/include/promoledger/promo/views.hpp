@@ -38,8 +38,8 @@ nlohmann::json reversal(const std::string& payment_id, const ReversalResult& res
 nlohmann::json campaign_summary(const CampaignSummary& summary);
 nlohmann::json campaign(const CampaignView& view);
 
-// `report outlets`: the rows at `level` ("all" keeps every level), and the campaigns' budgets.
-Table outlet_table(const std::vector<OutletRow>& rows, const std::string& level);
+// `report outlets`: its rows (report_outlets has kept the level asked for), and the campaigns' budgets.
+Table outlet_table(const std::vector<OutletRow>& rows);
 Table budget_table(const std::vector<BudgetRow>& budgets);
 // `report outlets --json`: {"from", "to", "rows": outlet_table, "budgets": budget_table}.
 nlohmann::json outlet_report(const std::string& from, const std::string& to, const Table& outlets, const Table& budgets);
@@ -56,7 +56,7 @@ nlohmann::json to_json(const PaymentResult& result);
 nlohmann::json to_json(const StoredPayment& stored);
 nlohmann::json to_json(const CampaignSummary& summary);
 nlohmann::json to_json(const CampaignView& view);
-// {"from", "to", "rows": outlet_table(rows, level), "budgets": budget_table}: as outlet_report() above.
+// {"from", "to", "rows": outlet_table(rows), "budgets": budget_table}: as outlet_report() above.
 nlohmann::json to_json(const OutletReport& report);
 // An array: the rows of campaign_report_table, the "total" row last.
 nlohmann::json to_json(const CampaignReport& report);
@@ -67,7 +67,7 @@ nlohmann::json to_json(const AuditReport& report);
 // {"date", "seed", "payments", "posted", "exists", "by_channel", "discounted", "subsidy",
 //  "no_discount_reasons", "rejected"}.
 nlohmann::json to_json(const SimulationResult& result);
-// An error body: {"error": code, "message": detail, "report"} and, for report_too_large, "rows_max".
+// An error body: {"error": code, "field", "message", "report"} and, for report_too_large, "rows_max".
 nlohmann::json to_json(const ReportError& error);
 
 // The text and CSV tables of the commands (their JSON is to_json above).
