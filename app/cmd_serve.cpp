@@ -44,6 +44,9 @@ void serve_command(CLI::App& app, Context& ctx) {
   serve->add_option("--writers", options.writers, "group-commit writer threads")
       ->check(CLI::Range(std::size_t{1}, promo::GroupCommitOptions::writers_max))
       ->capture_default_str();
+  serve->add_option("--io-threads", options.io_threads, "threads reading and writing the connections")
+      ->check(CLI::Range(std::size_t{1}, service::ServiceOptions::io_threads_max))
+      ->capture_default_str();
   serve->add_option("--read-sessions", options.read_sessions, "database sessions for reads")
       ->check(CLI::Range(1, 32))
       ->capture_default_str();

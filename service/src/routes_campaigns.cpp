@@ -1,0 +1,177 @@
+// Campaigns: list, show, create (operator), approve (another operator), pause/resume/end, and the
+// console's figures of one campaign (subsidy per day, dealt card values).
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "promoledger/promo/campaign.hpp"
+#include "promoledger/promo/finance.hpp"
+#include "promoledger/promo/insights.hpp"
+#include "promoledger/promo/views.hpp"
+#include "promoledger/service/request_parsing.hpp"
+#include "routes.hpp"
+
+namespace promoledger::service::detail {
+
+using nlohmann::json;
+
+namespace {
+
+// The parameters of a campaign document (examples/pilot-campaign.json), "colour" for an unknown one.
+// The library's messages name the parameter first ("max_discount: amount \"10.001\" has more than two
+// decimals", "band_low (950 fen) must be <= band_high (900 fen)"): its leading word is the field,
+// which is how the console puts each error next to its input. A message about an unknown key
+// ("colour: is not a campaign parameter") names that key.
+std::string field_of(const std::string& message) {
+  std::size_t end = 0;
+  while (end < message.size() && end <= 32 && ((message[end] >= 'a' && message[end] <= 'z') || message[end] == '_')) ++end;
+  if (end == 0 || end > 32 || end == message.size()) return "";
+  if (message[end] == ':') return message.substr(0, end);
+  if (message[end] == ' ' && message.compare(end, 2, " (") == 0) return message.substr(0, end);
+  return "";
+}
+
+// {"error", "message", "field" (the first's), "errors": [{"field", "message"}]}.
+void answer_campaign_errors(Response& res, int status, const std::string& error, const std::string& summary,
+                            const std::vector<std::string>& messages) {
+  json errors = json::array();
+  for (const auto& m : messages) errors.push_back(json{{"field", field_of(m)}, {"message", m}});
+  json body{{"error", error}, {"message", summary}, {"errors", errors}};
+  if (!messages.empty() && !field_of(messages.front()).empty()) body["field"] = field_of(messages.front());
+  res.error = error;
+  answer(res, status, body);
+}
+
+std::string percent_of(std::int64_t part, std::int64_t whole) { return promo::share_percent(part, whole); }
+
+}  // namespace
+
+void Service::list_campaigns(const Request&, Response& res) {
+  reading(res, [&] {
+    json out = json::array();
+    for (const auto& s : promo::Campaigns(read_db_).list()) out.push_back(promo::views::campaign_summary(s));
+    answer(res, 200, out);
+  });
+}
+
+void Service::show_campaign(const Request& req, Response& res) {
+  const auto id = path_campaign_id(req, res);
+  if (!id) return;
+  reading(res, [&] {
+    auto view = promo::Campaigns(read_db_).show(*id);
+    if (!view) return answer_error(res, 404, "unknown_campaign", fmt::format("no campaign {}", *id));
+    answer(res, 200, promo::views::campaign(*view));
+  });
+}
+
+void Service::create_campaign(const Request& req, Response& res) {
+  const json document = json::parse(req.body, nullptr, false);
+  if (document.is_discarded() || !document.is_object()) {
+    return answer_error(res, 400, "invalid_json", "the body must be one campaign document, a JSON object");
+  }
+  // The same two steps, in the same order, as `campaign create`: read every parameter, then judge the
+  // whole (feasibility); each error names its parameter.
+  auto params = promo::parse_campaign(document);
+  if (!params) {
+    return answer_campaign_errors(res, 400, "invalid_parameters",
+                                  fmt::format("{} problem(s) in the campaign's parameters", params.error().size()),
+                                  params.error());
+  }
+  if (auto errors = promo::validate(*params); !errors.empty()) {
+    return answer_campaign_errors(res, 422, "infeasible_campaign",
+                                  fmt::format("the campaign cannot work as given: {} problem(s)", errors.size()), errors);
+  }
+  reading(res, [&] {
+    // Like the other campaign steps (steer_campaign), on the reading pool: the posting pool's sessions
+    // are the group-commit writers', and a campaign is created rarely.
+    auto id = promo::Campaigns(read_db_).create(*params, document, "api:" + req.token_name);
+    // The organisation refuses it (no such branch or merchant, a merchant outside the branch): 422,
+    // with the field the library's message names.
+    if (!id) {
+      return answer_campaign_errors(res, 422, std::string(promo::to_string(id.error().code)), id.error().detail,
+                                    {id.error().detail});
+    }
+    answer(res, 201, json{{"id", *id}, {"status", "draft"}, {"created_by", "api:" + req.token_name}});
+  });
+}
+
+void Service::approve_campaign(const Request& req, Response& res) {
+  const auto id = path_campaign_id(req, res);
+  if (!id) return;
+  if (!req.body.empty() && req.body != "{}") {
+    return answer_error(res, 400, "unknown_field", "approval takes no body (or {})");
+  }
+  reading(res, [&] {
+    // Maker-checker is the library's (and the table's CHECK): the creator's token cannot approve.
+    const std::string approver = "api:" + req.token_name;
+    auto status = promo::Campaigns(read_db_).approve(*id, approver);
+    if (!status) return answer_rejection(res, status.error());
+    answer(res, 200, json{{"id", *id}, {"status", *status}, {"approved_by", approver}});
+  });
+}
+
+void Service::steer_campaign(const Request& req, Response& res, const std::string& action) {
+  const auto id = path_campaign_id(req, res);
+  if (!id) return;
+  auto reason = parse_reason_body(req.body);
+  if (!reason) return answer_bad_request(res, reason.error());
+  reading(res, [&] {
+    promo::Campaigns campaigns(read_db_);
+    // The actor recorded in the campaign's events is the token's name: who steered it, by what key.
+    // The reason is kept with the event (promo.campaign_event.reason, migration 0012).
+    auto status = campaigns.transition(*id, action, "api:" + req.token_name, *reason);
+    if (!status) return answer_rejection(res, status.error());
+    json out{{"id", *id}, {"status", *status}};
+    if (!reason->empty()) out["reason"] = *reason;
+    answer(res, 200, out);
+  });
+}
+
+void Service::campaign_days(const Request& req, Response& res) {
+  const auto id = path_campaign_id(req, res);
+  if (!id) return;
+  reading(res, [&] {
+    auto view = promo::Campaigns(read_db_).show(*id);
+    if (!view) return answer_error(res, 404, "unknown_campaign", fmt::format("no campaign {}", *id));
+    const auto range = day_range(req.param_or("from", view->summary.first_day), req.param_or("to", view->summary.last_day), res);
+    if (!range) return;
+    json days = json::array();
+    ledger::WideFen cumulative = 0;
+    for (const auto& d : promo::campaign_days(read_db_, *id, range->first, range->second)) {
+      cumulative += d.subsidy_fen;
+      days.push_back(json{{"business_day", d.business_day}, {"cards_dealt", d.cards_dealt}, {"cards_used", d.cards_used},
+                          {"used_in_band", d.used_in_band}, {"subsidy", ledger::format_fen(d.subsidy_fen)},
+                          {"cumulative_subsidy", ledger::format_fen(cumulative)}});
+    }
+    answer(res, 200, json{{"campaign_id", *id}, {"from", ledger::format_day(range->first)},
+                          {"to", ledger::format_day(range->second)},
+                          {"budget_total", ledger::format_fen(view->summary.budget_total_fen)},
+                          {"subsidy_total", ledger::format_fen(cumulative)}, {"days", days}});
+  });
+}
+
+void Service::card_values(const Request& req, Response& res) {
+  const auto id = path_campaign_id(req, res);
+  if (!id) return;
+  reading(res, [&] {
+    const auto values = promo::dealt_card_values(read_db_, *id);
+    if (!values) return answer_error(res, 404, "unknown_campaign", fmt::format("no campaign {}", *id));
+    json bins = json::array();
+    for (const auto& b : values->bins) {
+      bins.push_back(json{{"from", ledger::format_fen(b.from_fen)},
+                          {"to", ledger::format_fen(b.from_fen + promo::CardValues::bin_width_fen)},
+                          {"cards", b.cards}});
+    }
+    answer(res, 200, json{{"campaign_id", *id},
+                          {"bin_width", ledger::format_fen(promo::CardValues::bin_width_fen)},
+                          {"band_low", ledger::format_fen(values->band_low_fen)},
+                          {"band_high", ledger::format_fen(values->band_high_fen)},
+                          {"band_share_promised", percent_of(values->band_share_bp, promo::basis_points_total)},
+                          {"decks", values->decks},
+                          {"cards", values->cards},
+                          {"cards_in_band", values->cards_in_band},
+                          {"band_share", percent_of(values->cards_in_band, values->cards)},
+                          {"bins", bins}});
+  });
+}
+
+}  // namespace promoledger::service::detail
