@@ -94,6 +94,79 @@ std::string raw_exchange(int port, const std::string& bytes) {
   return out;
 }
 
+// A raw TCP connection to the service, for what an HTTP client library hides: pipelined requests,
+// partial requests, timing.
+class RawConnection {
+ public:
+  explicit RawConnection(int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<std::uint16_t>(port));
+    ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    connected_ = fd_ >= 0 && ::connect(fd_, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~RawConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  RawConnection(const RawConnection&) = delete;
+  RawConnection& operator=(const RawConnection&) = delete;
+
+  bool connected() const { return connected_; }
+  bool send(const std::string& bytes) {
+    std::size_t sent = 0;
+    while (sent < bytes.size()) {
+      const ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      sent += static_cast<std::size_t>(n);
+    }
+    return true;
+  }
+  // What arrives within `wait` (stops early at the peer's close; closed() then says so).
+  std::string receive_for(std::chrono::milliseconds wait) {
+    std::string out;
+    const auto deadline = Steady::now() + wait;
+    for (;;) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Steady::now()).count();
+      if (left <= 0) break;
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left)) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n <= 0) {
+        closed_ = true;
+        break;
+      }
+      out.append(buf, static_cast<std::size_t>(n));
+    }
+    return out;
+  }
+  bool closed() const { return closed_; }
+
+ private:
+  int fd_ = -1;
+  bool connected_ = false;
+  bool closed_ = false;
+};
+
+// The answers in a byte stream of HTTP/1.1 responses with Content-Length: (status, body) each.
+std::vector<std::pair<int, std::string>> split_answers(const std::string& raw) {
+  std::vector<std::pair<int, std::string>> out;
+  std::size_t at = 0;
+  while (at < raw.size()) {
+    const auto end = raw.find("\r\n\r\n", at);
+    if (end == std::string::npos || raw.compare(at, 9, "HTTP/1.1 ") != 0) break;
+    const std::string head = raw.substr(at, end - at);
+    std::size_t length = 0;
+    if (const auto cl = head.find("\r\nContent-Length: "); cl != std::string::npos) {
+      length = std::stoul(head.substr(cl + 18));
+    }
+    out.emplace_back(std::stoi(raw.substr(at + 9, 3)), raw.substr(end + 4, length));
+    at = end + 4 + length;
+  }
+  return out;
+}
+
 std::string payment_body(const std::string& id, const std::string& payer, const std::string& merchant,
                          const std::string& amount, const std::string& channel = "bank_app",
                          const std::string& paid_at = paid_at_24) {
@@ -247,12 +320,12 @@ void expect_error_body(const Answer& a, int status, const std::string& error, co
 }
 
 // ==================================================================================== 1. routes
-TEST_F(ServiceTest, EveryRouteAnswersItsStatuses) {
-  const auto campaign = dealt_campaign();
+// Each resource's routes with their statuses, one test per resource (public and unknown routes,
+// payments, reports, audit and metrics, campaigns); the role matrix is its own test below.
+TEST_F(ServiceTest, PublicRoutesUnknownRoutesAndWrongMethods) {
   ServiceProcess svc;
   START_OR_FAIL(svc, {});
   const int port = svc.port();
-  const std::string cid = std::to_string(campaign);
 
   // Public routes.
   {
@@ -277,6 +350,14 @@ TEST_F(ServiceTest, EveryRouteAnswersItsStatuses) {
     expect_error_body(a, 405, "method_not_allowed");
     EXPECT_EQ(a.header("Allow"), allow) << method << " " << path;
   }
+
+}
+
+TEST_F(ServiceTest, PaymentRoutesAnswerTheirStatuses) {
+  dealt_campaign();
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  const int port = svc.port();
 
   // Payments: 201, 200 replay, 409, 422s.
   const std::string body1 = payment_body("pay-1", "P1", "M1", "100.00");
@@ -421,6 +502,16 @@ TEST_F(ServiceTest, EveryRouteAnswersItsStatuses) {
                       "payment_id");
     EXPECT_EQ(count("SELECT count(*) FROM promo.payment_reversal"), 1);
   }
+  EXPECT_EQ(count("SELECT count(*) FROM promo.payment"), 2);
+}
+
+TEST_F(ServiceTest, ReportRoutesAnswerTheirStatuses) {
+  const auto campaign = dealt_campaign();
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  const int port = svc.port();
+  const std::string cid = std::to_string(campaign);
+
   // Reports.
   {
     const auto a = call(port, "GET", "/v1/reports/outlets?from=2026-11-24&to=2026-11-30", finance());
@@ -443,6 +534,15 @@ TEST_F(ServiceTest, EveryRouteAnswersItsStatuses) {
     EXPECT_TRUE(tb.js().value("balanced", false)) << tb.body;
     EXPECT_EQ(tb.js().value("total_debits", "a"), tb.js().value("total_credits", "b"));
   }
+}
+
+TEST_F(ServiceTest, AuditRoutesAndMetricsAnswerTheirStatuses) {
+  dealt_campaign();
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  const int port = svc.port();
+  ASSERT_EQ(call(port, "POST", "/v1/payments", poster(), payment_body("pay-1", "P1", "M1", "100.00")).status, 201);
+
   // Audit.
   {
     const auto t = call(port, "GET", "/v1/audit/trace/pay-1", auditor());
@@ -460,6 +560,15 @@ TEST_F(ServiceTest, EveryRouteAnswersItsStatuses) {
     EXPECT_EQ(m.status, 200);
     EXPECT_NE(m.body.find("promoledger_http_requests_total"), std::string::npos);
   }
+}
+
+TEST_F(ServiceTest, CampaignRoutesAnswerTheirStatuses) {
+  const auto campaign = dealt_campaign();
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  const int port = svc.port();
+  const std::string cid = std::to_string(campaign);
+
   // Campaigns: list, show, pause, resume, end, and the refused transitions.
   {
     const auto list = call(port, "GET", "/v1/campaigns", finance());
@@ -496,7 +605,6 @@ TEST_F(ServiceTest, EveryRouteAnswersItsStatuses) {
                       "campaign_id");
     EXPECT_EQ(count("SELECT count(*) FROM promo.campaign_event WHERE actor = 'api:ops-1'"), 3);
   }
-  EXPECT_EQ(count("SELECT count(*) FROM promo.payment"), 2);
 }
 
 TEST_F(ServiceTest, RevokedTokenIsRefusedWithinFiveSeconds) {
@@ -1043,6 +1151,131 @@ TEST_F(ServiceTest, JsonLogsAndMetrics) {
     EXPECT_EQ(log.find(secret.substr(4, 16)), std::string::npos) << "part of a token secret in the log";
   }
   EXPECT_EQ(log.find(bogus), std::string::npos) << "a presented (unknown) token in the log";
+}
+
+// ========================================================== pipelining, framing and timeouts
+// HTTP/1.1 pipelining: three requests in one write. The first payment waits for a row lock; the
+// answers of the other two are ready long before it (the second payment goes to the other writer and
+// commits), yet nothing is written until the first is answered, and then all three in request order.
+TEST_F(ServiceTest, PipelinedRequestsAreAnsweredInRequestOrder) {
+  dealt_campaign();
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  const int port = svc.port();
+  soci::session holder(soci::postgresql, tdb_.conninfo());
+  holder << "BEGIN";
+  holder << "SELECT 1 FROM ledger.account_balance WHERE account_id = "
+            "(SELECT id FROM ledger.account WHERE code = 'merchant:M1:settlement') FOR UPDATE";
+  const auto post = [&](const std::string& body, bool last) {
+    return "POST /v1/payments HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + poster() +
+           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+           (last ? "\r\nConnection: close" : "") + "\r\n\r\n" + body;
+  };
+  RawConnection c(port);
+  ASSERT_TRUE(c.connected());
+  ASSERT_TRUE(c.send(post(payment_body("pipe-1", "P1", "M1", "40.00"), false) +
+                     "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" +
+                     post(payment_body("pipe-2", "P2", "M3", "30.00", "wechat"), true)));
+  // pipe-2 (M3, outlet O2: the other writer) commits while pipe-1 (M1) waits for the lock, and the
+  // health answer is counted: both answers are ready.
+  bool ready = false;
+  for (const auto deadline = Steady::now() + 10s; !ready && Steady::now() < deadline; std::this_thread::sleep_for(50ms)) {
+    const auto m = call(port, "GET", "/metrics", operator_()).body;
+    ready = count("SELECT count(*) FROM promo.payment WHERE payment_id = 'pipe-2'") == 1 &&
+            m.find("promoledger_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1") !=
+                std::string::npos;
+  }
+  EXPECT_TRUE(ready) << "pipe-2 was not stored or /healthz not answered while pipe-1 waited";
+  EXPECT_EQ(count("SELECT count(*) FROM promo.payment WHERE payment_id = 'pipe-1'"), 0);
+  const std::string early = c.receive_for(500ms);
+  EXPECT_EQ(early, "") << "an answer overtook the first request's";
+  holder << "COMMIT";
+  const std::string raw = early + c.receive_for(20s);
+  EXPECT_TRUE(c.closed()) << "the third request asked to close";
+  const auto answers = split_answers(raw);
+  ASSERT_EQ(answers.size(), 3U) << raw;
+  EXPECT_EQ(answers[0].first, 201) << raw;
+  EXPECT_EQ(json::parse(answers[0].second, nullptr, false).value("payment_id", ""), "pipe-1") << raw;
+  EXPECT_EQ(answers[1].first, 200) << raw;
+  EXPECT_EQ(json::parse(answers[1].second, nullptr, false).value("status", ""), "ok") << raw;
+  EXPECT_EQ(answers[2].first, 201) << raw;
+  EXPECT_EQ(json::parse(answers[2].second, nullptr, false).value("payment_id", ""), "pipe-2") << raw;
+}
+
+// RFC 9112 §6.3: neither Content-Length nor Transfer-Encoding means an empty body, judged like any
+// other request (cpp-httplib answered 411 before even the role check). And a client that asks for
+// "100 Continue" before sending its body gets it.
+TEST_F(ServiceTest, ARequestWithoutLengthHasAnEmptyBodyAndExpectContinueIsAnswered) {
+  dealt_campaign();
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  const int port = svc.port();
+  const auto verify = [&](const std::string& token) {
+    return raw_exchange(port, "POST /v1/audit/verify HTTP/1.1\r\nHost: 127.0.0.1\r\n" +
+                                  (token.empty() ? std::string() : "Authorization: Bearer " + token + "\r\n") +
+                                  "Connection: close\r\n\r\n");
+  };
+  const auto anonymous = split_answers(verify(""));
+  ASSERT_EQ(anonymous.size(), 1U);
+  EXPECT_EQ(anonymous[0].first, 401) << anonymous[0].second;
+  const auto finance_answer = split_answers(verify(finance()));
+  ASSERT_EQ(finance_answer.size(), 1U);
+  EXPECT_EQ(finance_answer[0].first, 403) << finance_answer[0].second;
+  const auto audited = split_answers(verify(auditor()));
+  ASSERT_EQ(audited.size(), 1U);
+  EXPECT_EQ(audited[0].first, 200) << audited[0].second;
+  EXPECT_TRUE(json::parse(audited[0].second, nullptr, false).value("ok", false)) << audited[0].second;
+
+  RawConnection c(port);
+  ASSERT_TRUE(c.connected());
+  const std::string body = payment_body("continue-1", "P1", "M1", "20.00");
+  ASSERT_TRUE(c.send("POST /v1/payments HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + poster() +
+                     "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nConnection: close\r\n"
+                     "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n"));
+  const std::string interim = c.receive_for(3s).substr(0, 25);
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  ASSERT_TRUE(c.send(body));
+  const auto answers = split_answers(c.receive_for(20s));
+  ASSERT_EQ(answers.size(), 1U);
+  EXPECT_EQ(answers[0].first, 201) << answers[0].second;
+  EXPECT_EQ(count("SELECT count(*) FROM promo.payment WHERE payment_id = 'continue-1'"), 1);
+}
+
+// Idle connections and requests that never finish arriving are closed after their timeouts (5 s);
+// a client waiting longer than that for its payment's commit is not: it is answered.
+TEST_F(ServiceTest, IdleAndSlowConnectionsAreClosedButAWaitingClientIsAnswered) {
+  dealt_campaign();
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {});
+  const int port = svc.port();
+  soci::session holder(soci::postgresql, tdb_.conninfo());
+  holder << "BEGIN";
+  holder << "SELECT 1 FROM ledger.account_balance WHERE account_id = "
+            "(SELECT id FROM ledger.account WHERE code = 'merchant:M1:settlement') FOR UPDATE";
+  RawConnection idle(port), slow(port), waiting(port);
+  ASSERT_TRUE(idle.connected() && slow.connected() && waiting.connected());
+  ASSERT_TRUE(slow.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"));  // the header never ends
+  const std::string body = payment_body("wait-1", "P1", "M1", "20.00");
+  ASSERT_TRUE(waiting.send("POST /v1/payments HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + poster() +
+                           "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+                           "\r\n\r\n" + body));
+  const auto started = Steady::now();
+  std::string idle_got, slow_got, waiting_got;
+  std::thread t1([&] { idle_got = idle.receive_for(9s); });
+  std::thread t2([&] { slow_got = slow.receive_for(9s); });
+  waiting_got = waiting.receive_for(7s);  // beyond the timeouts, still waiting for the lock
+  holder << "COMMIT";
+  waiting_got += waiting.receive_for(10s);
+  t1.join();
+  t2.join();
+  EXPECT_TRUE(idle.closed()) << "an idle connection stays open";
+  EXPECT_TRUE(slow.closed()) << "a request that never ends keeps its connection";
+  EXPECT_EQ(idle_got, "");
+  EXPECT_EQ(slow_got, "");
+  EXPECT_GE(Steady::now() - started, 7s);
+  const auto answers = split_answers(waiting_got);
+  ASSERT_EQ(answers.size(), 1U) << waiting_got;
+  EXPECT_EQ(answers[0].first, 201) << waiting_got;
 }
 
 // ============================================================== body limits and connection limits
