@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli.hpp"
+#include "promoledger/promo/finance.hpp"
 #include "promoledger/promo/group_commit.hpp"
 #include "promoledger/service/server.hpp"
 #include "promoledger/service/tokens.hpp"
@@ -52,6 +53,9 @@ void serve_command(CLI::App& app, Context& ctx) {
       ->capture_default_str();
   serve->add_option("--max-connections", options.max_connections, "connections served at once; more get 503")
       ->check(CLI::Range(std::size_t{1}, service::ServiceOptions::max_connections_limit))
+      ->capture_default_str();
+  serve->add_option("--report-rows-max", options.report_rows_max, "rows a report may hold; more: 422 report_too_large")
+      ->check(CLI::Range(std::size_t{1}, promo::report_rows_max))
       ->capture_default_str();
   serve->add_option("--queue-depth", options.queue_depth_max, "payments waiting for a writer before 503")
       ->check(CLI::Range(std::size_t{1}, promo::GroupCommitOptions::queue_depth_limit))

@@ -91,7 +91,9 @@ class FinanceTest : public PromoTest {
 };
 
 TEST_F(FinanceTest, OutletReportFiguresRollUpExactly) {
-  const auto rows = promo::outlet_report(db(), day("2026-11-24"), day("2026-11-24"));
+  const auto report = promo::report_outlets(db(), day("2026-11-24"), day("2026-11-24"));
+  ASSERT_TRUE(report.has_value()) << report.error().detail;
+  const auto& rows = report->rows;
   ASSERT_EQ(rows.size(), 4u);  // O1, O2, SB1, BR1
   const auto& o1 = rows[0];
   const auto& o2 = rows[1];
@@ -124,7 +126,9 @@ TEST_F(FinanceTest, OutletReportFiguresRollUpExactly) {
 }
 
 TEST_F(FinanceTest, CampaignReportCountsCardsAndBandShare) {
-  const auto rows = promo::campaign_report(db(), campaign_id_, day("2026-11-24"), day("2026-11-24"));
+  const auto report = promo::report_campaign(db(), campaign_id_, day("2026-11-24"), day("2026-11-24"));
+  ASSERT_TRUE(report.has_value()) << report.error().detail;
+  const auto& rows = report->rows;
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_EQ(rows[0].merchant, "M1");
   EXPECT_EQ(rows[0].deck_status, "closed");

@@ -185,11 +185,31 @@ TEST_F(ReportLimitTest, SubsidiesAtTheirLimitAreWholeOneMoreIsRefused) {
   EXPECT_EQ(unknown.error().code, ReportRefusal::unknown_outlet);
 }
 
-TEST_F(ReportLimitTest, TheVectorFunctionsKeepEveryRowUnderTheDefaultLimit) {
+// The default limit is report_rows_max itself, neither less nor more: 100,000 outlets (inserted in one
+// statement as the cluster's superuser) make a report of exactly the limit at level outlet, which is
+// whole; one outlet more is refused whole, naming the limit, and the coarser level still fits. A
+// default one row too small fails the first half, one row too large (or none) the second.
+TEST_F(ReportLimitTest, TheDefaultLimitIsReportRowsMaxExactly) {
   static_assert(promo::report_rows_max == 100'000);
-  EXPECT_EQ(promo::outlet_report(db(), on("2026-11-24"), on("2026-11-25")).size(), 4u);
-  EXPECT_EQ(promo::campaign_report(db(), campaign_id_, on("2026-11-24"), on("2026-11-25")).size(), 4u);
-  EXPECT_EQ(promo::budget_report(db()).size(), 1u);
+  const auto add_outlets = [&](int first, int last) {
+    tdb_.exec_as_admin(fmt::format(
+        "INSERT INTO ledger.org_unit (code, kind, name, parent_id) "
+        "SELECT 'X' || g, 'outlet', 'Outlet X' || g, (SELECT id FROM ledger.org_unit WHERE code = 'SB1') "
+        "FROM generate_series({}, {}) g",
+        first, last));
+  };
+  add_outlets(1, static_cast<int>(promo::report_rows_max) - 2);  // with O1 and O2: the limit exactly
+  const auto whole = promo::report_outlets(db(), on("2026-11-24"), on("2026-11-24"), "outlet");
+  ASSERT_TRUE(whole.has_value()) << whole.error().detail;
+  EXPECT_EQ(whole->rows.size(), promo::report_rows_max);
+  add_outlets(static_cast<int>(promo::report_rows_max) - 1, static_cast<int>(promo::report_rows_max) - 1);
+  const auto refused = promo::report_outlets(db(), on("2026-11-24"), on("2026-11-24"), "outlet");
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, ReportRefusal::report_too_large);
+  EXPECT_EQ(refused.error().rows_max, promo::report_rows_max);
+  const auto branch = promo::report_outlets(db(), on("2026-11-24"), on("2026-11-24"), "branch");
+  ASSERT_TRUE(branch.has_value()) << branch.error().detail;
+  EXPECT_EQ(branch->rows.size(), 1u);
 }
 
 // The statement keeps its own --limit (at most ledger::Ledger::statement_lines_max lines), but a cut

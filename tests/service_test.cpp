@@ -536,6 +536,30 @@ TEST_F(ServiceTest, ReportRoutesAnswerTheirStatuses) {
   }
 }
 
+// Issue 21: the outlet report's level is applied in SQL, so the 422 that says "narrow it with level
+// sub_branch or branch" can be followed. The limit is lowered to 3 rows through serve's option; the
+// small bank's report holds 4 at level all (O1, O2, SB1, BR1).
+TEST_F(ServiceTest, ARefusedOutletReportIsNarrowedByLevel) {
+  dealt_campaign();
+  ServiceProcess svc;
+  START_OR_FAIL(svc, {"--report-rows-max", "3"});
+  const int port = svc.port();
+  const std::string range = "/v1/reports/outlets?from=2026-11-24&to=2026-11-30";
+  const auto refused = call(port, "GET", range, finance());
+  expect_error_body(refused, 422, "report_too_large");
+  EXPECT_EQ(refused.js().value("rows_max", 0), 3) << refused.body;
+  EXPECT_NE(refused.js().value("message", "").find("level sub_branch or branch"), std::string::npos) << refused.body;
+  expect_error_body(call(port, "GET", range + "&format=csv", finance()), 422, "report_too_large");
+  const auto outlets = call(port, "GET", range + "&level=outlet", finance());  // O1, O2: fits
+  ASSERT_EQ(outlets.status, 200) << outlets.describe();
+  EXPECT_EQ(outlets.js()["rows"].size(), 2U) << outlets.body;
+  const auto branch = call(port, "GET", range + "&level=branch", finance());
+  ASSERT_EQ(branch.status, 200) << branch.describe();
+  ASSERT_EQ(branch.js()["rows"].size(), 1U) << branch.body;
+  EXPECT_EQ(branch.js()["rows"][0].value("level", ""), "branch");
+  EXPECT_EQ(branch.js()["rows"][0].value("branch", ""), "BR1");
+}
+
 TEST_F(ServiceTest, AuditRoutesAndMetricsAnswerTheirStatuses) {
   dealt_campaign();
   ServiceProcess svc;

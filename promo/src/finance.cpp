@@ -144,12 +144,6 @@ Expected<std::vector<CampaignDayRow>, ReportError> campaign_rows(soci::session& 
   return out;
 }
 
-template <class T>
-T value_or_throw(Expected<T, ReportError> result) {
-  if (!result) throw ReportTooLarge(result.error());
-  return std::move(result).value();
-}
-
 }  // namespace
 
 std::string_view to_string(ReportRefusal code) {
@@ -167,41 +161,6 @@ std::string share_percent(std::int64_t part, std::int64_t whole) {
   // Hundredths of a percent, rounded half up: (part * 10000 * 2 + whole) / (2 * whole).
   const ledger::WideFen hundredths = (ledger::WideFen(part) * 20000 + whole) / (ledger::WideFen(whole) * 2);
   return fmt::format("{}.{:02d}%", (hundredths / 100).str(), static_cast<int>(hundredths % 100));
-}
-
-std::vector<OutletRow> outlet_report(ledger::Database& db, date::year_month_day from, date::year_month_day to) {
-  auto lease = db.lease();
-  try {
-    return value_or_throw(outlet_rows(*lease, ledger::format_day(from), ledger::format_day(to), "all", report_rows_max));
-  } catch (const ReportTooLarge&) {
-    throw;
-  } catch (...) {
-    rethrow_as_database_error("reading the outlet report");
-  }
-}
-
-std::vector<BudgetRow> budget_report(ledger::Database& db) {
-  auto lease = db.lease();
-  try {
-    return value_or_throw(budget_rows(*lease, report_rows_max));
-  } catch (const ReportTooLarge&) {
-    throw;
-  } catch (...) {
-    rethrow_as_database_error("reading budgets");
-  }
-}
-
-std::vector<CampaignDayRow> campaign_report(ledger::Database& db, std::int64_t campaign_id, date::year_month_day from,
-                                            date::year_month_day to) {
-  auto lease = db.lease();
-  try {
-    return value_or_throw(
-        campaign_rows(*lease, campaign_id, ledger::format_day(from), ledger::format_day(to), report_rows_max));
-  } catch (const ReportTooLarge&) {
-    throw;
-  } catch (...) {
-    rethrow_as_database_error(fmt::format("reading the report of campaign {}", campaign_id));
-  }
 }
 
 Expected<OutletReport, ReportError> report_outlets(ledger::Database& db, date::year_month_day from,

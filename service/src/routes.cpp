@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "promoledger/ledger/business_day.hpp"
+#include "promoledger/promo/views.hpp"
 
 namespace promoledger::service::detail {
 
@@ -197,6 +198,27 @@ std::optional<std::pair<date::year_month_day, date::year_month_day>> day_range(c
   if (range) return *range;
   answer_error(res, 400, "invalid_field", range.error(), range.error().rfind("to", 0) == 0 ? "to" : "from");
   return std::nullopt;
+}
+
+std::optional<std::optional<date::year_month_day>> query_day(const Request& req, const char* name, Response& res) {
+  if (!req.has_param(name)) return std::optional<date::year_month_day>{};
+  auto day = ledger::parse_day(req.param(name));
+  if (day) return std::optional<date::year_month_day>{*day};
+  answer_error(res, 400, "invalid_field", fmt::format("{}: {}", name, day.error()), name);
+  return std::nullopt;
+}
+
+void answer_report_error(Response& res, const promo::ReportError& error) {
+  switch (error.code) {
+    case promo::ReportRefusal::unknown_campaign:
+    case promo::ReportRefusal::unknown_outlet:
+      return answer_error(res, 404, std::string(promo::to_string(error.code)), error.detail);
+    case promo::ReportRefusal::bad_range:
+      return answer_error(res, 400, "invalid_field", error.detail, error.detail.rfind("to", 0) == 0 ? "to" : "from");
+    case promo::ReportRefusal::report_too_large:
+      res.error = std::string(promo::to_string(error.code));
+      return answer(res, 422, promo::views::to_json(error));
+  }
 }
 
 }  // namespace promoledger::service::detail

@@ -109,16 +109,13 @@ class Service {
   void healthz(const Request& req, Response& res);
   void metrics_text(const Request& req, Response& res);
 
-  // Runs a read; a database failure becomes 503 or 500, a report past its row limit 422
-  // report_too_large (its words say how to narrow the request).
+  // Runs a read; a database failure becomes 503 or 500.
   template <class F>
   void reading(Response& res, F&& read) {
     try {
       read();
     } catch (const ledger::DatabaseError& e) {
       answer_database_error(res, e);
-    } catch (const promo::ReportTooLarge& e) {
-      answer_error(res, 422, std::string(promo::to_string(e.error().code)), e.error().detail);
     }
   }
   void run(const Route& route, Request req, Reply reply);
@@ -160,5 +157,10 @@ std::optional<std::int64_t> path_campaign_id(const Request& req, Response& res);
 // A day range (from, to: YYYY-MM-DD), or a 400 naming the parameter at fault.
 std::optional<std::pair<date::year_month_day, date::year_month_day>> day_range(const std::string& from,
                                                                                const std::string& to, Response& res);
+// An optional day of the query: nullopt inside when absent; nothing (and a 400 naming it) when malformed.
+std::optional<std::optional<date::year_month_day>> query_day(const Request& req, const char* name, Response& res);
+// A report's refusal: 404 for what does not exist, 400 for a backwards or too long range (naming from
+// or to), 422 report_too_large with the report, its limit and how to narrow it.
+void answer_report_error(Response& res, const promo::ReportError& error);
 
 }  // namespace promoledger::service::detail

@@ -41,8 +41,6 @@ void answer_campaign_errors(Response& res, int status, const std::string& error,
   answer(res, status, body);
 }
 
-std::string percent_of(std::int64_t part, std::int64_t whole) { return promo::share_percent(part, whole); }
-
 }  // namespace
 
 void Service::list_campaigns(const Request&, Response& res) {
@@ -129,23 +127,14 @@ void Service::steer_campaign(const Request& req, Response& res, const std::strin
 void Service::campaign_days(const Request& req, Response& res) {
   const auto id = path_campaign_id(req, res);
   if (!id) return;
+  const auto from = query_day(req, "from", res);
+  if (!from) return;
+  const auto to = query_day(req, "to", res);
+  if (!to) return;
   reading(res, [&] {
-    auto view = promo::Campaigns(read_db_).show(*id);
-    if (!view) return answer_error(res, 404, "unknown_campaign", fmt::format("no campaign {}", *id));
-    const auto range = day_range(req.param_or("from", view->summary.first_day), req.param_or("to", view->summary.last_day), res);
-    if (!range) return;
-    json days = json::array();
-    ledger::WideFen cumulative = 0;
-    for (const auto& d : promo::campaign_days(read_db_, *id, range->first, range->second)) {
-      cumulative += d.subsidy_fen;
-      days.push_back(json{{"business_day", d.business_day}, {"cards_dealt", d.cards_dealt}, {"cards_used", d.cards_used},
-                          {"used_in_band", d.used_in_band}, {"subsidy", ledger::format_fen(d.subsidy_fen)},
-                          {"cumulative_subsidy", ledger::format_fen(cumulative)}});
-    }
-    answer(res, 200, json{{"campaign_id", *id}, {"from", ledger::format_day(range->first)},
-                          {"to", ledger::format_day(range->second)},
-                          {"budget_total", ledger::format_fen(view->summary.budget_total_fen)},
-                          {"subsidy_total", ledger::format_fen(cumulative)}, {"days", days}});
+    const auto days = promo::campaign_days(read_db_, *id, *from, *to, options_.report_rows_max);
+    if (!days) return answer_report_error(res, days.error());
+    answer(res, 200, promo::views::to_json(*days));
   });
 }
 
@@ -155,22 +144,7 @@ void Service::card_values(const Request& req, Response& res) {
   reading(res, [&] {
     const auto values = promo::dealt_card_values(read_db_, *id);
     if (!values) return answer_error(res, 404, "unknown_campaign", fmt::format("no campaign {}", *id));
-    json bins = json::array();
-    for (const auto& b : values->bins) {
-      bins.push_back(json{{"from", ledger::format_fen(b.from_fen)},
-                          {"to", ledger::format_fen(b.from_fen + promo::CardValues::bin_width_fen)},
-                          {"cards", b.cards}});
-    }
-    answer(res, 200, json{{"campaign_id", *id},
-                          {"bin_width", ledger::format_fen(promo::CardValues::bin_width_fen)},
-                          {"band_low", ledger::format_fen(values->band_low_fen)},
-                          {"band_high", ledger::format_fen(values->band_high_fen)},
-                          {"band_share_promised", percent_of(values->band_share_bp, promo::basis_points_total)},
-                          {"decks", values->decks},
-                          {"cards", values->cards},
-                          {"cards_in_band", values->cards_in_band},
-                          {"band_share", percent_of(values->cards_in_band, values->cards)},
-                          {"bins", bins}});
+    answer(res, 200, promo::views::to_json(*values));
   });
 }
 

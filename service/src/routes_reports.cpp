@@ -16,30 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-std::string percent_of(std::int64_t part, std::int64_t whole) { return promo::share_percent(part, whole); }
-
-// One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break.
-std::string csv_field(const std::string& text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
-std::string csv_of(const promo::views::Table& table) {
-  std::string out;
-  const auto line = [&out](const std::vector<std::string>& cells) {
-    for (std::size_t i = 0; i < cells.size(); ++i) out += (i == 0 ? "" : ",") + csv_field(cells[i]);
-    out += "\r\n";
-  };
-  line(table.headers);
-  for (const auto& row : table.rows) line(row);
-  return out;
-}
-
 // The query's from and to, both required: a 400 names the one missing or wrong.
 std::optional<std::pair<date::year_month_day, date::year_month_day>> required_range(const Request& req, Response& res) {
   for (const char* p : {"from", "to"}) {
@@ -53,6 +29,8 @@ std::optional<std::pair<date::year_month_day, date::year_month_day>> required_ra
 
 }  // namespace
 
+// The level is applied in SQL (promo::report_outlets, as `report outlets --level` does), so a coarser
+// level is how a report of too many outlets is narrowed: the 422 says so.
 void Service::outlet_report(const Request& req, Response& res) {
   const auto range = required_range(req, res);
   if (!range) return;
@@ -63,18 +41,16 @@ void Service::outlet_report(const Request& req, Response& res) {
   const std::string format = req.param_or("format", "json");
   if (format != "json" && format != "csv") return answer_error(res, 400, "invalid_field", "format is json or csv", "format");
   reading(res, [&] {
-    const auto rows = promo::outlet_report(read_db_, range->first, range->second);
-    const std::string from = ledger::format_day(range->first), to = ledger::format_day(range->second);
-    const auto table = promo::views::outlet_table(rows, level);
+    const auto report = promo::report_outlets(read_db_, range->first, range->second, level, options_.report_rows_max);
+    if (!report) return answer_report_error(res, report.error());
     if (format == "csv") {
-      // The same table as the JSON, for a spreadsheet; the file name carries the range.
+      // The same table as the JSON's rows, for a spreadsheet; the file name carries the range.
       res.status = 200;
-      res.set_header("Content-Disposition", fmt::format("attachment; filename=\"outlets-{}-{}.csv\"", from, to));
-      res.set_content(csv_of(table), "text/csv; charset=utf-8");
+      res.set_header("Content-Disposition", fmt::format("attachment; filename=\"outlets-{}-{}.csv\"", report->from, report->to));
+      res.set_content(promo::views::csv(promo::views::outlet_table(report->rows, report->level)), "text/csv; charset=utf-8");
       return;
     }
-    const auto budgets = promo::budget_report(read_db_);
-    answer(res, 200, promo::views::outlet_report(from, to, table, promo::views::budget_table(budgets)));
+    answer(res, 200, promo::views::to_json(*report));
   });
 }
 
@@ -82,36 +58,28 @@ void Service::subsidy_days(const Request& req, Response& res) {
   const auto range = required_range(req, res);
   if (!range) return;
   reading(res, [&] {
-    json days = json::array();
-    ledger::WideFen total = 0;
-    for (const auto& d : promo::subsidy_by_day(read_db_, range->first, range->second)) {
-      total += d.subsidy_fen - d.reversed_subsidy_fen;
-      days.push_back(json{{"business_day", d.business_day}, {"payments", d.payments},
-                          {"bank_app", d.bank_app_payments}, {"bank_app_share", percent_of(d.bank_app_payments, d.payments)},
-                          {"discounted", d.discounted}, {"subsidy", ledger::format_fen(d.subsidy_fen)},
-                          {"reversed_subsidy", ledger::format_fen(d.reversed_subsidy_fen)},
-                          {"net_subsidy", ledger::format_fen(d.subsidy_fen - d.reversed_subsidy_fen)}});
-    }
-    answer(res, 200, json{{"from", ledger::format_day(range->first)}, {"to", ledger::format_day(range->second)},
-                          {"net_subsidy_total", ledger::format_fen(total)}, {"days", days}});
+    const auto days = promo::subsidy_by_day(read_db_, range->first, range->second, options_.report_rows_max);
+    if (!days) return answer_report_error(res, days.error());
+    answer(res, 200, promo::views::to_json(*days));
   });
 }
 
 void Service::campaign_report(const Request& req, Response& res) {
   const auto id = path_campaign_id(req, res);
   if (!id) return;
+  const auto from = query_day(req, "from", res);
+  if (!from) return;
+  const auto to = query_day(req, "to", res);
+  if (!to) return;
   reading(res, [&] {
-    auto view = promo::Campaigns(read_db_).show(*id);
-    if (!view) return answer_error(res, 404, "unknown_campaign", fmt::format("no campaign {}", *id));
-    const auto range = day_range(req.param_or("from", view->summary.first_day), req.param_or("to", view->summary.last_day), res);
-    if (!range) return;
-    const auto rows = promo::campaign_report(read_db_, *id, range->first, range->second);
-    answer(res, 200, promo::views::objects(promo::views::campaign_report_table(rows)));
+    const auto report = promo::report_campaign(read_db_, *id, *from, *to, options_.report_rows_max);
+    if (!report) return answer_report_error(res, report.error());
+    answer(res, 200, promo::views::to_json(*report));
   });
 }
 
 void Service::trial_balance(const Request&, Response& res) {
-  reading(res, [&] { answer(res, 200, promo::views::trial_balance(ledger::Ledger(read_db_).trial_balance())); });
+  reading(res, [&] { answer(res, 200, promo::views::to_json(ledger::Ledger(read_db_).trial_balance())); });
 }
 
 }  // namespace promoledger::service::detail

@@ -679,6 +679,10 @@ int run_service(const ServiceOptions& options) {
                   ServiceOptions::session_lifetime_limit.count());
     return 2;
   }
+  if (options.report_rows_max < 1 || options.report_rows_max > promo::report_rows_max) {
+    spdlog::error("cannot start: --report-rows-max {} is outside 1..{}", options.report_rows_max, promo::report_rows_max);
+    return 2;
+  }
   if (options.io_threads < 1 || options.io_threads > ServiceOptions::io_threads_max) {
     spdlog::error("cannot start: --io-threads {} is outside 1..{}", options.io_threads, ServiceOptions::io_threads_max);
     return 2;

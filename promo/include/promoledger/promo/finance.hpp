@@ -7,7 +7,6 @@
 
 #include <cstdint>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,18 +43,12 @@ struct OutletRow {
 // The bank-app share of payments by count, the campaign's KPI: "2.15%" (half up, integer arithmetic).
 std::string share_percent(std::int64_t part, std::int64_t whole);
 
-// Every level, every outlet. Throws ReportTooLarge beyond report_rows_max rows (see report_outlets).
-std::vector<OutletRow> outlet_report(ledger::Database& db, date::year_month_day from, date::year_month_day to);
-
 struct BudgetRow {
   std::int64_t campaign_id;
   std::string name;
   std::string status;
   ledger::WideFen total_fen = 0, reserved_fen = 0, spent_fen = 0, left_fen = 0;
 };
-// Throws ReportTooLarge beyond report_rows_max campaigns.
-std::vector<BudgetRow> budget_report(ledger::Database& db);
-
 // Per merchant and day of a campaign: cards dealt / used / expired, subsidy, band share of used cards.
 struct CampaignDayRow {
   std::string business_day;
@@ -68,10 +61,6 @@ struct CampaignDayRow {
   ledger::WideFen subsidy_fen = 0;
   std::int64_t used_in_band = 0;
 };
-// Empty for an unknown campaign. Throws ReportTooLarge beyond report_rows_max rows (see report_campaign).
-std::vector<CampaignDayRow> campaign_report(ledger::Database& db, std::int64_t campaign_id, date::year_month_day from,
-                                            date::year_month_day to);
-
 // ---------------------------------------------------------------------------------------------------
 // The row limit. Every report holds at most `rows_max` rows (default report_rows_max): its query asks
 // the database for one row more, and a result that has more is refused as a whole with
@@ -96,17 +85,6 @@ struct ReportError {
   std::string report;        // which report: "report outlets", "report campaign 7", "audit subsidies O1"
   std::size_t rows_max = 0;  // the limit that was reached (report_too_large only, else 0)
   std::string detail;        // words for a person: what, the limit, how to narrow it
-};
-
-// Thrown by the older vector-returning functions below (outlet_report, budget_report, campaign_report),
-// which cannot return a ReportError; report_outlets, report_campaign and audit_subsidies return it.
-class ReportTooLarge : public std::runtime_error {
- public:
-  explicit ReportTooLarge(ReportError error) : std::runtime_error(error.detail), error_(std::move(error)) {}
-  const ReportError& error() const { return error_; }
-
- private:
-  ReportError error_;
 };
 
 // `report outlets` (GET /v1/reports/outlets): the rows at `level` and every campaign's budget.

@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "promoledger/promo/finance.hpp"
+
 namespace promoledger::service {
 
 enum class LogFormat { text, json };
@@ -31,6 +33,8 @@ struct ServiceOptions {
   static constexpr std::size_t max_connections_limit = 4096;
   std::size_t queue_depth_max = 10'000;  // payments waiting for a writer before 503 + Retry-After
   std::size_t body_bytes_max = 16 * 1024;
+  // Rows a report may hold, 1..promo::report_rows_max (the default); beyond, 422 report_too_large.
+  std::size_t report_rows_max = promo::report_rows_max;
   // A request must arrive whole within read_timeout of its first byte (and a TLS handshake complete
   // within it); an answer must be written within write_timeout; a connection with nothing in flight
   // is closed after keep_alive_timeout without a new request. A client waiting for its answer (a
