@@ -21,7 +21,7 @@ PACKAGES=(
   libsoci-dev libpq-dev libboost-dev libhowardhinnant-date-dev tzdata
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libbenchmark-dev
-  libssl-dev libcpp-httplib-dev wrk curl
+  libssl-dev wrk curl
   clang-14 libfuzzer-14-dev
   postgresql-15 postgresql-client-15 postgresql-contrib-15
   libjs-chart.js libjs-bootstrap5 chromium chromium-driver python3-selenium fonts-wqy-microhei

@@ -280,7 +280,8 @@ TEST_F(CliTest, GlobalOptionsAnywhereAndPositionalIds) {
   // --csv after a nested subcommand.
   auto csv = run({"report", "trial-balance", "--csv"});
   ASSERT_EQ(csv.exit_code, 0) << csv.err;
-  EXPECT_EQ(csv.out.rfind("account,type,debits,credits,balance\n", 0), 0U) << csv.out;
+  // Records end with CRLF (RFC 4180), as the API's text/csv: one writer (promo::views::csv).
+  EXPECT_EQ(csv.out.rfind("account,type,debits,credits,balance\r\n", 0), 0U) << csv.out;
 
   auto r = run({"pay", "--payment-id", "z1", "--payer", "P1", "--merchant", "M1", "--channel", "wechat", "--amount",
                 "12.00", "--at", "2026-11-24T12:00:00", "--json"});
