@@ -73,8 +73,9 @@ void migrate_to_old_code(soci::session& s) {
   // 0007 only TRUNCATE guards, 0008 the record of closed days (none here), 0009 the posting policy and
   // the closing lock (the payments here are dated 2026-11-24/25, before today: within any tolerance),
   // 0010 the outlet daily budget's triggers (decks checked once), 0011 the CHECK on no-discount
-  // reasons (the old function wrote only listed ones), 0012 the reason column of campaign events.
-  ASSERT_EQ(all.size(), 12u) << "this test knows the history up to 0012; a new migration needs a look here";
+  // reasons (the old function wrote only listed ones), 0012 the reason column of campaign events, 0020
+  // the end-of-day tables (schema eod: nothing on the posting path).
+  ASSERT_EQ(all.size(), 13u) << "this test knows the history up to 0020; a new migration needs a look here";
   for (std::size_t i = 0; i < 4; ++i) {
     const auto& m = all[i];
     ASSERT_EQ(std::string(m.name).substr(0, 5), fmt::format("000{}_", i + 1)) << m.name;
@@ -226,9 +227,10 @@ TEST(MigrationTest, ADatabaseWithOldPaymentsMigratesInPlaceAndVerifiesWithNewOne
             (std::vector<std::string>{"0005_group_commit.sql", "0006_api_tokens.sql", "0007_guards.sql",
                                       "0008_closed_days.sql", "0009_posting_policy.sql",
                                       "0010_outlet_daily_budget.sql", "0011_domain_terms.sql",
-                                      "0012_campaign_event_reason.sql", "functions/ledger.sql", "functions/promo.sql"}));
+                                      "0012_campaign_event_reason.sql", "0020_eod.sql", "functions/ledger.sql",
+                                      "functions/promo.sql", "functions/eod.sql"}));
   EXPECT_EQ(report.already_applied, 4u);
-  EXPECT_EQ(scalar(s, "SELECT count(*) FROM public.promoledger_function_history"), 2);
+  EXPECT_EQ(scalar(s, "SELECT count(*) FROM public.promoledger_function_history"), 3);
 
   // 5. Thirty payments by the new batch path to the same merchants, payers and decks, plus two
   //    replays of old payments, one old id with other content, and a few on the second day.

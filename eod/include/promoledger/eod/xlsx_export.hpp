@@ -1,0 +1,37 @@
+#pragma once
+// Finance exports that people open: `report outlets --xlsx FILE` and `report campaign --xlsx FILE`
+// (libxlsxwriter). The sheets hold exactly the tables of --csv / --json (promo/views.hpp), so the three
+// can never disagree: numbers as numbers (money with two decimals, shares as percentages), the
+// roll-up's subtotal rows (sub-branch, branch, total) in bold, the header row frozen, column widths set.
+//
+// Money: an xlsx number is an IEEE double by the file format. Each cell is written from the table's
+// exact decimal text ("1234.56", strtod), never computed in floating point; below 2^53 fen (90 trillion
+// CNY) the text read back from the sheet is the same decimal.
+//
+// Thread safety: free functions.
+
+#include <string>
+#include <vector>
+
+#include "promoledger/promo/finance.hpp"
+#include "promoledger/promo/views.hpp"
+
+namespace promoledger::eod {
+
+struct XlsxSheet {
+  std::string name;  // at most 31 characters
+  promo::views::Table table;
+  // Rows (0-based, in table.rows) written in bold: roll-up subtotals and totals.
+  std::vector<bool> bold_rows;
+};
+
+// Writes the sheets to `path`; throws std::runtime_error with libxlsxwriter's words on failure.
+void write_xlsx(const std::string& path, const std::vector<XlsxSheet>& sheets);
+
+// `report outlets`: sheet "outlets" (the table at the report's level; sub-branch and branch rows bold)
+// and sheet "budgets".
+void write_outlet_report_xlsx(const std::string& path, const promo::OutletReport& report);
+// `report campaign`: sheet "campaign <id>" (the "total" row bold).
+void write_campaign_report_xlsx(const std::string& path, const promo::CampaignReport& report);
+
+}  // namespace promoledger::eod
