@@ -4,7 +4,8 @@
 // and M3, and a day of payments:
 //   2026-11-23  e0 (P9 -> M1, wechat 18.00, 23:59:58: it reaches the clearing side after midnight),
 //               e00 (P10 -> M3, bank_app 30.00, reversed on 2026-11-24)
-//   2026-11-24  e1..e9 across channels, merchants and both branches; e4 reversed the same day
+//   2026-11-24  e1..e9 across channels, merchants and both branches; e4 reversed the same day; and a
+//               general entry with two lines in one GL record (fees from P11 and P12 to bank:funding)
 // and 2026-11-24 closed (which closes 2026-11-23 too). The GL mapping is set by map_everything().
 
 #include <string>
@@ -59,6 +60,13 @@ class EodTest : public PromoTest {
     for (const DayPayment& p : eod_day_payments()) post(poster, p);
     ASSERT_TRUE(poster.reverse("e4", day("2026-11-24")).has_value());
     ASSERT_TRUE(poster.reverse("e00", day("2026-11-24")).has_value());
+    auto fees = ledger::EntryBuilder("fees:2026-11-24", "fee", day("2026-11-24"))
+                    .debit("payer:P11:deposit", cny("1.00"))
+                    .debit("payer:P12:deposit", cny("2.00"))
+                    .credit("bank:funding", cny("3.00"))
+                    .build();
+    ASSERT_TRUE(fees.has_value());
+    ASSERT_TRUE(ledger::Ledger(db()).post(*fees).has_value());
     promo::close_day(db(), day("2026-11-24"));
   }
 

@@ -322,12 +322,17 @@ TEST_F(GlTest, AMappingIsCheckedBeforeItIsStoredAndOnlyTheOwnerMayStoreOne) {
 
 TEST_F(GlTest, DrillDownRefusesAnUnknownBatchOrLineAndSaysWhenItIsCut) {
   map_everything();
-  extract_ok();
+  const auto extract = extract_ok();
   EXPECT_EQ(eod::drill_down(db(), "PROMO-20261124-BR7-001", 1).error().code, eod::Code::unknown_batch);
   EXPECT_EQ(eod::drill_down(db(), "PROMO-20261124-BR1-001", 0).error().code, eod::Code::unknown_line);
   EXPECT_EQ(eod::drill_down(db(), "PROMO-20261124-BR1-001", 999).error().code, eod::Code::unknown_line);
-  // Line 1 of BR1 is the payers' deposits: a line per payment of the day (and the reversals' lines).
-  auto cut = eod::drill_down(db(), "PROMO-20261124-BR1-001", 1, 2);
+  // The payers' deposits at BR1: a line per payment of the day.
+  int deposits = 0;
+  for (const auto& r : extract.files[0].records) {
+    if (r.gl_account == "201101" && r.side == GlSide::debit) deposits = r.line_no;
+  }
+  ASSERT_GT(deposits, 0);
+  auto cut = eod::drill_down(db(), "PROMO-20261124-BR1-001", deposits, 2);
   ASSERT_TRUE(cut.has_value());
   EXPECT_EQ(cut->lines.size(), 2u);
   EXPECT_TRUE(cut->more);
