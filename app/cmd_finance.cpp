@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "cli.hpp"
+#include "promoledger/eod/xlsx_export.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
 #include "promoledger/promo/audit_checks.hpp"
@@ -54,13 +55,16 @@ void report_outlets_command(CLI::App& report, Context& ctx) {
   auto* outlets = report.add_subcommand("outlets", "scan payments, bank-app share and subsidy per outlet, rolled up");
   static Range range;
   static std::string level = "all";
+  static std::string xlsx;
   add_range(outlets, range);
+  outlets->add_option("--xlsx", xlsx, "also write the report to this .xlsx file (one sheet each for outlets and budgets)");
   outlets->add_option("--level", level, "outlet | sub_branch | branch | all (default)")
       ->check(CLI::IsMember({"outlet", "sub_branch", "branch", "all"}));
   outlets->callback([&ctx] {
     const auto [from, to] = range_of(range);
     const auto result = promo::report_outlets(ctx.database(), from, to, level);
     if (!result) report_refused(result.error());
+    if (!xlsx.empty()) eod::write_outlet_report_xlsx(xlsx, *result);
     print_outlet_report(ctx, *result);
   });
 }
@@ -76,7 +80,9 @@ void report_campaign_command(CLI::App& report, Context& ctx) {
   auto* campaign = report.add_subcommand("campaign", "per merchant and day: cards dealt, used, expired, subsidy, band share");
   static long long campaign_id = 0;
   static Range range;
+  static std::string xlsx;
   campaign->add_option("ID", campaign_id, "campaign id")->required();
+  campaign->add_option("--xlsx", xlsx, "also write the report to this .xlsx file");
   campaign->add_option("--from", range.from, "first business day (default: the campaign's first day)");
   campaign->add_option("--to", range.to, "last business day (default: the campaign's last day)");
   campaign->callback([&ctx] {
@@ -84,6 +90,7 @@ void report_campaign_command(CLI::App& report, Context& ctx) {
     const auto to = optional_day(range.to, "to");
     const auto result = promo::report_campaign(ctx.database(), campaign_id, from, to);
     if (!result) report_refused(result.error());
+    if (!xlsx.empty()) eod::write_campaign_report_xlsx(xlsx, *result);
     if (ctx.json) return print_json(promo::views::to_json(*result), std::cout);
     print(ctx, promo::views::campaign_report_table(result->rows), std::cout);
   });

@@ -4,9 +4,10 @@
 // can never disagree: numbers as numbers (money with two decimals, shares as percentages), the
 // roll-up's subtotal rows (sub-branch, branch, total) in bold, the header row frozen, column widths set.
 //
-// Money: an xlsx number is an IEEE double by the file format. Each cell is written from the table's
-// exact decimal text ("1234.56", strtod), never computed in floating point; below 2^53 fen (90 trillion
-// CNY) the text read back from the sheet is the same decimal.
+// Money: an xlsx number is an IEEE double by the file format. Each cell holds the double nearest the
+// table's exact decimal text ("1234.56", strtod), never a result computed in floating point; libxlsxwriter
+// writes it with 16 significant digits ("8.720000000000001" for 8.72), which reads back as that same
+// double, shown as 8.72 by the cell's "0.00" format (tests/eod_cli_test.cpp checks every cell).
 //
 // Thread safety: free functions.
 
