@@ -132,6 +132,9 @@ EodRefusal unmapped_refusal(soci::session& s, const std::string& day, long long 
 
 Expected<DaySummary, EodRefusal> summarise_day(soci::session& s, date::year_month_day day, long long version) {
   const std::string d = ledger::format_day(day);
+  // A day of a million payments sorts two million lines: in memory, not in batches on disk. The setting
+  // ends with the caller's transaction (SET LOCAL) or stays on this session (a read without one).
+  ledger::exec_script(s, "SET LOCAL work_mem = '256MB'", "sizing the extract's memory");
   // GROUPING SETS: one pass gives the records (org, GL, side) and each unit's totals (org), which
   // decide its inter-unit record. count(DISTINCT entry_id): an entry with two lines in one record
   // counts once.
@@ -557,9 +560,12 @@ Expected<GlFile, EodRefusal> batch_file(ledger::Database& database, const std::s
   auto lease = database.lease();
   soci::session& s = *lease;
   try {
+    soci::transaction tx(s);  // read only; for SET LOCAL in summarise_day
     const auto key = batch_key(s, batch_id);
     if (!key) return unexpected(refuse(Code::unknown_batch, "batch_id", fmt::format("no GL batch {}", batch_id)));
-    return recorded_file(s, batch_id, *key);
+    auto file = recorded_file(s, batch_id, *key);
+    tx.commit();
+    return file;
   } catch (...) {
     rethrow_as_database_error("reading a GL batch");
   }
@@ -607,6 +613,7 @@ Expected<DrillDown, EodRefusal> drill_down(ledger::Database& database, const std
   auto lease = database.lease();
   soci::session& s = *lease;
   try {
+    soci::transaction tx(s);  // read only; for SET LOCAL in summarise_day
     const auto key = batch_key(s, batch_id);
     if (!key) return unexpected(refuse(Code::unknown_batch, "batch_id", fmt::format("no GL batch {}", batch_id)));
     auto file = recorded_file(s, batch_id, *key);
@@ -648,6 +655,7 @@ Expected<DrillDown, EodRefusal> drill_down(ledger::Database& database, const std
       l.amount = ledger::Money::from_fen(row.get<long long>(6));
       out.lines.push_back(std::move(l));
     }
+    tx.commit();
     return out;
   } catch (...) {
     rethrow_as_database_error("drilling down a GL line");

@@ -107,17 +107,8 @@ WITH l AS (
     FROM promo.payment p LEFT JOIN promo.payment_reversal r ON r.payment_id = p.payment_id
    WHERE (p.business_day = CAST(:d AS date) OR r.business_day = CAST(:d AS date))
      AND (CAST(:ch AS text) = '' OR p.channel = CAST(:ch AS text))),
-j AS MATERIALIZED (
-  SELECT coalesce(f.payment_id, l.payment_id) AS payment_id, f.pay_line, f.pay_fen, f.pay_discount_fen, f.ref_line,
-         f.ref_fen, l.payment_id IS NOT NULL AS in_day, l.business_day, l.amount_fen, l.discount_fen, l.reversed_day
-    FROM eod_recon_file f FULL JOIN l ON l.payment_id = f.payment_id),
-o AS (
-  SELECT j.payment_id, p.business_day, p.channel, p.amount_fen, r.business_day AS reversed_day
-    FROM j JOIN promo.payment p ON p.payment_id = j.payment_id
-    LEFT JOIN promo.payment_reversal r ON r.payment_id = p.payment_id
-   WHERE NOT j.in_day),
-c AS (
-  SELECT j.*, o.payment_id IS NOT NULL AS elsewhere, o.business_day AS o_day, o.channel AS o_channel,
+c AS MATERIALIZED (
+  SELECT j.*, o.business_day IS NOT NULL AS elsewhere, o.business_day AS o_day, o.channel AS o_channel,
          o.amount_fen AS o_amount, o.reversed_day AS o_reversed,
     CASE
       WHEN j.in_day AND j.business_day = CAST(:d AS date) THEN
@@ -133,13 +124,21 @@ c AS (
              WHEN j.ref_line IS NULL THEN 'STATUS_MISMATCH'
              WHEN j.ref_fen <> j.amount_fen THEN 'AMOUNT_MISMATCH'
              ELSE 'MATCHED' END
-      WHEN o.payment_id IS NULL THEN 'CLEARING_ONLY'
+      WHEN o.business_day IS NULL THEN 'CLEARING_ONLY'
       WHEN j.pay_line IS NOT NULL THEN
         CASE WHEN abs(o.business_day - CAST(:d AS date)) = 1 THEN 'CUTOFF' ELSE 'CLEARING_ONLY' END
       ELSE
         CASE WHEN abs(o.reversed_day - CAST(:d AS date)) = 1 THEN 'CUTOFF' ELSE 'STATUS_MISMATCH' END
     END AS category
-    FROM j LEFT JOIN o ON o.payment_id = j.payment_id),
+    FROM (SELECT coalesce(f.payment_id, l.payment_id) AS payment_id, f.pay_line, f.pay_fen, f.pay_discount_fen,
+                 f.ref_line, f.ref_fen, l.payment_id IS NOT NULL AS in_day, l.business_day, l.amount_fen,
+                 l.discount_fen, l.reversed_day
+            FROM eod_recon_file f FULL JOIN l ON l.payment_id = f.payment_id) j
+    -- The ids the day lacks, looked up on any day by the primary key; the NOT j.in_day gate keeps the
+    -- lookup off the (usual) rows the day has.
+    LEFT JOIN LATERAL (SELECT p.business_day, p.channel, p.amount_fen, r.business_day AS reversed_day
+                         FROM promo.payment p LEFT JOIN promo.payment_reversal r ON r.payment_id = p.payment_id
+                        WHERE NOT j.in_day AND p.payment_id = j.payment_id) o ON true),
 diff AS (
   INSERT INTO eod_recon_diff (category, payment_id, file_line, ledger_day, ledger_amount_fen, clearing_amount_fen,
                               ledger_status, clearing_status, detail)
@@ -323,7 +322,8 @@ Expected<ReconRun, EodRefusal> reconcile(ledger::Database& database, Profile pro
                         "ledger_status text, clearing_status text, detail text NOT NULL) ON COMMIT DROP",
                         "creating the reconciliation's work tables");
     copy_items(s, file);
-    ledger::exec_script(s, "ANALYZE eod_recon_file", "analysing the clearing file");
+    // Statistics of the file's table for the planner, and room to join a million rows in memory.
+    ledger::exec_script(s, "ANALYZE eod_recon_file; SET LOCAL work_mem = '256MB'", "analysing the clearing file");
     const std::string channel(channel_of(profile));
     soci::row counts;
     s << match_sql, soci::use(d, "d"), soci::use(channel, "ch"), soci::into(counts);
