@@ -107,6 +107,12 @@ TEST(ClearingFile, AMissingColumnIsNamed) {
   const auto a = refused(Profile::alipay, eod::utf8_to_gbk(replace(alipay_detail_utf8({}), "订单金额（元）,", "")));
   EXPECT_EQ(a.code, Code::missing_column);
   EXPECT_EQ(a.field, "line 5: header");
+  // A header whose columns sit beyond a short row's end (found by the fuzzer: the row was read past its
+  // last field).
+  const auto wide = refused(Profile::platform, "a,b,c,d,e,f,g,h,payment_id,channel,merchant,payer,amount,discount,paid_at,status\n"
+                                               "p1,bank_app,M1,P1,1.00,0.00,2026-11-24T09:00:00+08:00,SUCCESS\n#summary,1,1.00,0.00\n");
+  EXPECT_EQ(wide.code, Code::missing_column);
+  EXPECT_EQ(wide.field, "line 2");
   // A row with fewer fields than the header.
   const auto short_row = refused(Profile::platform, replace(platform_file(rows), ",SUCCESS\np2", "\np2"));
   EXPECT_EQ(short_row.code, Code::missing_column);

@@ -2,8 +2,13 @@
 
 #include <xlsxwriter.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
 #include <fmt/format.h>
@@ -101,6 +106,20 @@ void write_outlet_report_xlsx(const std::string& path, const promo::OutletReport
   for (const auto& row : outlets.table.rows) outlets.bold_rows.push_back(!row.empty() && row[0] != "outlet");
   XlsxSheet budgets{"budgets", promo::views::budget_table(report.budgets), {}};
   write_xlsx(path, {outlets, budgets});
+}
+
+std::string outlet_report_xlsx(const promo::OutletReport& report) {
+  std::string path = (std::filesystem::temp_directory_path() / "promoledger-outlets-XXXXXX").string();
+  const int fd = mkstemp(path.data());
+  if (fd < 0) throw std::runtime_error("xlsx: cannot create a temporary file");
+  close(fd);
+  struct Remove {
+    std::string path;
+    ~Remove() { std::remove(path.c_str()); }
+  } remove{path};
+  write_outlet_report_xlsx(path, report);
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 void write_campaign_report_xlsx(const std::string& path, const promo::CampaignReport& report) {

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "promoledger/eod/xlsx_export.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
 #include "promoledger/promo/audit_checks.hpp"
@@ -309,7 +310,9 @@ void Service::outlet_report(const httplib::Request& req, httplib::Response& res)
     return answer_error(res, 400, "invalid_field", "level is outlet, sub_branch, branch or all", "level");
   }
   const std::string format = req.has_param("format") ? req.get_param_value("format") : "json";
-  if (format != "json" && format != "csv") return answer_error(res, 400, "invalid_field", "format is json or csv", "format");
+  if (format != "json" && format != "csv" && format != "xlsx") {
+    return answer_error(res, 400, "invalid_field", "format is json, csv or xlsx", "format");
+  }
   reading(res, [&] {
     const auto rows = promo::outlet_report(read_db_, range->first, range->second);
     const std::string from = ledger::format_day(range->first), to = ledger::format_day(range->second);
@@ -322,6 +325,14 @@ void Service::outlet_report(const httplib::Request& req, httplib::Response& res)
       return;
     }
     const auto budgets = promo::budget_report(read_db_);
+    if (format == "xlsx") {
+      // The workbook of `report outlets --xlsx` (eod/xlsx_export.hpp): the table and the budgets.
+      res.status = 200;
+      res.set_header("Content-Disposition", fmt::format("attachment; filename=\"outlets-{}-{}.xlsx\"", from, to));
+      res.set_content(eod::outlet_report_xlsx(promo::OutletReport{from, to, level, rows, budgets}),
+                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+      return;
+    }
     answer(res, 200, promo::views::outlet_report(from, to, table, promo::views::budget_table(budgets)));
   });
 }
@@ -376,7 +387,7 @@ void Service::metrics_text(httplib::Response& res) {
 }
 
 std::vector<Route> Service::routes(Service* self) {
-  return {
+  std::vector<Route> table{
       {"GET", "/healthz", anyone, [self](const auto&, auto& res) { self->healthz(res); }},
       {"GET", "/metrics", operator_ | auditor, [self](const auto&, auto& res) { self->metrics_text(res); }},
       {"GET", "/v1/openapi.json", anyone,
@@ -455,6 +466,10 @@ std::vector<Route> Service::routes(Service* self) {
       {"POST", "/v1/audit/verify", auditor,
        [self](const auto&, auto& res) { self->reading(res, [&] { answer(res, 200, promo::views::verify(promo::verify_all(self->read_db_))); }); }},
   };
+  // The end of the day (eod_routes.cpp): GL batches, statements, reconciliations.
+  auto eod = eod_routes(self != nullptr ? &self->read_db_ : nullptr);
+  table.insert(table.end(), std::make_move_iterator(eod.begin()), std::make_move_iterator(eod.end()));
+  return table;
 }
 
 std::optional<Caller> identify(const httplib::Request& req, TokenCache& tokens, SessionStore& sessions) {

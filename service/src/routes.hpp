@@ -39,6 +39,9 @@ struct Route {
   Handler handle;
 };
 
+// The end-of-day routes (eod_routes.cpp), appended to the table; read_db is null when only listing.
+std::vector<Route> eod_routes(ledger::Database* read_db);
+
 // "/v1/payments/{payment_id}" -> "/v1/payments/([^/]+)"
 std::string regex_of(std::string_view path);
 

@@ -80,6 +80,7 @@ Expected<ClearingFile, EodRefusal> parse_alipay_file(std::string_view bytes, dat
   profiles::Collector collected(Profile::alipay, text.size() / 250);
   std::vector<std::string> unquoted;
   std::array<std::size_t, 25> at{};
+  std::size_t width = 0;  // the fields a row needs: the header's last column we read, plus one
   bool header = false, ended = false;
   std::optional<std::pair<std::int64_t, std::int64_t>> trades_footer, refunds_footer;
   std::uint64_t footer_line = 0;
@@ -132,12 +133,13 @@ Expected<ClearingFile, EodRefusal> parse_alipay_file(std::string_view bytes, dat
         return unexpected(r);
       }
       at = *found;
+      width = *std::max_element(at.begin(), at.end()) + 1;
       header = true;
       continue;
     }
-    if (trimmed.size() < columns.size()) {
+    if (trimmed.size() < width) {
       return unexpected(refusal_at(Code::missing_column, n, "",
-                                   fmt::format("{} fields; the table has {} columns", trimmed.size(), columns.size())));
+                                   fmt::format("{} fields; the table's header needs {}", trimmed.size(), width)));
     }
     if (static_cast<std::size_t>(trade_rows + refund_rows) == clearing_rows_max) {
       return unexpected(refusal_at(Code::file_too_large, n, "", fmt::format("more than {} rows", clearing_rows_max)));

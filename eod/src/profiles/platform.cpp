@@ -5,6 +5,8 @@
 //   status SUCCESS   paid on the day and still paid when the file was cut: a payment row
 //          REVERSED  paid on the day and reversed on the day: a payment row and a refund row
 //          REFUND    a payment of an earlier day reversed on this day (paid_at is the payment's time)
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "../internal.hpp"
@@ -64,6 +66,7 @@ Expected<ClearingFile, EodRefusal> parse_platform_file(std::string_view bytes, d
   profiles::Collector collected(Profile::platform, bytes.size() / 80);
   std::vector<std::string> unquoted;
   std::array<std::size_t, 8> at{};
+  std::size_t width = 0;  // the fields a row needs: the header's last column we read, plus one
   bool header = false;
   bool summary_seen = false;
   std::uint64_t summary_line = 0;
@@ -84,6 +87,7 @@ Expected<ClearingFile, EodRefusal> parse_platform_file(std::string_view bytes, d
       auto found = profiles::find_columns(*fields, columns, n, "platform");
       if (!found) return unexpected(found.error());
       at = *found;
+      width = *std::max_element(at.begin(), at.end()) + 1;
       header = true;
       continue;
     }
@@ -103,8 +107,8 @@ Expected<ClearingFile, EodRefusal> parse_platform_file(std::string_view bytes, d
       continue;
     }
     if ((*fields)[0].starts_with('#')) continue;  // a comment
-    if (fields->size() < columns.size()) {
-      return unexpected(refusal_at(Code::missing_column, n, "", fmt::format("{} fields; the header has {}", fields->size(), columns.size())));
+    if (fields->size() < width) {
+      return unexpected(refusal_at(Code::missing_column, n, "", fmt::format("{} fields; the header's columns need {}", fields->size(), width)));
     }
     if (static_cast<std::size_t>(rows) == clearing_rows_max) {
       return unexpected(refusal_at(Code::file_too_large, n, "", fmt::format("more than {} rows", clearing_rows_max)));

@@ -7,6 +7,8 @@
 //   交易状态 REFUND   a refund row: 退款金额 (compared with the ledger's amount), 交易时间 not after the day
 // The summary must add up (总交易单数 = rows, 应结订单总金额 and 订单总金额 over SUCCESS rows,
 // 退款总金额 over REFUND rows); a file without it, or whose summary disagrees, is cut short.
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "../internal.hpp"
@@ -51,6 +53,7 @@ Expected<ClearingFile, EodRefusal> parse_wechat_file(std::string_view bytes, dat
   std::vector<std::string> unquoted;
   std::array<std::size_t, 27> at{};
   std::array<std::size_t, 7> sum_at{};
+  std::size_t width = 0, sum_width = 0;  // the fields a row needs: the last column read, plus one
   enum class State { header, rows, summary_values, done } state = State::header;
   std::string_view line;
   std::int64_t rows = 0;
@@ -71,6 +74,7 @@ Expected<ClearingFile, EodRefusal> parse_wechat_file(std::string_view bytes, dat
       auto found = profiles::find_columns(*fields, columns, n, "WeChat Pay bill");
       if (!found) return unexpected(found.error());
       at = *found;
+      width = *std::max_element(at.begin(), at.end()) + 1;
       state = State::rows;
       continue;
     }
@@ -78,12 +82,13 @@ Expected<ClearingFile, EodRefusal> parse_wechat_file(std::string_view bytes, dat
       auto found = profiles::find_columns(*fields, summary_columns, n, "WeChat Pay summary");
       if (!found) return unexpected(found.error());
       sum_at = *found;
+      sum_width = *std::max_element(sum_at.begin(), sum_at.end()) + 1;
       state = State::summary_values;
       summary_line = n;
       continue;
     }
     if (state == State::summary_values) {
-      if (fields->size() < summary_columns.size()) {
+      if (fields->size() < sum_width) {
         return unexpected(refusal_at(Code::truncated_file, n, "", "the summary values are incomplete"));
       }
       auto count = profiles::count_at(value((*fields)[sum_at[0]]), n, summary_columns[0]);
@@ -103,9 +108,9 @@ Expected<ClearingFile, EodRefusal> parse_wechat_file(std::string_view bytes, dat
       continue;
     }
     // A row of the bill.
-    if (fields->size() < columns.size()) {
+    if (fields->size() < width) {
       return unexpected(refusal_at(Code::missing_column, n, "",
-                                   fmt::format("{} fields; the bill has {} columns", fields->size(), columns.size())));
+                                   fmt::format("{} fields; the bill's header needs {}", fields->size(), width)));
     }
     if (static_cast<std::size_t>(rows) == clearing_rows_max) {
       return unexpected(refusal_at(Code::file_too_large, n, "", fmt::format("more than {} rows", clearing_rows_max)));

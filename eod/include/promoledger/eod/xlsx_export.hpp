@@ -32,6 +32,9 @@ void write_xlsx(const std::string& path, const std::vector<XlsxSheet>& sheets);
 // `report outlets`: sheet "outlets" (the table at the report's level; sub-branch and branch rows bold)
 // and sheet "budgets".
 void write_outlet_report_xlsx(const std::string& path, const promo::OutletReport& report);
+// The same workbook as bytes (the service's ?format=xlsx): written to a temporary file, read, removed
+// (libxlsxwriter 1.1.4 writes files only).
+std::string outlet_report_xlsx(const promo::OutletReport& report);
 // `report campaign`: sheet "campaign <id>" (the "total" row bold).
 void write_campaign_report_xlsx(const std::string& path, const promo::CampaignReport& report);
 
