@@ -2,8 +2,8 @@
 -- generated set-wise in SQL: posting a million payments through the poster takes minutes on a shared
 -- two-core machine and measures the poster, not the end of the day. What promo.post_payments writes
 -- that the end of the day reads is written here the same way: one journal entry per payment
--- (external_ref payment:<id>), its lines (Dr payer deposit, Dr outlet subsidy when discounted,
--- Cr merchant settlement, balanced), and the promo.payment row. Triggers are bypassed for the load
+-- (external_ref payment:<id>), its lines numbered 1, 2[, 3] as the poster numbers them (Dr payer deposit,
+-- Dr outlet subsidy when discounted, Cr merchant settlement, balanced), and the promo.payment row. Triggers are bypassed for the load
 -- (session_replication_role = replica) and the lines carry placeholder hashes, sequence numbers and
 -- running balances: the load is for measuring the extract and the reconciliation, not the chain.
 -- Mix as in the pilot's street: 90 % WeChat, 8 % Alipay, 2 % bank app (discounted 7.00..9.00, 50/50).
@@ -46,7 +46,8 @@ INSERT INTO ledger.journal_line (entry_id, line_no, account_id, side, amount_fen
   SELECT 2000000000 + g.n, 2, a.subsidy_account, 'D', g.discount_fen, 2000000000 + g.n, 0, sha256(g.n::text::bytea)
     FROM gen g JOIN acc a USING (n) WHERE g.discount_fen > 0
   UNION ALL
-  SELECT 2000000000 + g.n, 3, a.merchant_account, 'C', g.amount_fen + (g.discount_fen - g.discount_fen / 2),
+  SELECT 2000000000 + g.n, CASE WHEN g.discount_fen > 0 THEN 3 ELSE 2 END, a.merchant_account, 'C',
+         g.amount_fen + (g.discount_fen - g.discount_fen / 2),
          2000000000 + g.n, 0, sha256(g.n::text::bytea) FROM gen g JOIN acc a USING (n);
 INSERT INTO promo.payment (payment_id, payer_id, merchant_id, outlet_id, channel, amount_fen, paid_at, business_day,
                            deck_id, card_position, discount_fen, payer_share_fen, merchant_share_fen, reason, entry_id)

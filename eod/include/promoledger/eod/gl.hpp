@@ -95,6 +95,9 @@ struct GlRecord {
   std::string text;
   std::int64_t first_entry_id = 0;
   std::int64_t last_entry_id = 0;
+  // The journal entries behind the record (an entry with two lines in it counts once). For an
+  // inter-unit record, which is derived from its unit's day and not from entries of its own: the
+  // unit's journal lines, the rows `gl lines` lists for it; first and last are the unit's.
   std::int64_t entry_count = 0;
   bool inter_unit = false;  // the balancing record of its org unit
 };
