@@ -117,5 +117,6 @@ void register_simulate_command(CLI::App& app, Context& ctx);    // simulate
 void register_serve_commands(CLI::App& app, Context& ctx);      // serve, token ...
 // period close|list|archive|restore, db maintain (after register_db_commands: it adds to `db`)
 void register_period_commands(CLI::App& app, Context& ctx);
+void register_eod_commands(CLI::App& app, Context& ctx);        // gl ..., statement ..., reconcile
 
 }  // namespace promoledger::app

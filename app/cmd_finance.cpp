@@ -11,6 +11,7 @@
 
 #include "cli.hpp"
 #include "promoledger/ledger/periods.hpp"
+#include "promoledger/eod/xlsx_export.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
 #include "promoledger/promo/audit_checks.hpp"
@@ -57,7 +58,9 @@ void report_outlets_command(CLI::App& report, Context& ctx) {
   auto* outlets = report.add_subcommand("outlets", "scan payments, bank-app share and subsidy per outlet, rolled up");
   static Range range;
   static std::string level = "all";
+  static std::string xlsx;
   add_range(outlets, range);
+  outlets->add_option("--xlsx", xlsx, "also write the report to this .xlsx file (one sheet each for outlets and budgets)");
   outlets->add_option("--level", level, "outlet | sub_branch | branch | all (default)")
       ->check(CLI::IsMember({"outlet", "sub_branch", "branch", "all"}));
   outlets->callback([&ctx] {
@@ -65,6 +68,7 @@ void report_outlets_command(CLI::App& report, Context& ctx) {
     // CLI11 has checked the word (IsMember above), so it names a level.
     const auto result = promo::report_outlets(ctx.database(), from, to, promo::outlet_level_from_string(level).value());
     if (!result) report_refused(result.error());
+    if (!xlsx.empty()) eod::write_outlet_report_xlsx(xlsx, *result);
     print_outlet_report(ctx, *result);
   });
 }
@@ -80,7 +84,9 @@ void report_campaign_command(CLI::App& report, Context& ctx) {
   auto* campaign = report.add_subcommand("campaign", "per merchant and day: cards dealt, used, expired, subsidy, band share");
   static long long campaign_id = 0;
   static Range range;
+  static std::string xlsx;
   campaign->add_option("ID", campaign_id, "campaign id")->required();
+  campaign->add_option("--xlsx", xlsx, "also write the report to this .xlsx file");
   campaign->add_option("--from", range.from, "first business day (default: the campaign's first day)");
   campaign->add_option("--to", range.to, "last business day (default: the campaign's last day)");
   campaign->callback([&ctx] {
@@ -88,6 +94,7 @@ void report_campaign_command(CLI::App& report, Context& ctx) {
     const auto to = optional_day(range.to, "to");
     const auto result = promo::report_campaign(ctx.database(), campaign_id, from, to);
     if (!result) report_refused(result.error());
+    if (!xlsx.empty()) eod::write_campaign_report_xlsx(xlsx, *result);
     if (ctx.json) return print_json(promo::views::to_json(*result), std::cout);
     print(ctx, promo::views::campaign_report_table(result->rows), std::cout);
   });

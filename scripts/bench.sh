@@ -11,7 +11,7 @@
 #                                 100,000-deck dealing, a month's report over 10 million journal lines
 #   ./scripts/bench.sh --quick    smoke run (< 3 min): the same runs, 3 s each after a 1 s warm-up,
 #                                 10,000-deck dealing, no 10M load
-#   ./scripts/bench.sh --only report,deal   only these parts (payments, http, deal, report; comma-separated), after
+#   ./scripts/bench.sh --only report,deal   only these parts (payments, http, deal, report, eod; comma-separated), after
 #                                 the pgbench baseline at 4 and 8 clients, which always runs; the goals are
 #                                 judged only on a run of every part. Combines with --quick.
 # Output: a table with the goals on the terminal and bench/results/bench-<UTC time>.json. The goal "single
@@ -26,13 +26,13 @@ only=""
 while (($# > 0)); do
   case "$1" in
     --quick) quick=1 ;;
-    --only) only=${2:?--only needs a list: payments,http,deal,report}; shift ;;
+    --only) only=${2:?--only needs a list: payments,http,deal,report,eod}; shift ;;
     *) echo "bench.sh: unknown argument $1 (--quick, --only LIST)" >&2; exit 2 ;;
   esac
   shift
 done
 for part in ${only//,/ }; do
-  [[ "$part" =~ ^(payments|http|deal|report)$ ]] || { echo "bench.sh: --only: no part \"$part\" (payments, http, deal, report)" >&2; exit 2; }
+  [[ "$part" =~ ^(payments|http|deal|report|eod)$ ]] || { echo "bench.sh: --only: no part \"$part\" (payments, http, deal, report, eod)" >&2; exit 2; }
 done
 # wanted PART: is this part of the run? (every part without --only)
 wanted() { [[ -z "$only" || ",$only," == *",$1,"* ]]; }
@@ -43,9 +43,10 @@ clients_list=(4 8)
 requesters_list=(8 32 64)
 writers=${BENCH_WRITERS:-2}
 if ((quick)); then
-  duration=${BENCH_DURATION_S:-3}; warmup=1; deal_merchants=10000; report_lines=0
+  duration=${BENCH_DURATION_S:-3}; warmup=1; deal_merchants=10000; report_lines=0; eod_payments=${BENCH_EOD_PAYMENTS:-100000}
 else
   duration=${BENCH_DURATION_S:-30}; warmup=5; deal_merchants=100000; report_lines=${BENCH_REPORT_LINES:-10000000}
+  eod_payments=${BENCH_EOD_PAYMENTS:-1000000}
 fi
 previous=${BENCH_PREVIOUS:-$(ls -1 bench/results/bench-*.json 2>/dev/null | sort | tail -n1 || true)}
 
@@ -221,6 +222,53 @@ if wanted report && ((report_lines > 0)); then
   "$bench" --db "$conn dbname=promoledger_report" report --lines "$report_lines" >>"$results"
 fi
 
+# ---- the end of the day (docs/benchmarks.md, "End of day"): the GL extract of a closed day of
+# $eod_payments payments and the reconciliation of the platform's clearing file of that day, each timed as
+# the whole command and set against COPY of the same rows to /dev/null (the day's journal lines; the
+# day's payments) on the same database: three runs each, the median. The day is generated set-wise in
+# SQL (bench/eod/load_day.sql says why and what).
+if wanted eod; then
+  eod_pl="$root/$build_dir/app/promoledger"
+  eod_db="$conn dbname=promoledger_eod"
+  psql_admin -c "DROP DATABASE IF EXISTS promoledger_eod WITH (FORCE)" -c "CREATE DATABASE promoledger_eod"
+  "$eod_pl" --db "$eod_db" db migrate >/dev/null
+  echo "bench: eod: loading a day of $eod_payments payments (bench/eod/load_day.sql)" >&2
+  eod_t0=$(date +%s.%N)
+  bash scripts/pg.sh psql -q -d promoledger_eod -v payments="$eod_payments" -v day=2026-11-24 -f bench/eod/load_day.sql >/dev/null
+  eod_load_s=$(awk -v a="$eod_t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }')
+  eod_sql() { bash scripts/pg.sh psql -q -d promoledger_eod "$@"; }
+  # timed CMD...: the wall-clock seconds of one run (stdout to /dev/null)
+  timed() {
+    local t0 rc=0
+    t0=$(date +%s.%N)
+    "$@" >/dev/null || rc=$?
+    awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f", b - a }'
+    return "$rc"
+  }
+  median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
+  gl_runs=(); gl_copy=(); rc_runs=(); rc_copy=()
+  for i in 1 2 3; do
+    gl_copy+=("$(timed eod_sql -c "COPY (SELECT l.* FROM ledger.journal_entry e JOIN ledger.journal_line l ON l.entry_id = e.id WHERE e.business_day = DATE '2026-11-24') TO STDOUT")")
+    # The first extract records the batches; the next two recompute and compare (the same work).
+    gl_runs+=("$(timed "$eod_pl" --db "$eod_db" gl extract --date 2026-11-24 --out "$work/gl")")
+  done
+  eod_clearing_s=$(timed "$eod_pl" --db "$eod_db" clearing-file --profile platform --date 2026-11-24 --out "$work/platform.csv")
+  for i in 1 2 3; do
+    # A comment line makes each run's file another file (another SHA-256): a run of its own, not the stored one.
+    sed "1a # bench run $i" "$work/platform.csv" >"$work/platform-$i.csv"
+    rc_copy+=("$(timed eod_sql -c "COPY (SELECT payment_id, channel, merchant_id, payer_id, amount_fen, discount_fen, paid_at FROM promo.payment WHERE business_day = DATE '2026-11-24') TO STDOUT")")
+    rc=0
+    rc_runs+=("$(timed "$eod_pl" --db "$eod_db" reconcile --profile platform --date 2026-11-24 "$work/platform-$i.csv")") || rc=$?
+    ((rc == 0)) || failed_runs+=("eod reconcile run $i: exit $rc (differences in a clean file?)")
+  done
+  eod_lines=$(eod_sql -Atc "SELECT count(*) FROM ledger.journal_line")
+  printf '{"scenario": "eod", "payments": %s, "journal_lines": %s, "load_s": %s, "gl_extract_s": %s, "gl_copy_s": %s, "reconcile_s": %s, "reconcile_copy_s": %s, "clearing_file_s": %s, "gl_extract_runs_s": [%s], "reconcile_runs_s": [%s]}\n' \
+    "$eod_payments" "$eod_lines" "$eod_load_s" "$(median3 "${gl_runs[@]}")" "$(median3 "${gl_copy[@]}")" \
+    "$(median3 "${rc_runs[@]}")" "$(median3 "${rc_copy[@]}")" "$eod_clearing_s" \
+    "$(IFS=,; echo "${gl_runs[*]}")" "$(IFS=,; echo "${rc_runs[*]}")" >>"$results"
+  echo "bench: eod: GL extract $(median3 "${gl_runs[@]}") s, reconcile $(median3 "${rc_runs[@]}") s" >&2
+fi
+
 # A partial run is kept apart, so that it never becomes the "before" of a full run.
 out_file="$out_dir/bench-$stamp.json"
 [[ -z "$only" ]] || out_file="$out_dir/partial-$stamp.json"
@@ -252,6 +300,13 @@ for r in rows:
         d = r["detail"]; print(f'deal: {d["decks_dealt"]} decks ({d["cards"]} cards) in {d["deal_s"]:.2f} s')
     if r.get("scenario") == "report":
         print(f'report: a month over {r["journal_lines"]} journal lines in {r["report_ms"]:.1f} ms (load {r["load_s"]:.0f} s)')
+    if r.get("scenario") == "eod":
+        print(f'eod: a day of {r["payments"]:,} payments ({r["journal_lines"]:,} journal lines, loaded in {r["load_s"]:.0f} s)')
+        print(f'  GL extract {r["gl_extract_s"]:.2f} s = {r["gl_extract_s"] / r["gl_copy_s"]:.2f}x COPY of the day\'s lines ({r["gl_copy_s"]:.2f} s)'
+              + (f'; goal <= 5 s: {"met" if r["gl_extract_s"] <= 5 else "MISSED"}' if r["payments"] >= 1000000 else ''))
+        print(f'  reconcile {r["reconcile_s"]:.2f} s = {r["reconcile_s"] / r["reconcile_copy_s"]:.2f}x COPY of the day\'s payments ({r["reconcile_copy_s"]:.2f} s)'
+              + (f'; goal <= 10 s: {"met" if r["reconcile_s"] <= 10 else "MISSED"}' if r["payments"] >= 1000000 else '')
+              + f'; writing the clearing file {r["clearing_file_s"]:.2f} s')
 only = sys.argv[4] if len(sys.argv) > 4 else ""
 if only:
     print(f"goals: not judged (--only {only}: a partial run)")
@@ -328,6 +383,10 @@ if hr and best_base:
     r = max(hr, key=lambda r: r["payments_per_s"])
     goals.append(f'http replay >= 4x best baseline: {verdict(r["payments_per_s"] / best_base >= 4.0)} '
                  f'({r["payments_per_s"] / best_base:.2f}x at {r["clients"]} connections, p99 {r["latency_ms"]["p99"]:.1f} ms)')
+for r in rows:
+    if r.get("scenario") == "eod" and r["payments"] >= 1000000:
+        goals.append(f'GL extract of a 1,000,000-payment day <= 5 s: {verdict(r["gl_extract_s"] <= 5)} ({r["gl_extract_s"]:.2f} s, {r["gl_extract_s"] / r["gl_copy_s"]:.2f}x COPY)')
+        goals.append(f'reconciling a 1,000,000-row clearing file <= 10 s: {verdict(r["reconcile_s"] <= 10)} ({r["reconcile_s"]:.2f} s, {r["reconcile_s"] / r["reconcile_copy_s"]:.2f}x COPY)')
 erring = [r for r in pay if r.get("errors", 0)]
 goals.append(f'no errors in any run: {verdict(not erring)}' + (f' ({", ".join(r["scenario"] + " " + r["path"] + " " + str(r["clients"]) + ": " + str(r["errors"]) for r in erring)})' if erring else ""))
 bad = [r for r in pay if r["scenario"] != "baseline" and not r["invariants"]["ok"]]

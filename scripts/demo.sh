@@ -91,3 +91,28 @@ step "the HTTP/JSON API on this database (docs/operations.md, \"The service\")"
 echo "  export PROMOLEDGER_DB=\"$PROMOLEDGER_DB\""
 echo "  $pl token create --name core-banking-1 --role poster"
 echo "  $pl serve --listen 127.0.0.1:8080"
+
+# The end of the day (docs/integration.md): what leaves the ledger for the general ledger, the merchants
+# and operations, from the closed day only.
+eod_out=${DEMO_OUT:-$build_dir/demo-eod}
+if [[ $($pl --json gl map show) == "[]" ]]; then
+  step "the GL mapping (once): the GL account and org unit that book each class of account"
+  $pl gl map set --class payer_deposit --gl 201101 --org BR-HZ --reason "deposit control account at the branch"
+  $pl gl map set --class bank_funding --gl 100101 --org BR-HZ --reason "the bank's funding account"
+  $pl gl map set --class merchant_settlement --gl 224101 --reason "merchant settlement transit account at the home outlet"
+  $pl gl map set --class outlet_subsidy --campaign-gl --reason "the campaign's subsidy GL code at the outlet"
+  $pl gl map set --class inter_unit --gl 300101 --reason "inter-unit balancing"
+fi
+
+step "the GL journal of $day for the core general ledger (one file per branch, in $eod_out)"
+$pl gl extract --date "$day" --out "$eod_out"
+cat "$eod_out"/GL_PROMO_"${day//-/}"_BR-HZ_*.csv
+
+step "merchant M001's statement of $day (ISO 20022 camt.053.001.02; the first entries)"
+$pl statement merchant M001 --date "$day" --out "$eod_out/statement-M001-$day.xml"
+head -n 60 "$eod_out/statement-M001-$day.xml"
+echo "  ... (whole statement: $eod_out/statement-M001-$day.xml)"
+
+step "reconciliation of $day with the platform's clearing file"
+$pl clearing-file --profile platform --date "$day" --out "$eod_out/platform-$day.csv"
+$pl reconcile --profile platform --date "$day" "$eod_out/platform-$day.csv"

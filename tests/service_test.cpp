@@ -31,6 +31,7 @@
 #include "http_client.hpp"
 #include "promo_fixture.hpp"
 #include "service_process.hpp"
+#include "promoledger/eod/gl.hpp"
 #include "promoledger/service/server.hpp"
 #include "promoledger/service/tokens.hpp"
 
@@ -659,6 +660,13 @@ TEST_F(ServiceTest, RevokedTokenIsRefusedWithinFiveSeconds) {
 // =============================================================================== 2. role matrix
 TEST_F(ServiceTest, RoleMatrixForbidsExactlyTheRolesNotListed) {
   const auto campaign = dealt_campaign();
+  // The end-of-day routes read a closed day: 2026-11-23 (the opening deposits) closed, mapped, extracted.
+  promo::close_day(db(), day("2026-11-23"));
+  tdb_.exec_as_admin("INSERT INTO eod.gl_mapping (account_class, gl_account, booking, org_unit_id, reason) VALUES "
+                     "('payer_deposit', '201101', 'fixed', (SELECT id FROM ledger.org_unit WHERE code = 'BR1'), 'x'), "
+                     "('bank_funding', '100101', 'fixed', (SELECT id FROM ledger.org_unit WHERE code = 'BR1'), 'x'), "
+                     "('inter_unit', '300101', 'account_unit', NULL, 'x')");
+  ASSERT_TRUE(eod::extract_day(db(), day("2026-11-23")).has_value());
   ServiceProcess svc;
   START_OR_FAIL(svc, {});
   const int port = svc.port();
@@ -689,6 +697,11 @@ TEST_F(ServiceTest, RoleMatrixForbidsExactlyTheRolesNotListed) {
     const auto id_here = templ == "/v1/campaigns/{campaign_id}/approve" ? *draft : campaign;
     if (const auto at = path.find("{campaign_id}"); at != std::string::npos) path.replace(at, 13, std::to_string(id_here));
     if (templ == "/v1/reports/outlets" || templ == "/v1/reports/outlets/daily") path += "?from=2026-11-24&to=2026-11-30";
+    if (templ == "/v1/gl/batches" || templ == "/v1/reconciliations") path += "?date=2026-11-23";
+    for (const auto& [name, value] : {std::pair<std::string, std::string>{"{batch_id}", "PROMO-20261123-BR1-001"},
+                                      {"{code}", "M1"}, {"{date}", "2026-11-23"}}) {
+      if (const auto at = path.find(name); at != std::string::npos) path.replace(at, name.size(), value);
+    }
     for (const auto& [role, role_name] : roles) {
       SCOPED_TRACE(fmt::format("{} {} as {}", method, path, role_name));
       std::optional<std::string> body;
@@ -712,9 +725,11 @@ TEST_F(ServiceTest, RoleMatrixForbidsExactlyTheRolesNotListed) {
       }
     }
   }
-  // 21 routes x 4 roles; the document lists 2 public routes (8 requests) and 33 role grants.
-  EXPECT_EQ(allowed_seen + forbidden_seen, 84);
-  EXPECT_EQ(allowed_seen, 8 + 33);
+  // 25 routes x 4 roles; the document lists 2 public routes (8 requests) and 41 role grants (8 of them
+  // the end of the day's: GL batches and a batch's file finance and auditor, statements finance,
+  // reconciliations finance, auditor and operator).
+  EXPECT_EQ(allowed_seen + forbidden_seen, 100);
+  EXPECT_EQ(allowed_seen, 8 + 41);
   EXPECT_GT(forbidden_seen, 0);
 }
 

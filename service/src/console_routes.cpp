@@ -28,13 +28,14 @@ struct Page {
   const char* nav;    // its entry in the navigation; nullptr: reached from another page
   unsigned roles;
 };
-constexpr std::array<Page, 6> pages{{
+constexpr std::array<Page, 7> pages{{
     {"/console/campaigns", "campaigns.html", "Campaigns", "Campaigns", finance | auditor | operator_},
     {"/console/campaign", "campaign.html", "Campaign", nullptr, finance | auditor | operator_},
     {"/console/new-campaign", "new-campaign.html", "New campaign", "New campaign", operator_},
     {"/console/outlets", "outlets.html", "Outlets", "Outlets", finance | auditor},
     {"/console/trace", "trace.html", "Payment trace", "Payment trace", auditor},
     {"/console/verify", "verify.html", "Verify", "Verify", auditor},
+    {"/console/reconciliation", "reconciliation.html", "Reconciliation", "Reconciliation", finance | auditor | operator_},
 }};
 constexpr const char* home = "/console/campaigns";
 constexpr const char* sign_in_path = "/console/sign-in";

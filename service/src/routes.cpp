@@ -36,7 +36,7 @@ std::vector<Route> Service::routes(Service* self) {
     return [self, action](const Request& req, Response& res) { self->steer_campaign(req, res, action); };
   };
   const Handler none;
-  return {
+  std::vector<Route> table{
       {"GET", "/healthz", anyone, Runs::pool, sync(&Service::healthz)},
       {"GET", "/metrics", operator_ | auditor, Runs::io, sync(&Service::metrics_text)},
       {"GET", "/v1/openapi.json", anyone, Runs::io,
@@ -66,6 +66,10 @@ std::vector<Route> Service::routes(Service* self) {
       {"GET", "/v1/audit/trace/{payment_id}", auditor, Runs::pool, sync(&Service::trace)},
       {"POST", "/v1/audit/verify", auditor, Runs::pool, sync(&Service::verify)},
   };
+  // The end of the day (eod_routes.cpp): GL batches, statements, reconciliations.
+  auto eod = eod_routes(self != nullptr ? &self->read_db_ : nullptr);
+  table.insert(table.end(), std::make_move_iterator(eod.begin()), std::make_move_iterator(eod.end()));
+  return table;
 }
 
 void Service::dispatch(Request req, Reply reply) {

@@ -57,6 +57,9 @@ struct Route {
   bool api = true;
 };
 
+// The end-of-day routes (eod_routes.cpp), appended to the table; read_db is null when only listing.
+std::vector<Route> eod_routes(ledger::Database* read_db);
+
 // What one running service holds.
 class Service {
  public:

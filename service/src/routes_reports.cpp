@@ -1,8 +1,9 @@
-// Branch finance's reports: outlets (JSON or CSV), outlets per day, a campaign's report, the trial
+// Branch finance's reports: outlets (JSON, CSV or xlsx), outlets per day, a campaign's report, the trial
 // balance.
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "promoledger/eod/xlsx_export.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
 #include "promoledger/promo/finance.hpp"
@@ -37,7 +38,9 @@ void Service::outlet_report(const Request& req, Response& res) {
   const auto level = promo::outlet_level_from_string(req.param_or("level", "all"));
   if (!level) return answer_error(res, 400, "invalid_field", "level is outlet, sub_branch, branch or all", "level");
   const std::string format = req.param_or("format", "json");
-  if (format != "json" && format != "csv") return answer_error(res, 400, "invalid_field", "format is json or csv", "format");
+  if (format != "json" && format != "csv" && format != "xlsx") {
+    return answer_error(res, 400, "invalid_field", "format is json, csv or xlsx", "format");
+  }
   reading(res, [&] {
     const auto report = promo::report_outlets(read_db_, range->first, range->second, *level, options_.report_rows_max);
     if (!report) return answer_report_error(res, report.error());
@@ -46,6 +49,13 @@ void Service::outlet_report(const Request& req, Response& res) {
       res.status = 200;
       res.set_header("Content-Disposition", fmt::format("attachment; filename=\"outlets-{}-{}.csv\"", report->from, report->to));
       res.set_content(promo::views::csv(promo::views::outlet_table(report->rows)), "text/csv; charset=utf-8");
+      return;
+    }
+    if (format == "xlsx") {
+      // The workbook of `report outlets --xlsx` (eod/xlsx_export.hpp): the table and the budgets.
+      res.status = 200;
+      res.set_header("Content-Disposition", fmt::format("attachment; filename=\"outlets-{}-{}.xlsx\"", report->from, report->to));
+      res.set_content(eod::outlet_report_xlsx(*report), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
       return;
     }
     answer(res, 200, promo::views::to_json(*report));
