@@ -192,6 +192,9 @@ bootstrap:
         wal_keep_size: 256MB
         max_connections: 100
         shared_preload_libraries: pg_stat_statements
+        # A standby whose primary changed retries every 0.5 s, not 5: the new primary has its
+        # synchronous standby (and takes commits again) that much sooner.
+        wal_retrieve_retry_interval: 500ms
   initdb:
     - encoding: UTF8
     - locale: C
@@ -426,7 +429,7 @@ kill_node() {
   alive "$pid" && targets+=("-$pid")
   alive "$pm" || pm=""
   ((${#targets[@]})) || [[ -n $pm ]] || die "node $name is not running"
-  local t; t=$(now)
+  local t0; t0=$(now)
   if [[ -n $pm ]]; then
     kill -STOP "$pm"
     targets+=("$pm")
@@ -434,24 +437,31 @@ kill_node() {
     for child in $(pgrep -P "$pm" || true); do targets+=("-$child"); done
   fi
   kill -KILL -- "${targets[@]}" 2>/dev/null || true
-  [[ -n $pm ]] && kill -CONT "$pm" 2>/dev/null || true   # a stopped process dies only once continued
+  # The time printed is taken once the signals are sent: whatever is answered later came from elsewhere.
+  local t; t=$(now)
   local groups="${targets[*]}"
   while alive "$pid" || alive "$pm"; do sleep 0.05; done
   rm -f "$DIR/run/$name.pid"
-  info "node $name killed (SIGKILL to $groups; gone in $(took "$t"))"
+  info "node $name killed (SIGKILL to $groups; sent in $(took "$t0"), gone in $(took "$t"))"
   echo "$name $t"
 }
 
-# SIGSTOP / SIGCONT of a whole node (a machine that stalls, then comes back).
+# SIGSTOP / SIGCONT of a whole node (a machine that stalls, then comes back): Patroni's group, the
+# postmaster and each of its children (the WAL receiver among them: each child has a session of its own).
 signal_node() {
-  local name=$1 sig=$2 pid pm groups=()
+  local name=$1 sig=$2 pid pm targets=() child
   node_index "$name" >/dev/null
   pid=$(pid_of "$name"); pm=$(postmaster_of "$name")
-  alive "$pid" && groups+=("-$pid")
-  if alive "$pm"; then groups+=("-$(ps -o pgid= -p "$pm" | tr -d ' ')"); fi
-  ((${#groups[@]})) || die "node $name is not running"
-  kill -"$sig" -- "${groups[@]}"
-  info "node $name: SIG$sig to process groups ${groups[*]}"
+  alive "$pid" && targets+=("-$pid")
+  alive "$pm" || pm=""
+  ((${#targets[@]})) || [[ -n $pm ]] || die "node $name is not running"
+  if [[ -n $pm ]]; then
+    [[ $sig == STOP ]] && kill -STOP "$pm"   # first, so that it forks nothing meanwhile
+    for child in $(pgrep -P "$pm" || true); do targets+=("$child"); done
+    targets+=("$pm")
+  fi
+  kill -"$sig" -- "${targets[@]}"
+  info "node $name: SIG$sig to ${targets[*]}"
 }
 
 cmd_switchover() {

@@ -187,7 +187,7 @@ EOF
 }
 
 payments_on() {  # payments_on PORT: count and a digest of (id, entry, figures) on one node
-  "$pgbin/psql" -X -At -d "host=127.0.0.1 port=$1 user=postgres dbname=promoledger connect_timeout=2" -c \
+  "$pgbin/psql" -X -At -d "host=127.0.0.1 port=$1 user=postgres dbname=promoledger connect_timeout=2 target_session_attrs=any" -c \
     "SELECT count(*) || ' ' || coalesce(md5(string_agg(payment_id || ':' || entry_id || ':' || amount_fen || ':' || discount_fen || ':' || payer_share_fen, ',' ORDER BY payment_id)), '-') FROM promo.payment"
 }
 node_port() { echo $((PROMOLEDGER_CLUSTER_PORT_BASE + 2 + ${1#n} - 1)); }
