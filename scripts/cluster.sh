@@ -18,6 +18,7 @@
 #                   it again (it rejoins, by pg_rewind when it had diverged).
 #   kill-standby    the same for the synchronous standby
 #   kill-node NAME  the same for n1, n2 or n3
+#   stop-node NAME  stop one node cleanly (SIGTERM to its Patroni, which stops PostgreSQL); `up` starts it
 #   freeze NAME / thaw NAME   SIGSTOP / SIGCONT a whole node (a machine that stalls)
 #   members         "name role state timeline lag_mb" per node; leader prints the primary's name
 #   wait-healthy [S] until a primary, a synchronous standby and 3 running nodes (at most S seconds, 120)
@@ -533,6 +534,7 @@ case "${1:-}" in
   kill-primary) l=$(leader); [[ -n $l ]] || die "no primary to kill"; kill_node "$l" ;;
   kill-standby) s=$(sync_standby); [[ -n $s ]] || die "no synchronous standby to kill"; kill_node "$s" ;;
   kill-node) kill_node "${2:?kill-node NAME}" ;;
+  stop-node) node_index "${2:?stop-node NAME}" >/dev/null; t=$(now); stop_node "$2"; info "node $2 stopped ($(took "$t"))" ;;
   wait-healthy) waited=$(wait_healthy "${2:-120}") || exit 1; info "formation whole ($waited)" ;;
   leader) leader ;;
   members) members ;;
@@ -542,6 +544,6 @@ case "${1:-}" in
   backup) cmd_backup "${2:-full}" ;;
   restore) cmd_restore "${2:-}" "${3:-}" "${4:-}" ;;
   restore-down) cmd_restore_down "${2:-}" ;;
-  -h|--help|help) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//' ;;
-  *) sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  -h|--help|help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//' ;;
+  *) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -12,7 +12,8 @@
 # Last, the cancelled synchronous wait: both standbys frozen (SIGSTOP), one payment posted, its backend
 # cancelled on the primary while it waits for the standby (PostgreSQL then commits locally and warns):
 # the service must answer 503 outcome_unknown, never 201, and a re-send after the thaw 200 exists.
-#   scripts/failover.sh [--rounds N] [--quick]     (default 10 rounds; --quick: 2, a primary and a standby)
+#   scripts/failover.sh [--rounds N] [--quick]     (default 10 rounds; --quick: 2, a primary and a standby;
+#                                                   0: only the cancelled synchronous wait)
 # One JSON line per round on stdout (acknowledged, stored, writes_resumed_s, lost, ...), then a summary;
 # exit 1 on any violation.
 #   BUILD_DIR (default build), FAILOVER_PORT_BASE (55400: 8 ports from there), FAILOVER_DIR
@@ -29,11 +30,12 @@ while (($#)); do
   case $1 in
     --rounds) rounds=${2:?--rounds needs a number}; shift 2 ;;
     --quick) rounds=2; quick=1; shift ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) echo "failover: unknown argument '$1'" >&2; exit 2 ;;
   esac
 done
-[[ $rounds =~ ^[0-9]+$ ]] && ((rounds >= 1 && rounds <= 30)) || { echo "failover: --rounds must be 1..30" >&2; exit 2; }
+# --rounds 0: only the cancelled synchronous wait.
+[[ $rounds =~ ^[0-9]+$ ]] && ((rounds <= 30)) || { echo "failover: --rounds must be 0..30" >&2; exit 2; }
 
 threads=8
 load_s=${FAILOVER_LOAD_S:-3}
@@ -104,9 +106,12 @@ out = {"summary": True, "rounds_planned": planned, "rounds_checked": len(rounds)
        "writes_resumed_s_primary": {"min": min(prim), "max": max(prim), "mean": round(sum(prim) / len(prim), 2)} if prim else None,
        "writes_resumed_s_standby": {"min": min(stby), "max": max(stby)} if stby else None,
        "rewinds": sum(1 for r in rounds if r.get("rejoined_by") == "pg_rewind"),
+       "rejoins_restarted": sum(1 for r in rounds if r.get("rejoin_attempts", 1) > 1),
        "cancelled_sync_wait": probe or None,
        "error": error or None, "wall_s": wall,
        "ok": len(rounds) == planned and all(r["ok"] for r in rounds) and probe.get("ok") is True and not error}
+if planned == 0:
+    out["writes_resumed_s_primary"] = out["writes_resumed_s_standby"] = None
 print(json.dumps(out, sort_keys=True), flush=True)
 EOF
 }
@@ -135,7 +140,7 @@ awk -F, 'BEGIN { OFS = "," } $1 == "payer" { $5 = "10000000.00" } { print }' exa
   cid=$("$pl" --db "$conn" --json campaign create --file examples/pilot-campaign.json --by ops.zhang \
     | sed -n 's/.*"id": \([0-9]*\).*/\1/p')
   "$pl" --db "$conn" campaign approve "$cid" --by fin.li
-  for ((r = 1; r <= rounds; r++)); do
+  for ((r = 1; r <= rounds + 1; r++)); do
     "$pl" --db "$conn" deal --date "$(date -u -d "2026-11-24 + $((r - 1)) day" +%F)"
   done
 } >"$work/setup.log" 2>&1 || { cat "$work/setup.log" >&2; fail "database setup failed"; }
@@ -215,7 +220,16 @@ for ((r = 1; r <= rounds; r++)); do
   # The dead node comes back and must rejoin the formation.
   victim_log_size=$(stat -c %s "$PROMOLEDGER_CLUSTER_DIR/$victim/patroni.log")
   t=$(now)
-  cluster up >/dev/null 2>>"$work/cluster.err" || fail "round $r: $victim did not rejoin (see $PROMOLEDGER_CLUSTER_DIR/$victim/patroni.log)"
+  rejoin_attempts=1
+  if ! cluster up >/dev/null 2>>"$work/cluster.err"; then
+    # Seen once, on a busy machine: the restarted Patroni (3.0.2) rewound, started
+    # PostgreSQL streaming, logged "establishing a new patroni connection" and then nothing for
+    # minutes. Its node is restarted once (counted in the round's line); a second failure fails the run.
+    log "round $r: $victim did not rejoin within the bound; restarting its Patroni once"
+    rejoin_attempts=2
+    cluster stop-node "$victim" 2>>"$work/cluster.err" || true
+    cluster up >/dev/null 2>>"$work/cluster.err" || fail "round $r: $victim did not rejoin (see $PROMOLEDGER_CLUSTER_DIR/$victim/patroni.log)"
+  fi
   rejoin_s=$(since "$t")
   rejoined_by=restart
   tail -c +"$((victim_log_size + 1))" "$PROMOLEDGER_CLUSTER_DIR/$victim/patroni.log" | grep -q "pg_rewind exit code=0" && rejoined_by=pg_rewind
@@ -235,10 +249,10 @@ for ((r = 1; r <= rounds; r++)); do
     [[ $(payments_on "$(node_port "$victim")" 2>/dev/null) == "$want" ]] && { caught_up=true; break; }
     sleep 0.2
   done
-  python3 - "$work" "$r" "$kind" "$victim" "$before" "$primary_now" "$resumed" "$rejoin_s" "$rejoined_by" "$dup" "$caught_up" "$rc" <<'EOF' \
+  python3 - "$work" "$r" "$kind" "$victim" "$before" "$primary_now" "$resumed" "$rejoin_s" "$rejoined_by" "$dup" "$caught_up" "$rc" "$rejoin_attempts" <<'EOF' \
     || fail "round $r failed (see $work/violations.jsonl, $work/check-$r.json)"
 import json, os, sys
-d, r, kind, victim, before, primary, resumed, rejoin_s, rejoined_by, dup, caught_up, rc = sys.argv[1:]
+d, r, kind, victim, before, primary, resumed, rejoin_s, rejoined_by, dup, caught_up, rc, attempts = sys.argv[1:]
 check = json.loads(open(os.path.join(d, "check-%s.json" % r)).read().strip().splitlines()[-1])
 lost = 0
 vp = os.path.join(d, "violations.jsonl")
@@ -251,6 +265,7 @@ line = {"round": int(r), "killed": kind, "node": victim, "primary_before": befor
         "acknowledged": check["acknowledged"], "stored": check["stored"],
         "unacknowledged_but_stored": check["unacknowledged_but_stored"], "resent_posted": check["resent_posted"],
         "writes_resumed_s": float(resumed), "rejoin_s": float(rejoin_s), "rejoined_by": rejoined_by,
+        "rejoin_attempts": int(attempts),
         "rejoined_caught_up": caught_up == "true", "ids_stored_twice": int(dup), "audit_ok": check["audit_ok"],
         "lost": lost, "violations": check["violations"]}
 line["ok"] = bool(check["ok"] and rc == "0" and lost == 0 and int(dup) == 0 and caught_up == "true"
