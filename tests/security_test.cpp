@@ -125,8 +125,17 @@ const std::set<std::string> app_functions = {
     "promo.post_payments(text[],text[],text[],text[],bigint[],timestamp with time zone[],date[])",
     "promo.post_payment(text,text,text,text,bigint,timestamp with time zone,date)",
     "promo.reverse_payment(text,date)",
+    "promo.verify(text[],integer)",
+    "promo.verify_check_names()",
+    "promo.violations_subsidy_lines_match_cards()",
+    "promo.violations_cards_used_once()",
+    "promo.violations_daily_cap()",
+    "promo.violations_split_adds_up()",
+    "promo.violations_budget_within_limit()",
+    "promo.violations_outlet_daily_budget()",
+    "promo.violations_referential_integrity()",
 };
-// The auditor's: the read-only verification functions.
+// The auditor's: the read-only verification functions (promo.verify's checks only read, as the caller).
 const std::set<std::string> auditor_functions = {
     "ledger.verify(integer)",
     "ledger.chain_digest()",
@@ -135,6 +144,15 @@ const std::set<std::string> auditor_functions = {
     "ledger.entry_digest_header(date,timestamp with time zone,bigint,bytea,text,text)",
     "ledger.line_hash(bytea,bigint,integer,bigint,text,bigint,bigint,bigint,text)",
     "ledger.normal_balance(text,bigint,bigint)",
+    "promo.verify(text[],integer)",
+    "promo.verify_check_names()",
+    "promo.violations_subsidy_lines_match_cards()",
+    "promo.violations_cards_used_once()",
+    "promo.violations_daily_cap()",
+    "promo.violations_split_adds_up()",
+    "promo.violations_budget_within_limit()",
+    "promo.violations_outlet_daily_budget()",
+    "promo.violations_referential_integrity()",
 };
 
 // Calls of the posting and master-data functions (granted to the application only).

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <array>
 #include <functional>
+#include <span>
 #include <stdexcept>
 #include <string_view>
 
@@ -31,26 +32,14 @@ std::string money(const soci::row& row, std::size_t i) {
   return row.get_indicator(i) == soci::i_null ? "" : format_fen(ledger::parse_wide_fen(row.get<std::string>(i)).value());
 }
 
-// Runs a check query returning one text row per violation (LIMIT applied here) and a count.
-AuditCheck sql_check(soci::session& s, const std::string& name, const std::string& violations_sql) {
-  AuditCheck c{name, 0, ""};
-  long long n = 0;
-  s << "SELECT count(*) FROM (" + violations_sql + ") v", soci::into(n);
-  c.violations = n;
-  if (n > 0) {
-    soci::rowset<soci::row> rows = (s.prepare << "SELECT * FROM (" + violations_sql + ") v LIMIT " +
-                                                     std::to_string(sample_max));
-    for (const soci::row& row : rows) c.sample += (c.sample.empty() ? "" : "; ") + row.get<std::string>(0);
-  }
-  return c;
-}
-
 // verify_all's checks, in its order (docs/operations.md lists them with what each proves).
 constexpr std::array<std::string_view, 13> check_names = {
     "entries_balance", "balances_equal_lines", "hash_chain_links", "hash_chain_heads",  // ledger.verify
     "subsidy_lines_match_cards", "cards_used_once", "daily_cap", "split_adds_up", "budget_within_limit",
-    "outlet_daily_budget", "referential_integrity",
+    "outlet_daily_budget", "referential_integrity",  // promo.verify
     "deck_band_rule", "decks_redeal"};  // one pass over the decks, in C++
+// promo.verify's checks: the middle of check_names.
+constexpr std::span<const std::string_view> promo_verify_names(check_names.begin() + 4, check_names.begin() + 11);
 
 // Runs the checks `wanted` names, in check_names order, inside the caller's snapshot.
 void run_checks(soci::session& s, const std::function<bool(std::string_view)>& wanted, std::vector<AuditCheck>& out) {
@@ -64,83 +53,24 @@ void run_checks(soci::session& s, const std::function<bool(std::string_view)>& w
       out.push_back(AuditCheck{row.get<std::string>(0), row.get<long long>(1), row.get<std::string>(2)});
     }
   }
-  if (wanted("subsidy_lines_match_cards")) out.push_back(sql_check(s, "subsidy_lines_match_cards",
-      "SELECT format('payment %s: discount %s, card %s, subsidy debits matching %s', p.payment_id, p.discount_fen, "
-      "  d.cards_fen[p.card_position], (SELECT count(*) FROM ledger.journal_line l WHERE l.entry_id = p.entry_id "
-      "  AND l.account_id = cm.subsidy_account_id AND l.side = 'D' AND l.amount_fen = p.discount_fen)) "
-      "FROM promo.payment p LEFT JOIN promo.deck d ON d.id = p.deck_id "
-      "LEFT JOIN promo.campaign_merchant cm ON cm.campaign_id = p.campaign_id AND cm.merchant_id = p.merchant_id "
-      "WHERE p.deck_id IS NOT NULL AND (d.id IS NULL OR cm.subsidy_account_id IS NULL "
-      "  OR p.discount_fen <> d.cards_fen[p.card_position] "
-      "  OR (SELECT count(*) FROM ledger.journal_line l WHERE l.entry_id = p.entry_id "
-      "      AND l.account_id = cm.subsidy_account_id) <> 1 "
-      "  OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id "
-      "      AND l.account_id = cm.subsidy_account_id AND l.side = 'D' AND l.amount_fen = p.discount_fen)) "
-      "UNION ALL "
-      "SELECT format('entry %s debits subsidy account %s by %s without a card', l.entry_id, l.account_id, l.amount_fen) "
-      "FROM ledger.journal_line l WHERE l.side = 'D' "
-      "AND l.account_id IN (SELECT subsidy_account_id FROM promo.campaign_merchant) "
-      "AND NOT EXISTS (SELECT 1 FROM promo.payment p WHERE p.entry_id = l.entry_id AND p.deck_id IS NOT NULL)"));
-  if (wanted("cards_used_once")) out.push_back(sql_check(s, "cards_used_once",
-      "SELECT format('deck %s: used_count %s, %s payment(s) on %s distinct position(s), highest %s', d.id, d.used_count, "
-      "  coalesce(u.n, 0), coalesce(u.nd, 0), coalesce(u.mx, 0)) FROM promo.deck d "
-      "LEFT JOIN (SELECT deck_id, count(*) AS n, count(DISTINCT card_position) AS nd, max(card_position) AS mx "
-      "  FROM promo.payment WHERE deck_id IS NOT NULL GROUP BY deck_id) u ON u.deck_id = d.id "
-      "WHERE coalesce(u.n, 0) <> d.used_count OR coalesce(u.nd, 0) <> d.used_count OR coalesce(u.mx, 0) > d.used_count"));
-  if (wanted("daily_cap")) out.push_back(sql_check(s, "daily_cap",
-      "SELECT format('merchant %s on %s: %s discounts, cap %s', m.code, x.business_day, x.n, c.cards_per_day) "
-      "FROM (SELECT campaign_id, merchant_id, business_day, count(*) AS n FROM promo.payment WHERE deck_id IS NOT NULL "
-      "  GROUP BY 1, 2, 3) x JOIN promo.campaign c ON c.id = x.campaign_id JOIN ledger.merchant m ON m.id = x.merchant_id "
-      "WHERE x.n > c.cards_per_day"));
-  if (wanted("split_adds_up")) out.push_back(sql_check(s, "split_adds_up",
-      "SELECT format('payment %s: amount %s, payer share %s, merchant share %s, discount %s', p.payment_id, p.amount_fen, "
-      "  p.payer_share_fen, p.merchant_share_fen, p.discount_fen) FROM promo.payment p "
-      "JOIN ledger.payer py ON py.id = p.payer_id JOIN ledger.merchant m ON m.id = p.merchant_id "
-      "WHERE p.payer_share_fen + p.merchant_share_fen <> p.discount_fen "
-      "OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.account_id = py.account_id "
-      "  AND l.side = 'D' AND l.amount_fen = p.amount_fen - p.payer_share_fen) "
-      "OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.account_id = m.account_id "
-      "  AND l.side = 'C' AND l.amount_fen = p.amount_fen + p.merchant_share_fen)"));
-  if (wanted("budget_within_limit")) out.push_back(sql_check(s, "budget_within_limit",
-      "SELECT format('campaign %s: total %s, reserved %s (open decks %s), spent %s (closed days %s)', c.id, "
-      "  c.budget_total_fen, c.budget_reserved_fen, o.open_fen, c.budget_spent_fen, cl.closed_fen) FROM promo.campaign c "
-      "CROSS JOIN LATERAL (SELECT coalesce(sum(reserved_fen), 0) AS open_fen FROM promo.deck d "
-      "  WHERE d.campaign_id = c.id AND d.status = 'open') o "
-      "CROSS JOIN LATERAL (SELECT coalesce(sum(subsidy_fen), 0) AS closed_fen FROM promo.day_close dc "
-      "  WHERE dc.campaign_id = c.id) cl "
-      "WHERE c.budget_reserved_fen + c.budget_spent_fen > c.budget_total_fen OR c.budget_reserved_fen <> o.open_fen "
-      "OR c.budget_spent_fen <> cl.closed_fen"));
-  // The outlet daily budget (migration 0010 guards the decks; this finds what bypassed it): per campaign,
-  // home outlet and day, what the decks reserve, what their cards are worth and what payments took
-  // from them, each against the campaign's outlet_daily_budget_fen.
-  if (wanted("outlet_daily_budget")) out.push_back(sql_check(s, "outlet_daily_budget",
-      "SELECT format('campaign %s outlet %s on %s: decks reserve %s, cards worth %s, discounts paid %s, budget %s', "
-      "  x.campaign_id, coalesce(o.code, '?'), x.business_day, x.reserved_fen, x.face_fen, x.paid_fen, "
-      "  c.outlet_daily_budget_fen) "
-      "FROM (SELECT d.campaign_id, cm.outlet_id, d.business_day, sum(d.reserved_fen) AS reserved_fen, "
-      "    sum((SELECT coalesce(sum(card), 0) FROM unnest(d.cards_fen) AS card)) AS face_fen, "
-      "    sum((SELECT coalesce(sum(p.discount_fen), 0) FROM promo.payment p WHERE p.deck_id = d.id)) AS paid_fen "
-      "  FROM promo.deck d JOIN promo.campaign dc ON dc.id = d.campaign_id AND dc.outlet_daily_budget_fen IS NOT NULL "
-      "  LEFT JOIN promo.campaign_merchant cm ON cm.campaign_id = d.campaign_id AND cm.merchant_id = d.merchant_id "
-      "  GROUP BY 1, 2, 3) x "
-      "JOIN promo.campaign c ON c.id = x.campaign_id LEFT JOIN ledger.org_unit o ON o.id = x.outlet_id "
-      "WHERE greatest(x.reserved_fen, x.face_fen, x.paid_fen) > c.outlet_daily_budget_fen "
-      "ORDER BY x.campaign_id, x.business_day, o.code"));
-  // The columns whose foreign keys were dropped from the hot path (migrations 0004, 0005) are checked here.
-  if (wanted("referential_integrity")) out.push_back(sql_check(s, "referential_integrity",
-      "SELECT format('payment %s refers to a missing payer, merchant, outlet, campaign or deck', p.payment_id) "
-      "FROM promo.payment p WHERE NOT EXISTS (SELECT 1 FROM ledger.payer x WHERE x.id = p.payer_id) "
-      "OR NOT EXISTS (SELECT 1 FROM ledger.merchant x WHERE x.id = p.merchant_id) "
-      "OR NOT EXISTS (SELECT 1 FROM ledger.org_unit x WHERE x.id = p.outlet_id) "
-      "OR (p.campaign_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM promo.campaign x WHERE x.id = p.campaign_id)) "
-      "OR (p.deck_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM promo.deck x WHERE x.id = p.deck_id)) "
-      "UNION ALL SELECT format('entry %s line %s refers to missing account %s', l.entry_id, l.line_no, l.account_id) "
-      "FROM ledger.journal_line l WHERE NOT EXISTS (SELECT 1 FROM ledger.account a WHERE a.id = l.account_id) "
-      // Migration 0005 dropped the keys from lines and payments to their entry.
-      "UNION ALL SELECT format('line %s of entry %s has no entry', l.line_no, l.entry_id) "
-      "FROM ledger.journal_line l WHERE NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.id = l.entry_id) "
-      "UNION ALL SELECT format('payment %s refers to missing entry %s', p.payment_id, p.entry_id) "
-      "FROM promo.payment p WHERE NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.id = p.entry_id)"));
+  // The promotion's rules are promo.verify (sql/functions/promo.sql), beside ledger.verify: the named
+  // ones of its checks, in its order (promo_verify_names lists them; a test compares the two lists).
+  std::vector<std::string> promo_wanted;
+  for (const auto name : promo_verify_names) {
+    if (wanted(name)) promo_wanted.emplace_back(name);
+  }
+  if (!promo_wanted.empty()) {
+    ledger::PgArrayLiteral names;
+    for (const auto& n : promo_wanted) names.add(n);
+    const std::string names_literal = std::move(names).finish();
+    const int samples = static_cast<int>(sample_max);  // bound by reference: a named variable, not a temporary
+    soci::rowset<soci::row> rows =
+        (s.prepare << "SELECT check_name, violations, coalesce(sample, '') FROM promo.verify(CAST(:names AS text[]), :n)",
+         soci::use(names_literal), soci::use(samples));
+    for (const soci::row& row : rows) {
+      out.push_back(AuditCheck{row.get<std::string>(0), row.get<long long>(1), row.get<std::string>(2)});
+    }
+  }
   // Decks: the band rule, and a re-deal from the campaign secret compared card by card, in one pass.
   if (!wanted("deck_band_rule") && !wanted("decks_redeal")) return;
   AuditCheck band{"deck_band_rule", 0, ""};
