@@ -86,10 +86,13 @@ t=$(now)
 conn=$(cluster up 2>"$work/up.err") || { cat "$work/up.err" >&2; fail "the formation did not start"; }
 log "formation up ($(since "$t") s)"
 primary_conn() { echo "host=127.0.0.1 port=$((PROMOLEDGER_CLUSTER_PORT_BASE + 2 + $(cluster leader | tr -d n) - 1)) user=postgres"; }
+# The example organisation with deep pockets, so that the simulated payments are stored rather than
+# refused for insufficient funds.
+awk -F, 'BEGIN { OFS = "," } $1 == "payer" { $5 = "10000000.00" } { print }' examples/organisation.csv >"$work/organisation.csv"
 {
   "$pl" --db "$conn" db migrate
   "$pl" --db "$conn" policy set --future-tolerance 400d --reason "restore_drill.sh: the pilot's calendar, simulated"
-  "$pl" --db "$conn" org import examples/organisation.csv --date 2026-11-23
+  "$pl" --db "$conn" org import "$work/organisation.csv" --date 2026-11-23
   cid=$("$pl" --db "$conn" --json campaign create --file examples/pilot-campaign.json --by ops.zhang \
     | sed -n 's/.*"id": \([0-9]*\).*/\1/p')
   "$pl" --db "$conn" campaign approve "$cid" --by fin.li
