@@ -294,7 +294,7 @@ ha_port=$((PROMOLEDGER_CLUSTER_PORT_BASE + 2 + ${ha_leader#n} - 1))
 "$pgbin/psql" -X -q -d "host=127.0.0.1 port=$ha_port user=postgres dbname=postgres" -c "CREATE DATABASE pgbench"
 "$pgbin/pgbench" -h 127.0.0.1 -p "$ha_port" -U postgres -i -s 10 -q pgbench >/dev/null 2>&1
 for clients in "${clients_list[@]}"; do ha_pgbench formation 127.0.0.1 "$ha_port" "$clients"; done
-bash scripts/cluster.sh status | head -8 >&2
+bash scripts/cluster.sh members >&2 || true
 bash scripts/cluster.sh down --wipe >&2
 trap - EXIT
 # Kept in the results file as {"scenario": "ha", "ha": row}: no "clients" key, so the table above ignores them.
