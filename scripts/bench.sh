@@ -14,6 +14,9 @@
 #   ./scripts/bench.sh --only report,deal   only these parts (payments, http, deal, report, eod; comma-separated), after
 #                                 the pgbench baseline at 4 and 8 clients, which always runs; the goals are
 #                                 judged only on a run of every part. Combines with --quick.
+#   ./scripts/bench.sh --only ha  the high-availability part, run only when asked for (it starts a Patroni
+#                                 formation, scripts/cluster.sh): batched and HTTP promo on the synchronous
+#                                 formation against the same on the single node, and pgbench on the formation.
 # Output: a table with the goals on the terminal and bench/results/bench-<UTC time>.json. The goal "single
 # path no slower than before" compares with the newest earlier bench/results/bench-*.json (or
 # $BENCH_PREVIOUS), else with the figures recorded in docs/benchmarks.md.
@@ -26,13 +29,13 @@ only=""
 while (($# > 0)); do
   case "$1" in
     --quick) quick=1 ;;
-    --only) only=${2:?--only needs a list: payments,http,deal,report,eod}; shift ;;
+    --only) only=${2:?--only needs a list: payments,http,deal,report,eod,ha}; shift ;;
     *) echo "bench.sh: unknown argument $1 (--quick, --only LIST)" >&2; exit 2 ;;
   esac
   shift
 done
 for part in ${only//,/ }; do
-  [[ "$part" =~ ^(payments|http|deal|report|eod)$ ]] || { echo "bench.sh: --only: no part \"$part\" (payments, http, deal, report, eod)" >&2; exit 2; }
+  [[ "$part" =~ ^(payments|http|deal|report|eod|ha)$ ]] || { echo "bench.sh: --only: no part \"$part\" (payments, http, deal, report, eod, ha)" >&2; exit 2; }
 done
 # wanted PART: is this part of the run? (every part without --only)
 wanted() { [[ -z "$only" || ",$only," == *",$1,"* ]]; }
@@ -267,6 +270,112 @@ if wanted eod; then
     "$(median3 "${rc_runs[@]}")" "$(median3 "${rc_copy[@]}")" "$eod_clearing_s" \
     "$(IFS=,; echo "${gl_runs[*]}")" "$(IFS=,; echo "${rc_runs[*]}")" >>"$results"
   echo "bench: eod: GL extract $(median3 "${gl_runs[@]}") s, reconcile $(median3 "${rc_runs[@]}") s" >&2
+fi
+
+# ---- ha (only with --only ha): the synchronous formation against the single node, in this run.
+# The formation (scripts/cluster.sh: three PostgreSQL 15 nodes under Patroni, synchronous_commit on,
+# synchronous_mode strict, one synchronous standby) runs on this same machine, so its two standbys'
+# WAL receivers and replay share the cores with the primary, the service and the load; on three
+# machines that cost moves off the primary's. Both sides get the same database (1,000 campaign
+# merchants, 5,000 payers), the same runs and the same shared_buffers. Rows: {"scenario": "ha", ...}.
+if [[ ",$only," == *",ha,"* ]]; then
+ha_requesters=(16 64)
+ha_connections=(64)
+ha_args=(--merchants 1000 --outlets 20 --payers 5000 --hot-merchants 50)
+pl="$root/$build_dir/app/promoledger"
+ha_rows="$work/ha.jsonl"
+: >"$ha_rows"
+# ha_measure NODE CONNINFO: batched promo at each requester count, HTTP promo through `serve`, pgbench.
+ha_measure() {
+  local node=$1 db=$2 requesters connections
+  echo "bench: ha: $node: setting up" >&2
+  "$bench" --db "$db" "${ha_args[@]}" setup >&2
+  "$pgbin/psql" -X -q -d "$db" -c "CHECKPOINT" >/dev/null
+  "$bench" --db "$db" "${ha_args[@]}" run --scenario promo --path batched --writers "$writers" --clients 16 \
+    --duration-s "$duration" --warmup-s 0 >/dev/null   # the discarded warm pass
+  for requesters in "${ha_requesters[@]}"; do
+    "$bench" --db "$db" "${ha_args[@]}" run --scenario promo --path batched --writers "$writers" --clients "$requesters" \
+      --duration-s "$duration" --warmup-s "$warmup" >"$work/ha-run.json" || failed_runs+=("ha $node batched $requesters: failed")
+    python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().strip().splitlines()[-1]); print(json.dumps({"scenario": "ha", "node": sys.argv[2], "kind": "batched promo", "clients": int(sys.argv[3]), "per_s": r["payments_per_s"], "p99_ms": r["latency_ms"]["p99"], "errors": r.get("errors", 0), "invariants_ok": r["invariants"]["ok"]}))' \
+      "$work/ha-run.json" "$node" "$requesters" >>"$ha_rows"
+    echo "bench: ha: $node batched promo $requesters: $(tail -n1 "$ha_rows")" >&2
+  done
+  local token
+  token=$("$pl" --db "$db" --json token create --name "bench-ha-$node-$stamp" --role poster 2>/dev/null \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+  "$pl" --db "$db" serve --listen 127.0.0.1:0 --writers "$writers" >"$work/ha-serve.out" 2>"$work/ha-serve.log" &
+  local svc=$! port=""
+  for _ in $(seq 200); do
+    port=$(sed -n 's/.*listening on http:\/\/127.0.0.1:\([0-9]*\)$/\1/p' "$work/ha-serve.out"); [[ -n $port ]] && break; sleep 0.1
+  done
+  [[ -n $port ]] || { cat "$work/ha-serve.log" >&2; echo "bench: ha: serve did not start" >&2; exit 1; }
+  for connections in "${ha_connections[@]}"; do
+    BENCH_TOKEN=$token BENCH_SCENARIO=promo BENCH_MERCHANTS=1000 BENCH_PAYERS=5000 BENCH_RUN_TAG="${stamp}${node}w$connections" \
+      wrk -t2 -c"$connections" -d"${warmup}s" --timeout 10s -s "$root/bench/http/post_payments.lua" "http://127.0.0.1:$port/v1/payments" >/dev/null
+    BENCH_TOKEN=$token BENCH_SCENARIO=promo BENCH_MERCHANTS=1000 BENCH_PAYERS=5000 BENCH_RUN_TAG="${stamp}${node}m$connections" \
+      wrk -t2 -c"$connections" -d"${duration}s" --timeout 10s -s "$root/bench/http/post_payments.lua" "http://127.0.0.1:$port/v1/payments" >"$work/ha-wrk.out"
+    python3 - "$node" "$connections" "$work/ha-wrk.out" >>"$ha_rows" <<'PY'
+import json, sys
+node, connections, path = sys.argv[1:4]
+w = json.loads(next(l for l in open(path) if l.startswith("wrk-json "))[len("wrk-json "):])
+ok = w["requests"] - w["non_2xx"]
+errors = w["non_2xx"] + w["connect_errors"] + w["read_errors"] + w["write_errors"] + w["timeouts"]
+print(json.dumps({"scenario": "ha", "node": node, "kind": "http promo", "clients": int(connections),
+                  "per_s": ok / (w["duration_us"] / 1e6), "p99_ms": w["latency_ms"]["p99"], "errors": errors}))
+PY
+    echo "bench: ha: $node http promo $connections: $(tail -n1 "$ha_rows")" >&2
+  done
+  kill -TERM "$svc"; wait "$svc" || failed_runs+=("ha $node: serve exited non-zero after SIGTERM")
+  "$bench" --db "$db" verify >/dev/null || failed_runs+=("ha $node: invariants after the runs")
+}
+ha_pgbench() {  # ha_pgbench NODE HOST PORT CLIENTS
+  "$pgbin/pgbench" -h "$2" -p "$3" -U postgres -M prepared -c "$4" -j "$4" -T "$warmup" pgbench >/dev/null 2>&1
+  "$pgbin/pgbench" -h "$2" -p "$3" -U postgres -M prepared -c "$4" -j "$4" -T "$duration" -r pgbench >"$work/ha-pgbench.out" 2>&1
+  local tps; tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$work/ha-pgbench.out")
+  echo "{\"scenario\": \"ha\", \"node\": \"$1\", \"kind\": \"pgbench\", \"clients\": $4, \"per_s\": $tps}" >>"$ha_rows"
+  echo "bench: ha: $1 pgbench $4 clients: $tps tps" >&2
+}
+psql_admin -c "DROP DATABASE IF EXISTS promoledger_ha WITH (FORCE)" -c "CREATE DATABASE promoledger_ha"
+ha_measure single "$conn dbname=promoledger_ha"
+for clients in "${clients_list[@]}"; do ha_pgbench single 127.0.0.1 "$PROMOLEDGER_PGPORT" "$clients"; done
+# The single node stops while the formation runs (both on these cores).
+bash scripts/pg.sh down >/dev/null
+export PROMOLEDGER_CLUSTER_PORT_BASE=${BENCH_HA_PORT_BASE:-55440}
+export PROMOLEDGER_CLUSTER_DIR=${BENCH_HA_DIR:-/tmp/promoledger-bench-ha-$(id -u)}
+export PROMOLEDGER_CLUSTER_SHARED_BUFFERS=256MB
+trap 'kill "${svc:-}" 2>/dev/null || true; bash "$root/scripts/cluster.sh" down --wipe >/dev/null 2>&1 || true' EXIT
+bash scripts/cluster.sh down --wipe >/dev/null 2>&1 || true
+ha_conn=$(bash scripts/cluster.sh up)
+ha_measure formation "$ha_conn"
+ha_leader=$(bash scripts/cluster.sh leader)
+ha_port=$((PROMOLEDGER_CLUSTER_PORT_BASE + 2 + ${ha_leader#n} - 1))
+"$pgbin/psql" -X -q -d "host=127.0.0.1 port=$ha_port user=postgres dbname=postgres" -c "CREATE DATABASE pgbench"
+"$pgbin/pgbench" -h 127.0.0.1 -p "$ha_port" -U postgres -i -s 10 -q pgbench >/dev/null 2>&1
+for clients in "${clients_list[@]}"; do ha_pgbench formation 127.0.0.1 "$ha_port" "$clients"; done
+bash scripts/cluster.sh members >&2 || true
+bash scripts/cluster.sh down --wipe >&2
+trap - EXIT
+# Kept in the results file as {"scenario": "ha", "ha": row}: no "clients" key, so the table above ignores them.
+python3 -c 'import json,sys; [print(json.dumps({"scenario": "ha", "ha": json.loads(l)})) for l in open(sys.argv[1]) if l.strip()]' "$ha_rows" >>"$results"
+python3 - "$ha_rows" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+by = {(r["node"], r["kind"], r["clients"]): r for r in rows}
+print("ha: the synchronous formation (3 nodes, strict, on this one machine) against the single node, same run")
+print(f'{"kind":<15}{"clients":>8}{"single/s":>10}{"formation/s":>13}{"ratio":>7}{"p99 single":>12}{"p99 formation":>15}')
+for (node, kind, c), r in sorted(by.items(), key=lambda kv: (kv[0][1], kv[0][2])):
+    if node != "single" or ("formation", kind, c) not in by:
+        continue
+    f = by[("formation", kind, c)]
+    p99s = f'{r["p99_ms"]:>12.1f}' if "p99_ms" in r else f'{"":>12}'
+    p99f = f'{f["p99_ms"]:>15.1f}' if "p99_ms" in f else f'{"":>15}'
+    print(f'{kind:<15}{c:>8}{r["per_s"]:>10.0f}{f["per_s"]:>13.0f}{f["per_s"] / r["per_s"]:>7.2f}{p99s}{p99f}')
+for node in ("single", "formation"):
+    base = max((r["per_s"] for r in rows if r["node"] == node and r["kind"] == "pgbench"), default=0)
+    top = max((r["per_s"] for r in rows if r["node"] == node and r["kind"] == "batched promo"), default=0)
+    if base:
+        print(f'{node}: best batched promo {top:.0f}/s = {top / base:.2f}x its own best pgbench ({base:.0f} tps)')
+PY
 fi
 
 # A partial run is kept apart, so that it never becomes the "before" of a full run.

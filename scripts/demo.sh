@@ -10,8 +10,13 @@
 #   DEMO_MIX         channel mix (default: the talk's wechat=90,alipay=8,bank_app=2)
 # Running it again works: on its own cluster it starts from an empty database; on PROMOLEDGER_DB
 # every step is idempotent (the same import, campaign, deal, payments and close are replays).
+#   --ha   the same day on the highly available formation of scripts/cluster.sh (three PostgreSQL
+#          nodes under Patroni, synchronous replication, pgBackRest), through its multi-host string
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ha=0
+if [[ ${1:-} == --ha ]]; then ha=1; shift; fi
+(($# == 0)) || { echo "demo: unknown argument '$1' (--ha)" >&2; exit 2; }
 
 bash scripts/install-deps.sh
 build_dir=${BUILD_DIR:-build}
@@ -25,7 +30,12 @@ payments=${DEMO_PAYMENTS:-6000}
 seed=${DEMO_SEED:-7}
 mix=${DEMO_MIX:-wechat=90,alipay=8,bank_app=2}
 
-if [[ -z "${PROMOLEDGER_DB:-}" ]]; then
+if ((ha)); then
+  conn=$(bash scripts/cluster.sh up)
+  psql "${conn/dbname=promoledger/dbname=postgres}" -q -c "DROP DATABASE IF EXISTS promoledger_demo WITH (FORCE)" \
+    -c "CREATE DATABASE promoledger_demo" >/dev/null
+  export PROMOLEDGER_DB="${conn/dbname=promoledger/dbname=promoledger_demo}"
+elif [[ -z "${PROMOLEDGER_DB:-}" ]]; then
   conn=$(bash scripts/pg.sh up)
   # A fresh demo database each run, so the figures are always those of one day.
   bash scripts/pg.sh psql -q -d postgres -c "DROP DATABASE IF EXISTS promoledger_demo WITH (FORCE)" \
@@ -116,3 +126,12 @@ echo "  ... (whole statement: $eod_out/statement-M001-$day.xml)"
 step "reconciliation of $day with the platform's clearing file"
 $pl clearing-file --profile platform --date "$day" --out "$eod_out/platform-$day.csv"
 $pl reconcile --profile platform --date "$day" "$eod_out/platform-$day.csv"
+
+if ((ha)); then
+  step "the formation (docs/operations.md, \"Production\")"
+  bash scripts/cluster.sh status 2>/dev/null | sed -n '5,12p'
+  echo "  scripts/cluster.sh kill-primary    # a machine dies: Patroni promotes the synchronous standby"
+  echo "  scripts/cluster.sh up              # the old primary comes back and rejoins (pg_rewind)"
+  echo "  scripts/cluster.sh switchover      # planned, for maintenance"
+  echo "  scripts/cluster.sh down            # stops everything"
+fi
