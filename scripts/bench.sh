@@ -340,7 +340,7 @@ ha_measure single "$conn dbname=promoledger_ha"
 for clients in "${clients_list[@]}"; do ha_pgbench single 127.0.0.1 "$PROMOLEDGER_PGPORT" "$clients"; done
 # The single node stops while the formation runs (both on these cores).
 bash scripts/pg.sh down >/dev/null
-export PROMOLEDGER_CLUSTER_PORT_BASE=${BENCH_HA_PORT_BASE:-55440}
+export PROMOLEDGER_CLUSTER_PORT_BASE=${BENCH_HA_PORT_BASE:-25440}
 export PROMOLEDGER_CLUSTER_DIR=${BENCH_HA_DIR:-/tmp/promoledger-bench-ha-$(id -u)}
 export PROMOLEDGER_CLUSTER_SHARED_BUFFERS=256MB
 trap 'kill "${svc:-}" 2>/dev/null || true; bash "$root/scripts/cluster.sh" down --wipe >/dev/null 2>&1 || true' EXIT

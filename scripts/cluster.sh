@@ -30,7 +30,7 @@
 #
 # Environment:
 #   PROMOLEDGER_CLUSTER_DIR        the folder holding everything (default /tmp/promoledger-cluster-<uid>)
-#   PROMOLEDGER_CLUSTER_PORT_BASE  first of 8 ports (default 55400): etcd client +0, etcd peer +1,
+#   PROMOLEDGER_CLUSTER_PORT_BASE  first of 8 ports (default 25400, below the ephemeral range 32768..60999 so that no client's source port takes one): etcd client +0, etcd peer +1,
 #                                  PostgreSQL n1..n3 +2..+4, Patroni REST n1..n3 +5..+7
 #   PROMOLEDGER_CLUSTER_SHARED_BUFFERS  per node (default 128MB)
 # As root, everything runs as the `postgres` OS user; otherwise as the calling user. No systemd: every
@@ -41,7 +41,7 @@ PROG=cluster.sh
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 PGBIN=${PROMOLEDGER_PGBIN:-/usr/lib/postgresql/15/bin}
 DIR=${PROMOLEDGER_CLUSTER_DIR:-/tmp/promoledger-cluster-$(id -u)}
-BASE=${PROMOLEDGER_CLUSTER_PORT_BASE:-55400}
+BASE=${PROMOLEDGER_CLUSTER_PORT_BASE:-25400}
 SHARED_BUFFERS=${PROMOLEDGER_CLUSTER_SHARED_BUFFERS:-128MB}
 SCOPE=promoledger
 DBNAME=promoledger

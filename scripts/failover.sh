@@ -16,7 +16,7 @@
 #                                                   0: only the cancelled synchronous wait)
 # One JSON line per round on stdout (acknowledged, stored, writes_resumed_s, lost, ...), then a summary;
 # exit 1 on any violation.
-#   BUILD_DIR (default build), FAILOVER_PORT_BASE (55400: 8 ports from there), FAILOVER_DIR
+#   BUILD_DIR (default build), FAILOVER_PORT_BASE (25400: 8 ports from there, below the ephemeral range), FAILOVER_DIR
 #   (/tmp/promoledger-failover-<uid>), FAILOVER_LOAD_S (3, load before the kill), FAILOVER_AFTER_S
 #   (2, load after writes resumed)
 set -euo pipefail
@@ -50,7 +50,7 @@ if [[ ! -x $pl ]]; then
   timeout 1800 cmake --build "$build_dir" -j2 --target promoledger >/dev/null
 fi
 
-export PROMOLEDGER_CLUSTER_PORT_BASE=${FAILOVER_PORT_BASE:-55400}
+export PROMOLEDGER_CLUSTER_PORT_BASE=${FAILOVER_PORT_BASE:-25400}
 export PROMOLEDGER_CLUSTER_DIR=${FAILOVER_DIR:-/tmp/promoledger-failover-$(id -u)}
 cluster() { bash "$root/scripts/cluster.sh" "$@"; }
 work=$(mktemp -d /tmp/promoledger-failover.XXXXXX)

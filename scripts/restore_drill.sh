@@ -14,7 +14,7 @@
 #     --pad-scale S  also a pgbench database of scale S in the cluster (about 15 MB each), so that
 #                    the seconds per GB are measured on more than the fixed costs (default 20; --quick 0)
 # One JSON line on stdout; exit 1 when a check fails.
-#   BUILD_DIR (build), DRILL_PORT_BASE (55410: the formation's 8 ports, the restored cluster's is +8),
+#   BUILD_DIR (build), DRILL_PORT_BASE (25410: the formation's 8 ports, the restored cluster's is +8),
 #   DRILL_DIR (/tmp/promoledger-drill-<uid>)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +43,7 @@ if [[ ! -x $pl ]]; then
   cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release >/dev/null
   timeout 1800 cmake --build "$build_dir" -j2 --target promoledger >/dev/null
 fi
-export PROMOLEDGER_CLUSTER_PORT_BASE=${DRILL_PORT_BASE:-55410}
+export PROMOLEDGER_CLUSTER_PORT_BASE=${DRILL_PORT_BASE:-25410}
 export PROMOLEDGER_CLUSTER_DIR=${DRILL_DIR:-/tmp/promoledger-drill-$(id -u)}
 restored_port=$((PROMOLEDGER_CLUSTER_PORT_BASE + 8))
 restored_dir="$PROMOLEDGER_CLUSTER_DIR/restored"
