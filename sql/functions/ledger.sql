@@ -295,40 +295,50 @@ BEGIN
   RETURN NULL;
 END $$;
 
+-- The policy readers below are plpgsql, not SQL: a SQL function with a FROM clause is never inlined,
+-- and PostgreSQL 15 plans a non-inlined SQL function's body again on every call (about 50 us of CPU
+-- each; the posting function called them five times a batch), where plpgsql keeps its plan for the
+-- session (about 15 us a call). docs/benchmarks.md, "Where the time goes".
+
 -- Every day on or before this one is closed (NULL: none is). Read it only while holding the shared
 -- closing lock, in a statement after the one that took it (READ COMMITTED: a fresh snapshot).
-CREATE OR REPLACE FUNCTION ledger.last_closed_day() RETURNS date LANGUAGE sql STABLE
+CREATE OR REPLACE FUNCTION ledger.last_closed_day() RETURNS date LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, ledger AS $$
-  SELECT max(c.business_day) FROM ledger.business_day_close c
-$$;
+BEGIN
+  RETURN (SELECT max(c.business_day) FROM ledger.business_day_close c);
+END $$;
 
 -- How far ahead of the database clock a payment time may lie (ledger.posting_policy: the latest row).
-CREATE OR REPLACE FUNCTION ledger.future_tolerance() RETURNS interval LANGUAGE sql STABLE
+CREATE OR REPLACE FUNCTION ledger.future_tolerance() RETURNS interval LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, ledger AS $$
-  SELECT p.future_tolerance FROM ledger.posting_policy p ORDER BY p.id DESC LIMIT 1
-$$;
+BEGIN
+  RETURN (SELECT p.future_tolerance FROM ledger.posting_policy p ORDER BY p.id DESC LIMIT 1);
+END $$;
 
 -- The latest business day an entry may be dated: the bank's date (Asia/Shanghai, as C++ computes
 -- business days) of the database clock plus the tolerance.
-CREATE OR REPLACE FUNCTION ledger.business_day_max() RETURNS date LANGUAGE sql STABLE
+CREATE OR REPLACE FUNCTION ledger.business_day_max() RETURNS date LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, ledger AS $$
-  SELECT ((now() + ledger.future_tolerance()) AT TIME ZONE 'Asia/Shanghai')::date
-$$;
+BEGIN
+  RETURN ((now() + ledger.future_tolerance()) AT TIME ZONE 'Asia/Shanghai')::date;
+END $$;
 
 -- How long a reference stays claimed, so that a re-sent payment or entry is answered as a replay
 -- (ledger.posting_policy: the latest row; migration 0014).
-CREATE OR REPLACE FUNCTION ledger.replay_window() RETURNS interval LANGUAGE sql STABLE
+CREATE OR REPLACE FUNCTION ledger.replay_window() RETURNS interval LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, ledger AS $$
-  SELECT p.replay_window FROM ledger.posting_policy p ORDER BY p.id DESC LIMIT 1
-$$;
+BEGIN
+  RETURN (SELECT p.replay_window FROM ledger.posting_policy p ORDER BY p.id DESC LIMIT 1);
+END $$;
 
 -- The first business day inside the replay window: the bank's date (Asia/Shanghai) of the database
 -- clock minus the window. A payment or entry dated before it is refused (replay_window_passed): its
 -- claim may have been deleted, so whether it was stored cannot be told.
-CREATE OR REPLACE FUNCTION ledger.replay_horizon() RETURNS date LANGUAGE sql STABLE
+CREATE OR REPLACE FUNCTION ledger.replay_horizon() RETURNS date LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, ledger AS $$
-  SELECT ((now() AT TIME ZONE 'Asia/Shanghai')::date - ledger.replay_window())::date
-$$;
+BEGIN
+  RETURN ((now() AT TIME ZONE 'Asia/Shanghai')::date - ledger.replay_window())::date;
+END $$;
 
 -- A claim never changes; only one dated before the replay window may be deleted (db maintain).
 CREATE OR REPLACE FUNCTION ledger.entry_ref_guard() RETURNS trigger LANGUAGE plpgsql
