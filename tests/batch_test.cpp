@@ -1083,5 +1083,90 @@ TEST_F(OneBatchTest, AReversalSentAgainForAnotherDayIsARejectionNotAFailure) {
   EXPECT_EQ(same->status, promo::ReversalResult::Status::exists);
 }
 
+
+// How many times the batch's steps ran (promo.look_up_payments, step 1) for one call of
+// promo.post_payments with the stored payments named 'r-%' re-sent as they are, plus `extra` (SQL rows
+// of the same seven columns, or empty). Inside a transaction that is rolled back: nothing stays.
+long long steps_run(ledger::Database& db, const std::string& extra) {
+  auto lease = db.lease();
+  soci::session& s = *lease;
+  s << "BEGIN";
+  s << "SET LOCAL track_functions = 'pl'";
+  const std::string batch =
+      "WITH s AS (SELECT p.payment_id, y.code AS payer, m.code AS merchant, p.channel, p.amount_fen, p.paid_at, "
+      "p.business_day FROM promo.payment p JOIN ledger.payer y ON y.id = p.payer_id "
+      "JOIN ledger.merchant m ON m.id = p.merchant_id WHERE p.payment_id LIKE 'r-%' " +
+      extra +
+      ") SELECT count(*) FROM promo.post_payments((SELECT array_agg(payment_id ORDER BY payment_id) FROM s), "
+      "(SELECT array_agg(payer ORDER BY payment_id) FROM s), (SELECT array_agg(merchant ORDER BY payment_id) FROM s), "
+      "(SELECT array_agg(channel ORDER BY payment_id) FROM s), (SELECT array_agg(amount_fen ORDER BY payment_id) FROM s), "
+      "(SELECT array_agg(paid_at ORDER BY payment_id) FROM s), (SELECT array_agg(business_day ORDER BY payment_id) FROM s))";
+  // The view also shows calls of earlier transactions of the session not yet flushed to the
+  // statistics: the difference is this call's.
+  const std::string calls_sql =
+      "SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions "
+      "WHERE schemaname = 'promo' AND funcname = 'look_up_payments'";
+  long long answers = 0, calls_before = 0, calls_after = 0;
+  s << calls_sql, soci::into(calls_before);
+  s << batch, soci::into(answers);
+  s << calls_sql, soci::into(calls_after);
+  s << "ROLLBACK";
+  EXPECT_GT(answers, 0);
+  return calls_after - calls_before;
+}
+
+// A batch of replays alone is answered from the stored rows without the steps (the fast path of
+// promo.post_payments); among other payments the same replays go through every step. Both must give
+// the same answer, and that answer is the first one's figures with the status "exists".
+TEST_F(OneBatchTest, AReplayAnswersTheSameAloneAndAmongOtherPayments) {
+  PaymentPoster poster(db());
+  // Discounted at two merchants; no campaign at M3; below the minimum at M1.
+  const std::vector<PaymentRequest> stored{request("r-1", "P1", "M1", "50.00"), request("r-2", "P2", "M2", "30.00"),
+                                           request("r-3", "P1", "M3", "12.00"), request("r-4", "P3", "M1", "5.00")};
+  const auto first = poster.post_batch(stored);
+  const auto decks = deck_names(db());
+  const auto figures = [&](const Outcome& o) {
+    return describe(o, decks) + (o ? fmt::format(" entry={}", o->entry_id) : std::string());
+  };
+  ASSERT_EQ(first.size(), stored.size());
+  for (const auto& o : first) ASSERT_TRUE(o.has_value() && o->status == PaymentResult::Status::posted) << figures(o);
+  ASSERT_TRUE(first[0]->discounted && first[1]->discounted && !first[2]->discounted && !first[3]->discounted);
+
+  const auto alone = poster.post_batch(stored);
+  PaymentRequest changed = stored[0];
+  changed.amount = cny("50.01");
+  const std::vector<PaymentRequest> mixed{stored[0], request("r-new", "P2", "M1", "20.00"), stored[1],
+                                          stored[2], changed, stored[3]};
+  const auto among = poster.post_batch(mixed);
+  ASSERT_EQ(alone.size(), stored.size());
+  ASSERT_EQ(among.size(), mixed.size());
+  const std::array<std::size_t, 4> among_index{0, 2, 3, 5};
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    std::string expected = figures(first[i]);
+    ASSERT_EQ(expected.rfind("posted ", 0), 0u) << expected;
+    expected.replace(0, std::string("posted").size(), "exists");
+    EXPECT_EQ(figures(alone[i]), expected) << "alone, " << stored[i].payment_id;
+    EXPECT_EQ(figures(among[among_index[i]]), expected) << "among others, " << stored[i].payment_id;
+  }
+  ASSERT_TRUE(among[1].has_value() && among[1]->status == PaymentResult::Status::posted) << figures(among[1]);
+  ASSERT_FALSE(among[4].has_value());
+  EXPECT_EQ(among[4].error().code, Reject::exists_with_different_content) << among[4].error().message;
+
+  // Which path answered: none of the steps for stored payments alone; every step once for a batch that
+  // also holds a new payment, a re-sent one with other content, or one dated another day.
+  EXPECT_EQ(steps_run(db(), ""), 0);
+  EXPECT_EQ(steps_run(db(), "UNION ALL (SELECT 'r-z-new', 'P2', 'M1', 'bank_app', 2000, paid_at, business_day FROM "
+                             "promo.payment WHERE payment_id = 'r-1')"),
+            1);
+  EXPECT_EQ(steps_run(db(), "UNION ALL (SELECT 'r-1', 'P1', 'M1', 'bank_app', 5001, paid_at, business_day FROM "
+                             "promo.payment WHERE payment_id = 'r-1')"),
+            1);
+  EXPECT_EQ(steps_run(db(), "UNION ALL (SELECT 'r-2', y.code, m.code, p.channel, p.amount_fen, p.paid_at, "
+                             "p.business_day + 1 FROM promo.payment p JOIN ledger.payer y ON y.id = p.payer_id "
+                             "JOIN ledger.merchant m ON m.id = p.merchant_id WHERE p.payment_id = 'r-2')"),
+            1);
+  expect_audit_passes(db(), "replays");
+}
+
 }  // namespace
 }  // namespace promoledger::testing
