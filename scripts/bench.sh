@@ -211,6 +211,37 @@ wait "$serve_pid" || serve_rc=$?
 ((serve_rc == 0)) || failed_runs+=("promoledger serve exited $serve_rc after SIGTERM (log: $work/serve.log)")
 fi
 
+# ---- the ceiling (issue 20): the rows of a discounted payment written set-wise in batches, with no rule
+# and no hash, into the product's tables on the same database (bench/ceiling/write_batch.sql says what is
+# written and what is left out). It runs last on that database: its rows break the chains and the cards'
+# rules on purpose, so no invariant check may follow. Two batch sizes by $writers clients (the product's
+# writer count, each with its own outlets as the writers have): the product's batch at 64 requesters (about
+# 22) and a large one; the better is the ceiling.
+if wanted payments || wanted http; then
+  bash scripts/pg.sh psql -q -d promoledger_bench -v day="$(bash scripts/pg.sh psql -At -d promoledger_bench \
+    -c "SELECT max(business_day) FROM promo.deck")" -f bench/ceiling/write_batch.sql >/dev/null 2>&1
+  echo 'SELECT bench_ceiling.write_batch(:batch, :client_id, :shards);' >"$work/ceiling.sql"
+  for batch in 22 100; do
+    (cd "$work" && rm -f ceiling_log.* &&
+      "$pgbin/pgbench" -h 127.0.0.1 -p "$PROMOLEDGER_PGPORT" -U postgres -n -M prepared -f ceiling.sql -D batch="$batch" -D shards="$writers" \
+        -c "$writers" -j "$writers" -T "$warmup" promoledger_bench >/dev/null 2>&1 &&
+      "$pgbin/pgbench" -h 127.0.0.1 -p "$PROMOLEDGER_PGPORT" -U postgres -n -M prepared -f ceiling.sql -D batch="$batch" -D shards="$writers" \
+        -c "$writers" -j "$writers" -T "$duration" --log --log-prefix=ceiling_log promoledger_bench >"$work/ceiling.out" 2>&1) \
+      || { failed_runs+=("ceiling batch $batch: pgbench failed ($(tail -n2 "$work/ceiling.out" | tr '\n' ' '))"); continue; }
+    python3 - "$batch" "$writers" "$work" >>"$results" <<'PY'
+import glob, json, re, sys
+batch, clients, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+tps = float(re.search(r"^tps = ([0-9.]+) \(without", open(f"{work}/ceiling.out").read(), re.M).group(1))
+lat = sorted(int(l.split()[2]) / 1000 for f in glob.glob(f"{work}/ceiling_log.*") for l in open(f) if l.strip())
+q = lambda p: lat[min(len(lat) - 1, int(len(lat) * p))]
+print(json.dumps({"scenario": "ceiling", "path": "sql", "clients": clients, "payments_per_s": tps * batch,
+                  "transactions": len(lat), "errors": 0, "mean_batch_size": float(batch),
+                  "latency_ms": {"p50": q(0.50), "p95": q(0.95), "p99": q(0.99), "max": lat[-1]}}))
+PY
+    echo "bench: ceiling, batches of $batch by $writers clients: $(tail -n1 "$results" | sed -n 's/.*"payments_per_s": \([0-9.]*\).*/\1/p') payments/s" >&2
+  done
+fi
+
 # ---- dealing
 if wanted deal; then
 psql_admin -c "DROP DATABASE IF EXISTS promoledger_deal WITH (FORCE)" -c "CREATE DATABASE promoledger_deal"
@@ -391,19 +422,25 @@ for r in rows:
         r.setdefault("path", "single")  # rows written before the batched path existed
 pay = [r for r in rows if "clients" in r]
 best_base = max((r["payments_per_s"] for r in pay if r["scenario"] == "baseline"), default=0)
+# The ceiling: the better of the set-wise writes without rules (bench/ceiling/write_batch.sql).
+best_ceiling = max((r["payments_per_s"] for r in pay if r["scenario"] == "ceiling"), default=0)
+unchecked = ("baseline", "ceiling")  # rows of no product run: no invariants, no "x promo"
 base = {r["clients"]: r["payments_per_s"] for r in pay if r["scenario"] == "baseline"}
 promo = {(r["path"], r["clients"]): r for r in pay if r["scenario"] == "promo"}
 print(f'best baseline: {best_base:.0f} tps (max over the pgbench rows); "x best" is against it, "x promo" against promo on the same path and clients')
-print(f'{"scenario":<14}{"path":<9}{"clients":>8}{"per s":>9}{"x best":>8}{"x promo":>9}{"p50 ms":>8}{"p99 ms":>8}{"max ms":>8}{"batch":>8}{"errors":>7}{"retries":>8}  invariants')
+if best_ceiling:
+    print(f'ceiling: {best_ceiling:.0f} payments/s (the rows of a discounted payment written set-wise, no rule, no hash); "x ceil" is against it')
+print(f'{"scenario":<14}{"path":<9}{"clients":>8}{"per s":>9}{"x best":>8}{"x ceil":>8}{"x promo":>9}{"p50 ms":>8}{"p99 ms":>8}{"max ms":>8}{"batch":>8}{"errors":>7}{"retries":>8}  invariants')
 for r in pay:
     c = r["clients"]; v = r["payments_per_s"]; lat = r["latency_ms"]
     ratio = v / best_base if best_base else 0
     p = promo.get((r["path"], c))
-    rp = v / p["payments_per_s"] if p and p["payments_per_s"] and r["scenario"] != "baseline" else 0
-    inv = "" if r["scenario"] == "baseline" else ("ok" if r["invariants"]["ok"] else "FAILED")
+    rp = v / p["payments_per_s"] if p and p["payments_per_s"] and r["scenario"] not in unchecked else 0
+    inv = "" if r["scenario"] in unchecked else ("ok" if r["invariants"]["ok"] else "FAILED")
+    ceil_text = f'{v / best_ceiling:>8.2f}' if best_ceiling else f'{"":>8}'
     rp_text = f'{rp:>9.2f}' if rp else f'{"":>9}'
     batch = f'{r["mean_batch_size"]:>8.1f}' if "mean_batch_size" in r else f'{"":>8}'
-    print(f'{r["scenario"]:<14}{r["path"]:<9}{c:>8}{v:>9.0f}{ratio:>8.2f}{rp_text}{lat["p50"]:>8.2f}{lat["p99"]:>8.2f}{lat["max"]:>8.1f}{batch}{r.get("errors",0):>7}{r.get("retries",""):>8}  {inv}')
+    print(f'{r["scenario"]:<14}{r["path"]:<9}{c:>8}{v:>9.0f}{ratio:>8.2f}{ceil_text}{rp_text}{lat["p50"]:>8.2f}{lat["p99"]:>8.2f}{lat["max"]:>8.1f}{batch}{r.get("errors",0):>7}{r.get("retries",""):>8}  {inv}')
 for r in rows:
     if r.get("scenario") == "deal":
         d = r["detail"]; print(f'deal: {d["decks_dealt"]} decks ({d["cards"]} cards) in {d["deal_s"]:.2f} s')
@@ -426,15 +463,13 @@ if only:
 # ---- goals
 def verdict(ok): return "met" if ok else "MISSED"
 goals = []
-bp = [r for r in pay if r["scenario"] == "promo" and r["path"] == "batched"]
-fit = [r for r in bp if r["latency_ms"]["p99"] <= 10.0]
-top = max(fit, key=lambda r: r["payments_per_s"], default=None)
-if top and best_base:
-    goals.append(f'batched promo >= 2.0x best baseline with p99 <= 10 ms: {verdict(top["payments_per_s"] / best_base >= 2.0)} '
-                 f'({top["payments_per_s"] / best_base:.2f}x at {top["clients"]} requesters, p99 {top["latency_ms"]["p99"]:.1f} ms)')
-else:
-    goals.append('batched promo >= 2.0x best baseline with p99 <= 10 ms: MISSED (no batched promo run with p99 <= 10 ms; '
-                 + ", ".join(f'{r["clients"]}: {r["payments_per_s"] / best_base if best_base else 0:.2f}x p99 {r["latency_ms"]["p99"]:.1f} ms' for r in bp) + ")")
+# Issue 20: batched promo in process at 32 requesters >= 2.5x best baseline with p99 <= 10 ms (stretch 3x).
+b32 = next((r for r in pay if r["scenario"] == "promo" and r["path"] == "batched" and r["clients"] == 32), None)
+if b32 and best_base:
+    x = b32["payments_per_s"] / best_base
+    goals.append(f'batched promo at 32 requesters >= 2.5x best baseline with p99 <= 10 ms: '
+                 f'{verdict(x >= 2.5 and b32["latency_ms"]["p99"] <= 10.0)} ({x:.2f}x, p99 {b32["latency_ms"]["p99"]:.1f} ms'
+                 + (f', {b32["payments_per_s"] / best_ceiling:.2f}x ceiling' if best_ceiling else '') + ')')
 hot = []
 for r in pay:
     if r["path"] == "batched" and r["scenario"] in ("hot-merchant", "hot-outlet") and ("batched", r["clients"]) in promo:
@@ -498,7 +533,7 @@ for r in rows:
         goals.append(f'reconciling a 1,000,000-row clearing file <= 10 s: {verdict(r["reconcile_s"] <= 10)} ({r["reconcile_s"]:.2f} s, {r["reconcile_s"] / r["reconcile_copy_s"]:.2f}x COPY)')
 erring = [r for r in pay if r.get("errors", 0)]
 goals.append(f'no errors in any run: {verdict(not erring)}' + (f' ({", ".join(r["scenario"] + " " + r["path"] + " " + str(r["clients"]) + ": " + str(r["errors"]) for r in erring)})' if erring else ""))
-bad = [r for r in pay if r["scenario"] != "baseline" and not r["invariants"]["ok"]]
+bad = [r for r in pay if r["scenario"] not in unchecked and not r["invariants"]["ok"]]
 goals.append(f'invariants after every scenario: {verdict(not bad)}' + (f' (FAILED: {", ".join(r["scenario"] + " " + r["path"] + " " + str(r["clients"]) for r in bad)})' if bad else ""))
 print("goals:")
 for g in goals:
