@@ -23,7 +23,7 @@ CREATE TEMP TABLE bench_entry AS
   SELECT :id_base + row_number() OVER (ORDER BY p.id) AS id, 'deposit:' || :'tag' || '-' || p.code AS external_ref,
          'deposit' AS kind, DATE :'first_day' AS business_day,
          (DATE :'first_day' + time '08:00') AT TIME ZONE 'Asia/Shanghai' AS posted_at,
-         f.account_id AS debit_account, p.account_id AS credit_account, 1000000000::bigint AS amount_fen,
+         f.id AS debit_account, p.account_id AS credit_account, 1000000000::bigint AS amount_fen,
          NULL::bigint AS payer_id, NULL::bigint AS merchant_id, NULL::bigint AS outlet_id, NULL::text AS channel
     FROM ledger.payer p JOIN ledger.account_balance b ON b.account_id = p.account_id AND b.line_count = 0
     JOIN ledger.account f ON f.code = 'bench:fund:' || (1 + p.id % 200);
@@ -43,7 +43,7 @@ UPDATE bench_entry SET content_hash = sha256(convert_to(external_ref, 'UTF8'));
 -- The lines, numbered and balanced on from each account's stored state.
 CREATE TEMP TABLE bench_line AS
   WITH l AS (
-    SELECT e.id AS entry_id, 1 AS line_no, e.debit_account AS account_id, 'D' AS side, e.amount_fen, e.business_day,
+    SELECT e.id AS entry_id, 1 AS line_no, e.debit_account AS account_id, 'D'::text AS side, e.amount_fen, e.business_day,
            ledger.entry_digest_header(e.business_day, e.posted_at, NULL, e.content_hash, e.kind, e.external_ref) AS header
       FROM bench_entry e
     UNION ALL
@@ -51,8 +51,8 @@ CREATE TEMP TABLE bench_line AS
            ledger.entry_digest_header(e.business_day, e.posted_at, NULL, e.content_hash, e.kind, e.external_ref)
       FROM bench_entry e)
   SELECT l.*, row_number() OVER w AS k, b.line_count + row_number() OVER w AS account_seq,
-         ledger.normal_balance(b.normal_side, b.debits_fen, b.credits_fen)
-           + sum(CASE WHEN l.side = b.normal_side THEN l.amount_fen ELSE -l.amount_fen END) OVER w AS balance_after_fen
+         (ledger.normal_balance(b.normal_side, b.debits_fen, b.credits_fen)
+           + sum(CASE WHEN l.side = b.normal_side THEN l.amount_fen ELSE -l.amount_fen END) OVER w)::bigint AS balance_after_fen
     FROM l JOIN ledger.account_balance b ON b.account_id = l.account_id
   WINDOW w AS (PARTITION BY l.account_id ORDER BY l.entry_id, l.line_no);
 CREATE INDEX ON bench_line (account_id, k);

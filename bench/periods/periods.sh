@@ -22,7 +22,7 @@ merchants=${BENCH_PERIODS_MERCHANTS:-20000}
 payers=${BENCH_PERIODS_PAYERS:-50000}
 ((lines < 2000000)) && merchants=${BENCH_PERIODS_MERCHANTS:-2000} && payers=${BENCH_PERIODS_PAYERS:-5000}
 
-psql_at() { "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -d "$conn dbname=$1" "${@:2}"; }
+psql_at() { PGOPTIONS="-c client_min_messages=warning" "$pgbin/psql" -X -q -v ON_ERROR_STOP=1 -d "$conn dbname=$1" "${@:2}"; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
 median3() { printf '%s\n' "$@" | sort -g | sed -n 2p; }
@@ -32,7 +32,7 @@ timed_cmd() { local t0 rc=0; t0=$(now); "$@" >/dev/null || rc=$?; since "$t0"; r
 
 fresh() {
   psql_at postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"
-  "$pl" --db "$conn dbname=$1" db migrate >/dev/null
+  "$pl" --db "$conn dbname=$1" db migrate >"/tmp/periods-migrate-$1.log" 2>&1 || { cat "/tmp/periods-migrate-$1.log" >&2; exit 1; }
   psql_at "$1" -v merchants="$merchants" -v payers="$payers" -f "$here/setup.sql" >/dev/null
 }
 # Two lines a payment, and a funding entry of two lines per payer before its first payment.
