@@ -14,6 +14,10 @@
 #   ./scripts/bench.sh --only report,deal   only these parts (payments, http, deal, report, eod; comma-separated), after
 #                                 the pgbench baseline at 4 and 8 clients, which always runs; the goals are
 #                                 judged only on a run of every part. Combines with --quick.
+#   ./scripts/bench.sh --only periods   posting periods (bench/periods/periods.sh): verify since the anchor
+#                                 against the whole history and the open month alone, the month's reports
+#                                 over 12 monthly partitions, disk per million payments (3,000,000 lines;
+#                                 --quick 200,000; BENCH_PERIODS_LINES)
 #   ./scripts/bench.sh --only ha  the high-availability part, run only when asked for (it starts a Patroni
 #                                 formation, scripts/cluster.sh): batched and HTTP promo on the synchronous
 #                                 formation against the same on the single node, and pgbench on the formation.
@@ -29,13 +33,13 @@ only=""
 while (($# > 0)); do
   case "$1" in
     --quick) quick=1 ;;
-    --only) only=${2:?--only needs a list: payments,http,deal,report,eod,ha}; shift ;;
+    --only) only=${2:?--only needs a list: payments,http,deal,report,eod,periods,ha}; shift ;;
     *) echo "bench.sh: unknown argument $1 (--quick, --only LIST)" >&2; exit 2 ;;
   esac
   shift
 done
 for part in ${only//,/ }; do
-  [[ "$part" =~ ^(payments|http|deal|report|eod|ha)$ ]] || { echo "bench.sh: --only: no part \"$part\" (payments, http, deal, report, eod, ha)" >&2; exit 2; }
+  [[ "$part" =~ ^(payments|http|deal|report|eod|periods|ha)$ ]] || { echo "bench.sh: --only: no part \"$part\" (payments, http, deal, report, eod, periods, ha)" >&2; exit 2; }
 done
 # wanted PART: is this part of the run? (every part without --only)
 wanted() { [[ -z "$only" || ",$only," == *",$1,"* ]]; }
@@ -301,6 +305,14 @@ if wanted eod; then
     "$(median3 "${rc_runs[@]}")" "$(median3 "${rc_copy[@]}")" "$eod_clearing_s" \
     "$(IFS=,; echo "${gl_runs[*]}")" "$(IFS=,; echo "${rc_runs[*]}")" >>"$results"
   echo "bench: eod: GL extract $(median3 "${gl_runs[@]}") s, reconcile $(median3 "${rc_runs[@]}") s" >&2
+fi
+
+# ---- posting periods (docs/benchmarks.md, "Posting periods"; bench/periods/periods.sh says what it loads and
+# times). Lines behind the anchor and in the open month, 10:1 as in issue 19 (30 M : 3 M), at a tenth of its scale.
+if wanted periods; then
+  if ((quick)); then periods_lines=${BENCH_PERIODS_LINES:-200000}; else periods_lines=${BENCH_PERIODS_LINES:-3000000}; fi
+  bash bench/periods/periods.sh "$conn" "$root/$build_dir/app/promoledger" "$periods_lines" $((periods_lines / 10)) >>"$results" \
+    || failed_runs+=("periods: bench/periods/periods.sh failed")
 fi
 
 # ---- ha (only with --only ha): the synchronous formation against the single node, in this run.

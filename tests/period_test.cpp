@@ -1,6 +1,9 @@
 // Posting periods (issue 19; ledger/periods.hpp, sql/functions/periods.sql) against a real PostgreSQL:
 // partitions by month, a month closed with chain anchors only when its days are, verify from the anchor
-// on, archive -> drop -> restore -> verify, tampering found, and the replay window.
+// on, archive -> drop -> restore -> verify, tampering found, the replay window, and the finance reports
+// over an archived month refused period_archived (library, commands, service over HTTP).
+#include <cstdlib>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -10,11 +13,16 @@
 
 #include <soci/soci.h>
 
+#include "cli_runner.hpp"
+#include "http_client.hpp"
 #include "promo_fixture.hpp"
 #include "promoledger/ledger/periods.hpp"
 #include "promoledger/promo/audit_checks.hpp"
 #include "promoledger/promo/dealing.hpp"
+#include "promoledger/promo/finance.hpp"
+#include "promoledger/promo/insights.hpp"
 #include "promoledger/promo/views.hpp"
+#include "service_process.hpp"
 
 namespace promoledger::testing {
 namespace {
@@ -84,6 +92,17 @@ class PeriodTest : public PromoTest {
       for (const auto& r : rows) out += r + "\n";
     }
     return out;
+  }
+
+  // November closed and archived (the replay window shortened to a day, as it would be a year on).
+  void archive_november() {
+    const auto closed = ledger::close_period(db(), november);
+    ASSERT_TRUE(closed.has_value()) << closed.error().message;
+    tdb_.exec_as_admin("INSERT INTO ledger.posting_policy (future_tolerance, replay_window, reason) "
+                       "VALUES (interval '400 days', interval '1 day', 'period_test: archive November')");
+    const auto archived = ledger::archive_period(db(), november, folder_);
+    ASSERT_TRUE(archived.has_value()) << archived.error().message;
+    ASSERT_TRUE(archived->dropped);
   }
 
   long long violations(const promo::AuditReport& report) {
@@ -283,6 +302,132 @@ TEST_F(PeriodTest, APaymentDatedBeforeTheReplayWindowIsRefusedWhetherOrNotItWasS
   ASSERT_TRUE(pay("w-3", "P1", "M1", "30.00", "2026-12-01T12:00:00+08:00").has_value());
   EXPECT_THROW(tdb_.exec_as_admin("DELETE FROM ledger.entry_ref WHERE external_ref = 'payment:w-3'"), ledger::DatabaseError);
   EXPECT_FALSE(m.partitions_through.empty());
+}
+
+// A report refused because its range touches November, archived: the code, the field, and a message
+// that names the month and the way back.
+template <class Report>
+void expect_archived(const Expected<Report, promo::ReportError>& result, const std::string& what) {
+  ASSERT_FALSE(result.has_value()) << what << ": answered over an archived month instead of refusing";
+  EXPECT_EQ(result.error().code, promo::ReportRefusal::period_archived) << what << ": " << result.error().message;
+  EXPECT_EQ(result.error().field, "from") << what;
+  EXPECT_NE(result.error().message.find("2026-11"), std::string::npos) << what << ": " << result.error().message;
+  EXPECT_NE(result.error().message.find("period restore --from"), std::string::npos) << what << ": " << result.error().message;
+}
+
+TEST_F(PeriodTest, ReportsOverAnArchivedMonthAreRefusedPeriodArchivedAndAnswerTheSameOnceItIsRestored) {
+  a_month_across_the_boundary();
+  const std::int64_t campaign = scalar("SELECT max(id) FROM promo.campaign");
+  const auto outlets_before = promo::report_outlets(db(), day("2026-11-01"), day("2026-12-31"));
+  const auto campaign_before = promo::report_campaign(db(), campaign, std::nullopt, std::nullopt);
+  const auto subsidies_before = promo::audit_subsidies(db(), "O1", day("2026-11-01"), day("2026-12-31"));
+  ASSERT_TRUE(outlets_before.has_value());
+  ASSERT_TRUE(campaign_before.has_value());
+  ASSERT_TRUE(subsidies_before.has_value());
+  ASSERT_FALSE(campaign_before->rows.empty());
+  archive_november();
+
+  // Every report whose range touches November refuses, whichever of its tables the archive took.
+  expect_archived(promo::report_outlets(db(), day("2026-11-01"), day("2026-12-31")), "report outlets");
+  expect_archived(promo::report_outlets(db(), day("2026-11-30"), day("2026-11-30")), "report outlets, one day");
+  expect_archived(promo::report_campaign(db(), campaign, std::nullopt, std::nullopt), "report campaign, its own days");
+  expect_archived(promo::report_campaign(db(), campaign, day("2026-11-30"), day("2026-12-01")), "report campaign");
+  expect_archived(promo::audit_subsidies(db(), "O1", day("2026-11-01"), day("2026-12-31")), "audit subsidies");
+  expect_archived(promo::subsidy_by_day(db(), day("2026-10-01"), day("2026-12-31"), promo::report_rows_max),
+                  "report outlets daily");
+  expect_archived(promo::campaign_days(db(), campaign, std::nullopt, std::nullopt, promo::report_rows_max),
+                  "campaign days");
+  // Archived comes before too large: narrowing the rows would not make the answer whole.
+  expect_archived(promo::report_outlets(db(), day("2026-11-01"), day("2026-12-31"), promo::OutletLevel::all, 1),
+                  "report outlets, one row allowed");
+  // Days after the archived month answer as before.
+  const auto in_december = promo::report_campaign(db(), campaign, day("2026-12-01"), std::nullopt);
+  ASSERT_TRUE(in_december.has_value()) << in_december.error().message;
+  EXPECT_FALSE(in_december->rows.empty());
+  EXPECT_TRUE(promo::report_outlets(db(), day("2026-12-01"), day("2026-12-31")).has_value());
+  EXPECT_TRUE(promo::audit_subsidies(db(), "O1", day("2026-12-01"), day("2026-12-31")).has_value());
+
+  // Restored, the month answers the figures it answered before the archive.
+  const auto restored = ledger::restore_period(db(), folder_);
+  ASSERT_TRUE(restored.has_value()) << restored.error().message;
+  const auto outlets_after = promo::report_outlets(db(), day("2026-11-01"), day("2026-12-31"));
+  const auto campaign_after = promo::report_campaign(db(), campaign, std::nullopt, std::nullopt);
+  const auto subsidies_after = promo::audit_subsidies(db(), "O1", day("2026-11-01"), day("2026-12-31"));
+  ASSERT_TRUE(outlets_after.has_value()) << outlets_after.error().message;
+  ASSERT_TRUE(campaign_after.has_value()) << campaign_after.error().message;
+  ASSERT_TRUE(subsidies_after.has_value()) << subsidies_after.error().message;
+  EXPECT_EQ(promo::views::to_json(*outlets_after), promo::views::to_json(*outlets_before));
+  EXPECT_EQ(promo::views::to_json(*campaign_after), promo::views::to_json(*campaign_before));
+  EXPECT_EQ(promo::views::to_json(*subsidies_after), promo::views::to_json(*subsidies_before));
+}
+
+// As finance and the auditors meet it: the command (exit 1, the refusal's JSON) and the real service
+// on a free 127.0.0.1 port (409 and the ReportRefusal body), each body checked against
+// service/openapi.json by scripts/openapi_check.py, as the service tests' bodies are.
+TEST_F(PeriodTest, TheCommandsAndTheServiceAnswerPeriodArchivedOverAnArchivedMonth) {
+  const auto bin = promoledger_bin();
+  ASSERT_TRUE(bin.has_value()) << "PROMOLEDGER_BIN is not set";
+  a_month_across_the_boundary();
+  archive_november();
+  const std::string campaign = std::to_string(scalar("SELECT max(id) FROM promo.campaign"));
+  const fs::path scratch = fs::temp_directory_path() / ("period-cli-" + tdb_.name());
+  fs::remove_all(scratch);
+  {
+    CliRunner cli(*bin, tdb_.conninfo(), scratch / "cli");
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"report", "outlets", "--from", "2026-11-01", "--to", "2026-12-31"},
+             {"report", "campaign", campaign},
+             {"audit", "subsidies", "--outlet", "O1", "--from", "2026-11-29", "--to", "2026-11-30"}}) {
+      const auto run = cli.run(args, true);
+      EXPECT_EQ(run.exit_code, 1) << args[1] << ": " << run.out << run.err;
+      const auto body = nlohmann::json::parse(run.out, nullptr, false);
+      if (!body.is_object()) {
+        ADD_FAILURE() << args[1] << ": not a refusal: " << run.out.substr(0, 200);
+        continue;
+      }
+      EXPECT_EQ(body.value("error", ""), "period_archived") << args[1] << ": " << run.out.substr(0, 200);
+      EXPECT_EQ(body.value("field", ""), "from") << args[1];
+      EXPECT_NE(run.err.find("period restore --from DIR"), std::string::npos) << args[1] << ": " << run.err;
+    }
+    const auto december_run = cli.run({"report", "outlets", "--from", "2026-12-01", "--to", "2026-12-31"}, true);
+    EXPECT_EQ(december_run.exit_code, 0) << december_run.err;
+
+    const auto made = cli.run({"token", "create", "--name", "period-finance", "--role", "finance"}, true);
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+    const std::string token = nlohmann::json::parse(made.out)["token"].get<std::string>();
+    // Recorded for openapi_check.py: set before the client's first answer (it reads the variable once).
+    const fs::path bodies = scratch / "bodies";
+    fs::create_directories(bodies);
+    ASSERT_EQ(::setenv("PROMOLEDGER_TEST_BODIES", bodies.c_str(), 1), 0);
+    ServiceProcess svc;
+    ASSERT_EQ(svc.start(*bin, {"--db", tdb_.conninfo(), "serve", "--listen", "127.0.0.1:0"}, scratch / "serve.log"), "");
+    HttpClient client("127.0.0.1", svc.port());
+    const Headers headers{{"Authorization", "Bearer " + token}};
+    for (const auto& path : std::vector<std::string>{"/v1/reports/outlets?from=2026-11-01&to=2026-12-31",
+                                                     "/v1/reports/outlets/daily?from=2026-11-30&to=2026-12-01",
+                                                     "/v1/reports/campaign/" + campaign,
+                                                     "/v1/campaigns/" + campaign + "/days"}) {
+      const auto answer = client.get(path, headers);
+      EXPECT_EQ(answer.status, 409) << path << ": " << answer.describe().substr(0, 300);
+      const auto body = answer.js();
+      if (!body.is_object()) {
+        ADD_FAILURE() << path << ": not a refusal: " << answer.body.substr(0, 300);
+        continue;
+      }
+      EXPECT_EQ(body.value("error", ""), "period_archived") << path;
+      EXPECT_EQ(body.value("field", ""), "from") << path;
+    }
+    const auto whole = client.get("/v1/reports/outlets?from=2026-12-01&to=2026-12-31", headers);
+    EXPECT_EQ(whole.status, 200) << whole.describe();
+    client.close();
+    svc.sigterm();
+    EXPECT_TRUE(svc.wait_exit(std::chrono::seconds(20)).has_value());
+    const std::string check = fmt::format("/usr/bin/python3 {0}/scripts/openapi_check.py --document {0}/service/openapi.json "
+                                          "--bodies {1} --min 5",
+                                          shell_quote(PROMOLEDGER_SOURCE_DIR), shell_quote(bodies.string()));
+    EXPECT_EQ(CliRunner::run_shell(check), 0) << check;
+  }
+  fs::remove_all(scratch);
 }
 
 }  // namespace

@@ -118,20 +118,24 @@ std::vector<Period> list_periods(Database& database) {
   return out;
 }
 
-std::vector<std::string> archived_months(Database& database, date::year_month_day from, date::year_month_day to) {
-  auto lease = database.lease();
+std::vector<std::string> archived_months(soci::session& session, date::year_month_day from, date::year_month_day to) {
   std::vector<std::string> out;
   const std::string f = format_day(from), t = format_day(to);
   try {
     soci::rowset<std::string> rows =
-        (lease->prepare << "SELECT to_char(m, 'YYYY-MM') FROM unnest(ledger.archived_months(CAST(:f AS date), "
-                           "CAST(:t AS date))) AS m ORDER BY m",
+        (session.prepare << "SELECT to_char(m, 'YYYY-MM') FROM unnest(ledger.archived_months(CAST(:f AS date), "
+                            "CAST(:t AS date))) AS m ORDER BY m",
          soci::use(f), soci::use(t));
     for (const auto& r : rows) out.push_back(r);
   } catch (...) {
     rethrow_as_database_error("reading the archived months");
   }
   return out;
+}
+
+std::vector<std::string> archived_months(Database& database, date::year_month_day from, date::year_month_day to) {
+  auto lease = database.lease();
+  return archived_months(*lease, from, to);
 }
 
 Maintenance maintain(Database& database) {

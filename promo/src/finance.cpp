@@ -5,8 +5,10 @@
 
 #include <fmt/format.h>
 
+#include "archived_refusal.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/names.hpp"
+#include "promoledger/ledger/periods.hpp"
 #include "row_text.hpp"
 
 namespace promoledger::promo {
@@ -23,11 +25,12 @@ long long limit_of(std::size_t rows_max) {
   return static_cast<long long>(rows_max) + 1;
 }
 
-constexpr ledger::NameTable<ReportRefusal, 4> refusal_names{{
+constexpr ledger::NameTable<ReportRefusal, 5> refusal_names{{
     {ReportRefusal::unknown_campaign, "unknown_campaign"},
     {ReportRefusal::unknown_outlet, "unknown_outlet"},
     {ReportRefusal::bad_range, "bad_range"},
     {ReportRefusal::report_too_large, "report_too_large"},
+    {ReportRefusal::period_archived, "period_archived"},
 }};
 static_assert(ledger::names_every_value(refusal_names));
 
@@ -176,6 +179,25 @@ Expected<std::vector<CampaignDayRow>, ReportError> campaign_rows(soci::session& 
 
 }  // namespace
 
+namespace detail {
+
+std::optional<ReportError> archived_refusal(soci::session& s, const std::string& report, date::year_month_day from,
+                                            date::year_month_day to) {
+  const std::vector<std::string> months = ledger::archived_months(s, from, to);
+  if (months.empty()) return std::nullopt;
+  std::string named;
+  for (const auto& m : months) named += (named.empty() ? "" : ", ") + m;
+  return ReportError{ReportRefusal::period_archived, report, 0, "from",
+                     fmt::format("{}: {} to {} touches {} {} archived (its rows are off the primary, so the report "
+                                 "would be short); restore {} with `promoledger period restore --from DIR` (the "
+                                 "month's archive folder), or ask for days outside {}",
+                                 report, ledger::format_day(from), ledger::format_day(to), named,
+                                 months.size() == 1 ? "month" : "months", months.size() == 1 ? "it" : "them",
+                                 months.size() == 1 ? "it" : "them")};
+}
+
+}  // namespace detail
+
 std::string_view to_string(ReportRefusal code) { return ledger::name_of(refusal_names, code); }
 std::string_view to_string(OutletLevel level) { return ledger::name_of(level_names, level); }
 std::optional<OutletLevel> outlet_level_from_string(std::string_view text) {
@@ -196,6 +218,8 @@ Expected<OutletReport, ReportError> report_outlets(ledger::Database& db, date::y
   auto lease = db.lease();
   try {
     auto rows = outlet_rows(*lease, report.from, report.to, level, rows_max);
+    // After the read (archived_refusal.hpp says why), and before any other refusal of it.
+    if (auto archived = detail::archived_refusal(*lease, "report outlets", from, to)) return unexpected(*archived);
     if (!rows) return unexpected(rows.error());
     auto budgets = budget_rows(*lease, rows_max);
     if (!budgets) return unexpected(budgets.error());
@@ -231,6 +255,10 @@ Expected<CampaignReport, ReportError> report_campaign(ledger::Database& db, std:
     report.from = ledger::format_day(range->first);
     report.to = ledger::format_day(range->second);
     auto rows = campaign_rows(*lease, campaign_id, report.from, report.to, rows_max);
+    // After the read (archived_refusal.hpp says why), and before any other refusal of it.
+    if (auto archived = detail::archived_refusal(*lease, report_name, range->first, range->second)) {
+      return unexpected(*archived);
+    }
     if (!rows) return unexpected(rows.error());
     report.rows = std::move(rows).value();
   } catch (...) {
@@ -248,6 +276,18 @@ Expected<SubsidyReport, ReportError> audit_subsidies(ledger::Database& db, const
   if (!rows) {
     return unexpected(
         ReportError{ReportRefusal::unknown_outlet, report_name, 0, "outlet", fmt::format("no outlet {}", outlet_code)});
+  }
+  // After the read (archived_refusal.hpp says why): outlet_subsidies' statement has ended, so an archive
+  // that dropped a partition under it has committed and is seen here.
+  {
+    auto lease = db.lease();
+    std::optional<ReportError> archived;
+    try {
+      archived = detail::archived_refusal(*lease, report_name, from, to);
+    } catch (...) {
+      rethrow_as_database_error("reading the subsidies' months");
+    }
+    if (archived) return unexpected(*archived);
   }
   if (rows->size() > rows_max) {
     return unexpected(

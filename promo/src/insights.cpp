@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "archived_refusal.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "row_text.hpp"
 #include "promoledger/promo/finance.hpp"
@@ -120,16 +121,23 @@ Expected<SubsidyDays, ReportError> subsidy_by_day(ledger::Database& db, date::ye
         "WHERE x.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date) "
         "GROUP BY x.business_day ORDER BY x.business_day LIMIT :n",
         soci::use(out.from), soci::use(out.to), soci::use(rows_read_max));
+    bool too_many = false;
     for (const auto& r : rows) {
       if (out.days.size() == rows_max) {
-        return unexpected(ReportError{ReportRefusal::report_too_large, "report outlets daily", rows_max, "from",
-                                      fmt::format("report outlets daily: more than {} days (the report row limit); "
-                                                  "ask for a shorter range", rows_max)});
+        too_many = true;
+        break;
       }
       SubsidyDay d{r.get<std::string>(0), count_at(r, 1), count_at(r, 2), count_at(r, 3), wide_at(r, 4), wide_at(r, 5), 0};
       d.net_subsidy_fen = d.subsidy_fen - d.reversed_subsidy_fen;
       out.net_subsidy_total_fen += d.net_subsidy_fen;
       out.days.push_back(std::move(d));
+    }
+    // After the read (archived_refusal.hpp says why), and before any other refusal of it.
+    if (auto archived = detail::archived_refusal(*lease, "report outlets daily", from, to)) return unexpected(*archived);
+    if (too_many) {
+      return unexpected(ReportError{ReportRefusal::report_too_large, "report outlets daily", rows_max, "from",
+                                    fmt::format("report outlets daily: more than {} days (the report row limit); "
+                                                "ask for a shorter range", rows_max)});
     }
   } catch (...) {
     rethrow_as_database_error("reading the subsidy per day");

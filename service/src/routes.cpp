@@ -222,6 +222,9 @@ void answer_report_error(Response& res, const promo::ReportError& error) {
     case promo::ReportRefusal::report_too_large:
       res.error = std::string(promo::to_string(error.code));
       return answer(res, 422, promo::views::to_json(error));
+    case promo::ReportRefusal::period_archived:  // the month is off the primary: a state, not a bad request
+      res.error = std::string(promo::to_string(error.code));
+      return answer(res, 409, promo::views::to_json(error));
   }
 }
 

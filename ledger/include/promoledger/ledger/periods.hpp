@@ -103,8 +103,10 @@ Expected<ArchiveReport, PeriodRefusalOf> archive_period(Database& database, date
 // close (an empty copy made by `db migrate`), the close's rows are loaded too.
 Expected<ArchiveReport, PeriodRefusalOf> restore_period(Database& database, const std::filesystem::path& folder);
 
-// The months in [from, to] whose partitions are archived (and not restored since).
+// The months in [from, to] whose partitions are archived (and not restored since), oldest first, as
+// YYYY-MM. The session form reads on the caller's session (a report's, so that it needs no second lease).
 std::vector<std::string> archived_months(Database& database, date::year_month_day from, date::year_month_day to);
+std::vector<std::string> archived_months(soci::session& session, date::year_month_day from, date::year_month_day to);
 
 struct Maintenance {
   std::int64_t partitions_guarded = 0;  // new partitions given the TRUNCATE guard

@@ -80,12 +80,22 @@ enum class ReportRefusal {
   unknown_outlet,
   bad_range,         // the day range after defaults: from after to, or longer than ten years
   report_too_large,  // more than rows_max rows: narrow the request (the message says how)
+  period_archived,   // the range touches a month whose partitions are archived (ledger/periods.hpp): the
+                     // message names the months and `period restore --from DIR`; field "from"
 };
 std::string_view to_string(ReportRefusal);
 
 // The refusal (ledger/refusal.hpp: code; field: the parameter to change, "level" or "from" for
-// report_too_large, "campaign_id", "outlet", "from"/"to" for a bad range; message: what, the limit, how
-// to narrow it), plus which report it was and the limit that was reached.
+// report_too_large, "from" for period_archived, "campaign_id", "outlet", "from"/"to" for a bad range;
+// message: what, the limit, how to narrow it), plus which report it was and the limit that was reached.
+//
+// Archived months. A report whose day range touches a month that `period archive` took off the primary
+// is refused whole (period_archived), never answered from the partitions that remain: report_campaign
+// and audit_subsidies read the archived tables (promo.deck, promo.payment) and would come out short;
+// report_outlets and subsidy_by_day read promo.merchant_day_stats, which the archive keeps, but their
+// figures could then no longer be traced to a single entry on the primary, so they refuse the same
+// way (a restored month answers again). The check runs after the read, on the same session: an archive
+// that committed before the read ended is seen by it (see finance.cpp, archived_refusal).
 struct ReportError : ledger::Refusal<ReportRefusal> {
   ReportError(ReportRefusal code_, std::string report_, std::size_t rows_max_, std::string field_, std::string message_)
       : Refusal(code_, std::move(field_), std::move(message_)), report(std::move(report_)), rows_max(rows_max_) {}
@@ -105,7 +115,7 @@ struct OutletReport {
   std::vector<OutletRow> rows;
   std::vector<BudgetRow> budgets;
 };
-// REQUIRES: rows_max >= 1.
+// REQUIRES: rows_max >= 1. period_archived or report_too_large.
 // The level is applied in SQL, so a coarser level is the way to narrow a report of too many outlets.
 Expected<OutletReport, ReportError> report_outlets(ledger::Database& db, date::year_month_day from,
                                                    date::year_month_day to, OutletLevel level = OutletLevel::all,
@@ -117,7 +127,7 @@ struct CampaignReport {
   std::string from, to;  // YYYY-MM-DD, after defaults
   std::vector<CampaignDayRow> rows;
 };
-// REQUIRES: rows_max >= 1. unknown_campaign, bad_range or report_too_large.
+// REQUIRES: rows_max >= 1. unknown_campaign, bad_range, period_archived or report_too_large.
 Expected<CampaignReport, ReportError> report_campaign(ledger::Database& db, std::int64_t campaign_id,
                                                       std::optional<date::year_month_day> from,
                                                       std::optional<date::year_month_day> to,
@@ -130,7 +140,7 @@ struct SubsidyReport {
   std::vector<SubsidyRow> rows;
   ledger::WideFen discount_fen = 0, payer_part_fen = 0, merchant_part_fen = 0;  // sums over rows
 };
-// REQUIRES: rows_max >= 1. unknown_outlet or report_too_large.
+// REQUIRES: rows_max >= 1. unknown_outlet, period_archived or report_too_large.
 // Reads through outlet_subsidies (audit_checks.cpp) with rows_max + 1 as its limit.
 Expected<SubsidyReport, ReportError> audit_subsidies(ledger::Database& db, const std::string& outlet_code,
                                                      date::year_month_day from, date::year_month_day to,

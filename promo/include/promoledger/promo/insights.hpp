@@ -80,7 +80,8 @@ struct SubsidyDays {
   ledger::WideFen net_subsidy_total_fen = 0;  // the sum of the days' net subsidy
   std::vector<SubsidyDay> days;               // in day order; days without a payment are left out
 };
-// report_too_large beyond rows_max days (a range is at most ten years, far below the default).
+// report_too_large beyond rows_max days (a range is at most ten years, far below the default);
+// period_archived when the range touches an archived month (finance.hpp, "Archived months").
 // REQUIRES: from <= to (parse_day_range); rows_max >= 1.
 Expected<SubsidyDays, ReportError> subsidy_by_day(ledger::Database& db, date::year_month_day from,
                                                   date::year_month_day to, std::size_t rows_max = report_rows_max);
