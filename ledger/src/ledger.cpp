@@ -5,6 +5,8 @@
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "promoledger/ledger/assert.hpp"
 #include "promoledger/ledger/names.hpp"
 
 namespace promoledger::ledger {
@@ -183,7 +185,7 @@ Expected<Entry, Rejection> EntryBuilder::build() const {
 Expected<PostResult, Rejection> post_result_from(const std::string& status, std::optional<std::int64_t> entry_id,
                                                  const std::string& detail) {
   if (status == "posted" || status == "exists") {
-    assert(entry_id.has_value());
+    PROMOLEDGER_ASSERT(entry_id.has_value());
     return PostResult{status == "posted" ? PostResult::Status::posted : PostResult::Status::exists, *entry_id};
   }
   const std::optional<Reject> reject = reject_from_string(status);
@@ -203,6 +205,12 @@ std::optional<Rejection> rejection_from(const DatabaseError& error) {
     return Rejection{Reject::already_reversed, input_of(Reject::already_reversed), error.primary_message()};
   }
   return std::nullopt;
+}
+
+bool is_input_refusal(const DatabaseError& error) {
+  const std::string& state = error.sqlstate();
+  constexpr std::string_view string_data_right_truncation = "22001";
+  return state.rfind("23", 0) == 0 || state == sqlstate::invalid_reference || state == string_data_right_truncation;
 }
 
 std::int64_t Ledger::open_account(const AccountSpec& spec) {

@@ -1,7 +1,6 @@
 #include "promoledger/ledger/posting_policy.hpp"
 
 #include <array>
-#include <cassert>
 #include <charconv>
 #include <utility>
 
@@ -12,9 +11,16 @@ namespace {
 
 constexpr std::array<std::pair<char, long long>, 4> units{{{'d', 86'400}, {'h', 3'600}, {'m', 60}, {'s', 1}}};
 
-constexpr const char* select_policy =
-    "SELECT extract(epoch FROM future_tolerance)::bigint, reason, "
-    "to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), changed_by FROM ledger.posting_policy ";
+#define PROMOLEDGER_POLICY_COLUMNS                                                                 \
+  "SELECT extract(epoch FROM future_tolerance)::bigint, reason, "                                   \
+  "to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), changed_by "
+constexpr const char* select_policy = PROMOLEDGER_POLICY_COLUMNS "FROM ledger.posting_policy ";
+// The row a change adds, as stored, read back by the same statement: another change committed in
+// between cannot be mistaken for this one.
+constexpr const char* insert_policy =
+    "WITH p AS (INSERT INTO ledger.posting_policy (future_tolerance, reason) "
+    "VALUES (make_interval(secs => :s), :r) RETURNING *) " PROMOLEDGER_POLICY_COLUMNS "FROM p";
+#undef PROMOLEDGER_POLICY_COLUMNS
 
 PostingPolicy policy_of(const soci::row& row) {
   PostingPolicy p;
@@ -65,19 +71,15 @@ Expected<PostingPolicy, ValueRefusal> set_future_tolerance(Database& database, s
         InvalidValue::out_of_range, "reason",
         fmt::format("reason: must be 1..{} bytes (say why the tolerance changes)", reason_bytes_max)});
   }
-  {
-    auto lease = database.lease();
-    const long long seconds = tolerance.count();
-    try {
-      *lease << "INSERT INTO ledger.posting_policy (future_tolerance, reason) VALUES (make_interval(secs => :s), :r)",
-          soci::use(seconds), soci::use(reason);
-    } catch (...) {
-      rethrow_as_database_error("setting the posting policy");
-    }
+  auto lease = database.lease();
+  const long long seconds = tolerance.count();
+  try {
+    soci::row row;
+    *lease << insert_policy, soci::use(seconds), soci::use(reason), soci::into(row);
+    return policy_of(row);
+  } catch (...) {
+    rethrow_as_database_error("setting the posting policy");
   }
-  PostingPolicy now_in_force = posting_policy(database);
-  assert(now_in_force.future_tolerance == tolerance);
-  return now_in_force;
 }
 
 Expected<std::chrono::seconds, ValueRefusal> parse_tolerance(const std::string& text) {
