@@ -53,16 +53,6 @@ std::size_t display_width(const std::string& s) {
   return n;
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 void print_table(const Table& table, std::ostream& out) {
@@ -88,14 +78,7 @@ void print_table(const Table& table, std::ostream& out) {
   for (const auto& row : table.rows) line(row);
 }
 
-void print_csv(const Table& table, std::ostream& out) {
-  for (std::size_t i = 0; i < table.headers.size(); ++i) out << (i ? "," : "") << csv_field(table.headers[i]);
-  out << '\n';
-  for (const auto& row : table.rows) {
-    for (std::size_t i = 0; i < row.size(); ++i) out << (i ? "," : "") << csv_field(row[i]);
-    out << '\n';
-  }
-}
+void print_csv(const Table& table, std::ostream& out) { out << promo::views::csv(table); }
 
 void print_json(const nlohmann::json& value, std::ostream& out) { out << value.dump(2) << '\n'; }
 

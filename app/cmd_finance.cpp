@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 
 #include "cli.hpp"
+#include "promoledger/ledger/periods.hpp"
+#include "promoledger/eod/xlsx_export.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
 #include "promoledger/promo/audit_checks.hpp"
@@ -56,12 +58,14 @@ void print_outlet_report(const Context& ctx, const promo::OutletReport& report) 
 struct OutletsOptions {
   Range range;                // required
   std::string level = "all";  // outlet | sub_branch | branch | all
+  std::string xlsx;           // empty: no .xlsx file
 };
 
 void report_outlets_command(CLI::App& report, Context& ctx) {
   auto* outlets = report.add_subcommand("outlets", "scan payments, bank-app share and subsidy per outlet, rolled up");
   auto options = std::make_shared<OutletsOptions>();
   add_range(outlets, options->range);
+  outlets->add_option("--xlsx", options->xlsx, "also write the report to this .xlsx file (one sheet each for outlets and budgets)");
   outlets->add_option("--level", options->level, "outlet | sub_branch | branch | all (default)")
       ->check(CLI::IsMember({"outlet", "sub_branch", "branch", "all"}));
   outlets->callback([&ctx, options] {
@@ -70,6 +74,7 @@ void report_outlets_command(CLI::App& report, Context& ctx) {
     const auto level = promo::outlet_level_from_string(options->level).value();
     const auto result = promo::report_outlets(ctx.database(), from, to, level);
     if (!result) report_refused(result.error());
+    if (!options->xlsx.empty()) eod::write_outlet_report_xlsx(options->xlsx, *result);
     print_outlet_report(ctx, *result);
   });
 }
@@ -84,12 +89,14 @@ std::optional<date::year_month_day> optional_day(const std::string& text, const 
 struct CampaignReportOptions {
   long long campaign_id = 0;  // required
   Range range;                // either end empty: the campaign's own first or last day
+  std::string xlsx;           // empty: no .xlsx file
 };
 
 void report_campaign_command(CLI::App& report, Context& ctx) {
   auto* campaign = report.add_subcommand("campaign", "per merchant and day: cards dealt, used, expired, subsidy, band share");
   auto options = std::make_shared<CampaignReportOptions>();
   campaign->add_option("ID", options->campaign_id, "campaign id")->required();
+  campaign->add_option("--xlsx", options->xlsx, "also write the report to this .xlsx file");
   campaign->add_option("--from", options->range.from, "first business day (default: the campaign's first day)");
   campaign->add_option("--to", options->range.to, "last business day (default: the campaign's last day)");
   campaign->callback([&ctx, options] {
@@ -97,6 +104,7 @@ void report_campaign_command(CLI::App& report, Context& ctx) {
     const auto to = optional_day(options->range.to, "to");
     const auto result = promo::report_campaign(ctx.database(), options->campaign_id, from, to);
     if (!result) report_refused(result.error());
+    if (!options->xlsx.empty()) eod::write_campaign_report_xlsx(options->xlsx, *result);
     if (ctx.json) return print_json(promo::views::to_json(*result), std::cout);
     print(ctx, promo::views::campaign_report_table(result->rows), std::cout);
   });
@@ -244,17 +252,49 @@ void audit_subsidies_command(CLI::App& audit, Context& ctx) {
   });
 }
 
+struct VerifyOptions {
+  bool full = false;          // the whole history
+  bool since_anchor = false;  // the default scope, said explicitly
+  std::string month;          // YYYY-MM: one closed month; empty: not a month
+};
+
 void audit_verify_command(CLI::App& audit, Context& ctx) {
-  audit.add_subcommand("verify", "check every invariant of the ledger and the campaign rules")->callback([&ctx] {
-    const auto report = promo::verify_all(ctx.database());
-    if (ctx.json) {
-      print_json(promo::views::to_json(report), std::cout);
+  auto* verify = audit.add_subcommand("verify", "check every invariant of the ledger and the campaign rules");
+  auto options = std::make_shared<VerifyOptions>();
+  verify->add_flag("--since-anchor", options->since_anchor,
+                   "the months after the latest closed one, chains from its anchors (the default)");
+  verify->add_flag("--full", options->full, "the whole history, every chain from its first line");
+  verify->add_option("--month", options->month, "one closed month, YYYY-MM, proved against its close's anchors")
+      ->excludes(verify->get_option("--full"))
+      ->excludes(verify->get_option("--since-anchor"));
+  verify->get_option("--full")->excludes(verify->get_option("--since-anchor"));
+  verify->callback([&ctx, options] {
+    const auto& month = options->month;
+    const bool full = options->full;
+    std::optional<promo::AuditReport> report;
+    if (!month.empty()) {
+      const auto ym = ledger::parse_month(month);
+      if (!ym) usage_error(ym.error().message);
+      auto proved = promo::verify_month(ctx.database(), *ym);
+      if (!proved) {
+        throw CommandError(exit_rejected, std::string(ledger::to_string(proved.error().code)), proved.error().message);
+      }
+      report = std::move(proved).value();
     } else {
-      print_table(promo::views::verify_table(report), std::cout);
-      std::cout << fmt::format("\n{}; chain digest {} (keep it: a later run must extend, not rewrite, this history)\n",
-                               report.ok() ? "all checks passed" : "VERIFICATION FAILED", report.chain_digest);
+      report = promo::verify_all(ctx.database(), full ? promo::VerifyScope::full : promo::VerifyScope::since_anchor);
     }
-    if (!report.ok()) ctx.exit_code = exit_rejected;
+    if (ctx.json) {
+      print_json(promo::views::to_json(*report), std::cout);
+    } else {
+      print_table(promo::views::verify_table(*report), std::cout);
+      const std::string covered =
+          report->months.empty() ? "no months" : fmt::format("{} .. {}", report->months.front(), report->months.back());
+      std::cout << fmt::format("\n{} ({}: {}{}); chain digest {} (keep it: a later run must extend, not rewrite, this "
+                               "history)\n",
+                               report->ok() ? "all checks passed" : "VERIFICATION FAILED", report->scope, covered,
+                               report->from.empty() ? "" : ", from " + report->from, report->chain_digest);
+    }
+    if (!report->ok()) ctx.exit_code = exit_rejected;
   });
 }
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli.hpp"
+#include "promoledger/promo/finance.hpp"
 #include "promoledger/promo/group_commit.hpp"
 #include "promoledger/service/server.hpp"
 #include "promoledger/service/tokens.hpp"
@@ -44,11 +45,17 @@ void serve_command(CLI::App& app, Context& ctx) {
   serve->add_option("--writers", options.writers, "group-commit writer threads")
       ->check(CLI::Range(std::size_t{1}, promo::GroupCommitOptions::writers_max))
       ->capture_default_str();
+  serve->add_option("--io-threads", options.io_threads, "threads reading and writing the connections")
+      ->check(CLI::Range(std::size_t{1}, service::ServiceOptions::io_threads_max))
+      ->capture_default_str();
   serve->add_option("--read-sessions", options.read_sessions, "database sessions for reads")
       ->check(CLI::Range(1, 32))
       ->capture_default_str();
   serve->add_option("--max-connections", options.max_connections, "connections served at once; more get 503")
       ->check(CLI::Range(std::size_t{1}, service::ServiceOptions::max_connections_limit))
+      ->capture_default_str();
+  serve->add_option("--report-rows-max", options.report_rows_max, "rows a report may hold; more: 422 report_too_large")
+      ->check(CLI::Range(std::size_t{1}, promo::report_rows_max))
       ->capture_default_str();
   serve->add_option("--queue-depth", options.queue_depth_max, "payments waiting for a writer before 503")
       ->check(CLI::Range(std::size_t{1}, promo::GroupCommitOptions::queue_depth_limit))

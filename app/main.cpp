@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   register_audit_commands(app, ctx);
   register_simulate_command(app, ctx);
   register_serve_commands(app, ctx);
+  register_period_commands(app, ctx);
+  register_eod_commands(app, ctx);
 
   try {
     app.parse(argc, argv);

@@ -142,6 +142,7 @@ def cmd_load(a):
             bump("sent")
             failures = 0
             while True:
+                t_sent = time.time()
                 try:
                     st, js = h.request("POST", "/v1/payments", body, token)
                 except Exception as e:
@@ -150,6 +151,8 @@ def cmd_load(a):
                 if st in (200, 201):
                     rec = {"id": pid, "code": st, "status": js.get("status")}
                     rec.update(figures(js))
+                    # When this attempt was sent and answered (scripts/failover.sh: writes resumed).
+                    rec.update({"t_sent": round(t_sent, 3), "t": round(time.time(), 3)})
                     log(acks_f, rec)
                     bump("ack_%d" % st)
                     break

@@ -10,8 +10,13 @@
 #   DEMO_MIX         channel mix (default: the talk's wechat=90,alipay=8,bank_app=2)
 # Running it again works: on its own cluster it starts from an empty database; on PROMOLEDGER_DB
 # every step is idempotent (the same import, campaign, deal, payments and close are replays).
+#   --ha   the same day on the highly available formation of scripts/cluster.sh (three PostgreSQL
+#          nodes under Patroni, synchronous replication, pgBackRest), through its multi-host string
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ha=0
+if [[ ${1:-} == --ha ]]; then ha=1; shift; fi
+(($# == 0)) || { echo "demo: unknown argument '$1' (--ha)" >&2; exit 2; }
 
 bash scripts/install-deps.sh
 build_dir=${BUILD_DIR:-build}
@@ -25,7 +30,12 @@ payments=${DEMO_PAYMENTS:-6000}
 seed=${DEMO_SEED:-7}
 mix=${DEMO_MIX:-wechat=90,alipay=8,bank_app=2}
 
-if [[ -z "${PROMOLEDGER_DB:-}" ]]; then
+if ((ha)); then
+  conn=$(bash scripts/cluster.sh up)
+  psql "${conn/dbname=promoledger/dbname=postgres}" -q -c "DROP DATABASE IF EXISTS promoledger_demo WITH (FORCE)" \
+    -c "CREATE DATABASE promoledger_demo" >/dev/null
+  export PROMOLEDGER_DB="${conn/dbname=promoledger/dbname=promoledger_demo}"
+elif [[ -z "${PROMOLEDGER_DB:-}" ]]; then
   conn=$(bash scripts/pg.sh up)
   # A fresh demo database each run, so the figures are always those of one day.
   bash scripts/pg.sh psql -q -d postgres -c "DROP DATABASE IF EXISTS promoledger_demo WITH (FORCE)" \
@@ -91,3 +101,37 @@ step "the HTTP/JSON API on this database (docs/operations.md, \"The service\")"
 echo "  export PROMOLEDGER_DB=\"$PROMOLEDGER_DB\""
 echo "  $pl token create --name core-banking-1 --role poster"
 echo "  $pl serve --listen 127.0.0.1:8080"
+
+# The end of the day (docs/integration.md): what leaves the ledger for the general ledger, the merchants
+# and operations, from the closed day only.
+eod_out=${DEMO_OUT:-$build_dir/demo-eod}
+if [[ $($pl --json gl map show) == "[]" ]]; then
+  step "the GL mapping (once): the GL account and org unit that book each class of account"
+  $pl gl map set --class payer_deposit --gl 201101 --org BR-HZ --reason "deposit control account at the branch"
+  $pl gl map set --class bank_funding --gl 100101 --org BR-HZ --reason "the bank's funding account"
+  $pl gl map set --class merchant_settlement --gl 224101 --reason "merchant settlement transit account at the home outlet"
+  $pl gl map set --class outlet_subsidy --campaign-gl --reason "the campaign's subsidy GL code at the outlet"
+  $pl gl map set --class inter_unit --gl 300101 --reason "inter-unit balancing"
+fi
+
+step "the GL journal of $day for the core general ledger (one file per branch, in $eod_out)"
+$pl gl extract --date "$day" --out "$eod_out"
+cat "$eod_out"/GL_PROMO_"${day//-/}"_BR-HZ_*.csv
+
+step "merchant M001's statement of $day (ISO 20022 camt.053.001.02; the first entries)"
+$pl statement merchant M001 --date "$day" --out "$eod_out/statement-M001-$day.xml"
+head -n 60 "$eod_out/statement-M001-$day.xml"
+echo "  ... (whole statement: $eod_out/statement-M001-$day.xml)"
+
+step "reconciliation of $day with the platform's clearing file"
+$pl clearing-file --profile platform --date "$day" --out "$eod_out/platform-$day.csv"
+$pl reconcile --profile platform --date "$day" "$eod_out/platform-$day.csv"
+
+if ((ha)); then
+  step "the formation (docs/operations.md, \"Production\")"
+  bash scripts/cluster.sh status 2>/dev/null | sed -n '5,12p'
+  echo "  scripts/cluster.sh kill-primary    # a machine dies: Patroni promotes the synchronous standby"
+  echo "  scripts/cluster.sh up              # the old primary comes back and rejoins (pg_rewind)"
+  echo "  scripts/cluster.sh switchover      # planned, for maintenance"
+  echo "  scripts/cluster.sh down            # stops everything"
+fi

@@ -4,7 +4,8 @@
 # Usage: scripts/fuzz.sh [SECONDS] [--smoke] [--target NAME]... [--no-deps] [-h|--help]
 #   SECONDS        fuzzing time per target (default 60)
 #   --smoke        10 seconds per target (for CI)
-#   --target NAME  run only this target (money, timestamp, csv, campaign, request); repeatable
+#   --target NAME  run only this target (money, timestamp, csv, campaign, request, clearing_platform,
+#                  clearing_wechat, clearing_alipay); repeatable
 #   --no-deps      do not run scripts/install-deps.sh first
 # Environment: JOBS (build parallelism, default 2), BUILD_DIR (default build-fuzz).
 #
@@ -22,9 +23,10 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD_DIR:-$root/build-fuzz}
 jobs=${JOBS:-2}
 
-ALL_TARGETS=(money timestamp csv campaign request)
+ALL_TARGETS=(money timestamp csv campaign request clearing_platform clearing_wechat clearing_alipay)
 # -max_len per target: a little above the longest real input of that kind.
-declare -A MAX_LEN=([money]=64 [timestamp]=128 [csv]=4096 [campaign]=4096 [request]=1024)
+declare -A MAX_LEN=([money]=64 [timestamp]=128 [csv]=4096 [campaign]=4096 [request]=1024
+                   [clearing_platform]=4096 [clearing_wechat]=8192 [clearing_alipay]=8192)
 
 seconds=60
 deps=1
@@ -38,7 +40,7 @@ while (($#)); do
       [[ -n ${MAX_LEN[$2]:-} ]] || die "unknown target '$2' (one of: ${ALL_TARGETS[*]})"
       targets+=("$2")
       shift ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     ''|*[!0-9]*) die "unknown argument '$1' (see --help)" ;;
     *) seconds=$1 ;;
   esac

@@ -21,14 +21,14 @@ PACKAGES=(
   libsoci-dev libpq-dev libboost-dev libhowardhinnant-date-dev tzdata
   libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev libbenchmark-dev
-  libssl-dev libcpp-httplib-dev wrk curl
+  libssl-dev wrk curl
   clang-14 libfuzzer-14-dev
   postgresql-15 postgresql-client-15 postgresql-contrib-15
   libjs-chart.js libjs-bootstrap5 chromium chromium-driver python3-selenium fonts-wqy-microhei
   # high availability (scripts/cluster.sh): Patroni + etcd, pgBackRest
   patroni etcd-server etcd-client pgbackrest python3-psycopg2
-  # posting-period partitions
-  postgresql-15-partman
+  # posting-period partitions, and their archives (gzip through zlib)
+  postgresql-15-partman zlib1g-dev
   # statements (ISO 20022 XML, XSD validation), finance spreadsheets, the API document's check
   libxml2-dev libxml2-utils libxlsxwriter-dev python3-jsonschema unzip
 )

@@ -358,7 +358,8 @@ TEST_F(LedgerTest, AFailureInTheMiddleLeavesNothingBehind) {
     tdb_.exec_as_admin(
         "BEGIN; INSERT INTO ledger.journal_entry (external_ref, kind, business_day, content_hash) "
         "VALUES ('manual', 'transfer', '2026-11-24', sha256('x')); "
-        "INSERT INTO ledger.journal_line VALUES (currval('ledger.journal_entry_id_seq'), 1, 1, 'D', 100, 99, 0, sha256('y')); "
+        "INSERT INTO ledger.journal_line VALUES (currval('ledger.journal_entry_id_seq'), 1, 1, 'D', 100, 99, 0, sha256('y'), "
+        "'2026-11-24'); "
         "COMMIT;");
     ADD_FAILURE() << "an unbalanced entry was committed";
   } catch (const ledger::DatabaseError& e) {
@@ -456,11 +457,11 @@ TEST_F(LedgerTest, TheDeferredCheckRefusesEveryUnbalancedEntryAtCommit) {
   };
   const std::string line1 = fmt::format(
       "INSERT INTO ledger.journal_line VALUES (currval('ledger.journal_entry_id_seq'), 1, {}, 'D', 100, 1, 100, "
-      "sha256('y'));",
+      "sha256('y'), '2026-11-24');",
       bank_id);
   const std::string line2_unequal = fmt::format(
       "INSERT INTO ledger.journal_line VALUES (currval('ledger.journal_entry_id_seq'), 2, {}, 'C', 99, 2, 1, "
-      "sha256('z'));",
+      "sha256('z'), '2026-11-24');",
       bank_id);
   EXPECT_EQ(try_commit(line1), ledger::sqlstate::unbalanced_at_commit);
   EXPECT_EQ(try_commit(line1 + line2_unequal), ledger::sqlstate::unbalanced_at_commit);
@@ -971,10 +972,10 @@ TEST_F(LedgerTest, AFabricatedEntryIsFound) {
       "SET session_replication_role = replica;"
       "INSERT INTO ledger.journal_entry (external_ref, kind, business_day, content_hash) VALUES ('forged', 'transfer', '2026-11-24', sha256('f'));"
       "INSERT INTO ledger.journal_line SELECT currval('ledger.journal_entry_id_seq'), 1, a.id, 'D', 500, b.line_count + 1, "
-      "  b.credits_fen - b.debits_fen - 500, sha256('x') FROM ledger.account a JOIN ledger.account_balance b ON b.account_id = a.id "
+      "  b.credits_fen - b.debits_fen - 500, sha256('x'), '2026-11-24' FROM ledger.account a JOIN ledger.account_balance b ON b.account_id = a.id "
       "  WHERE a.code = 'payer:P1:deposit';"
       "INSERT INTO ledger.journal_line SELECT currval('ledger.journal_entry_id_seq'), 2, a.id, 'C', 500, b.line_count + 1, "
-      "  b.credits_fen - b.debits_fen + 500, sha256('y') FROM ledger.account a JOIN ledger.account_balance b ON b.account_id = a.id "
+      "  b.credits_fen - b.debits_fen + 500, sha256('y'), '2026-11-24' FROM ledger.account a JOIN ledger.account_balance b ON b.account_id = a.id "
       "  WHERE a.code = 'merchant:M1:settlement';"
       "UPDATE ledger.account_balance SET debits_fen = debits_fen + 500, line_count = line_count + 1 WHERE account_id = "
       "  (SELECT id FROM ledger.account WHERE code = 'payer:P1:deposit');"

@@ -9,6 +9,7 @@
 #include <regex>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
@@ -17,6 +18,7 @@
 #include "promoledger/ledger/account_codes.hpp"
 #include "promoledger/ledger/organisation.hpp"
 #include "promoledger/ledger/posting_policy.hpp"
+#include "promoledger/promo/audit_checks.hpp"
 #include "promoledger/promo/terms.hpp"
 
 namespace promoledger::testing {
@@ -94,11 +96,13 @@ TEST_F(PostingTest, TheToleranceIsSetWithAReasonAndKeptInTheHistory) {
   EXPECT_EQ(set->future_tolerance, 24h * 400);
   promo::PaymentPoster poster(db());
   EXPECT_TRUE(poster.post(plain("sim-1", ledger::now() + 24h * 30)).has_value());
+  // The migration's row, the test database's wider replay window (support/test_db.cpp), then this one.
   const auto history = ledger::posting_policy_history(db());
-  ASSERT_EQ(history.size(), 2u);
+  ASSERT_EQ(history.size(), 3u);
   EXPECT_EQ(history[0].future_tolerance, 5min);
-  EXPECT_EQ(history[1].reason, "a simulation of the pilot's future days");
-  EXPECT_FALSE(history[1].changed_by.empty());
+  EXPECT_EQ(history[1].future_tolerance, 5min);
+  EXPECT_EQ(history[2].reason, "a simulation of the pilot's future days");
+  EXPECT_FALSE(history[2].changed_by.empty());
   // The history is append-only, and the application role may not change the policy.
   EXPECT_THROW(tdb_.exec_as_admin("UPDATE ledger.posting_policy SET future_tolerance = '1 day'"), ledger::DatabaseError);
   EXPECT_THROW(tdb_.exec_as_admin("DELETE FROM ledger.posting_policy"), ledger::DatabaseError);
@@ -109,7 +113,7 @@ TEST_F(PostingTest, TheToleranceIsSetWithAReasonAndKeptInTheHistory) {
   } catch (const ledger::DatabaseError& e) {
     EXPECT_EQ(e.sqlstate(), ledger::sqlstate::insufficient_privilege) << e.what();
   }
-  EXPECT_EQ(ledger::posting_policy_history(db()).size(), 2u);
+  EXPECT_EQ(ledger::posting_policy_history(db()).size(), 3u);
 }
 
 TEST_F(PostingTest, ToleranceTextParsesAndPrints) {
@@ -275,6 +279,15 @@ std::set<std::string> check_values(ledger::Database& db, const std::string& tabl
   return values;
 }
 
+// The rows of a one-column text query, in its order.
+std::vector<std::string> rows_of(ledger::Database& db, const std::string& sql) {
+  auto lease = db.lease();
+  std::vector<std::string> out;
+  soci::rowset<std::string> rows = (lease->prepare << sql);
+  for (const auto& r : rows) out.push_back(r);
+  return out;
+}
+
 template <class Term, std::size_t N>
 std::set<std::string> names(const std::array<Term, N>& terms) {
   std::set<std::string> out;
@@ -287,6 +300,10 @@ TEST_F(PostingTest, DomainTermsHaveOneListOnBothSides) {
   EXPECT_EQ(check_values(db(), "promo.campaign", "CHECK ((status = ANY"), names(promo::campaign_statuses));
   EXPECT_EQ(check_values(db(), "promo.payment", "CHECK ((channel = ANY"), names(promo::all_channels));
   EXPECT_EQ(check_values(db(), "promo.campaign", "CHECK ((channel = ANY"), names(promo::all_channels));
+  // The channel list promo.post_payments checks a payment against (promo.channels()).
+  const auto channels = rows_of(db(), "SELECT unnest(promo.channels())");
+  EXPECT_EQ(std::set<std::string>(channels.begin(), channels.end()), names(promo::all_channels));
+  EXPECT_EQ(channels.size(), promo::all_channels.size());
   for (auto reason : promo::no_discount_reasons) {
     EXPECT_EQ(promo::no_discount_reason_from_string(promo::to_string(reason)), reason);
   }
@@ -307,6 +324,24 @@ TEST_F(PostingTest, DomainTermsHaveOneListOnBothSides) {
                                   std::string(ledger::bank_funding_account)}) {
     EXPECT_EQ(scalar(fmt::format("SELECT count(*) FROM ledger.account WHERE code = '{}'", code)), 1) << code;
   }
+}
+
+// audit verify's checks are ledger.verify's, promo.verify's and the decks' pass in C++: the names C++
+// reports in the middle are the ones promo.verify runs, in its order, and an unknown name is refused.
+TEST_F(PostingTest, PromoVerifyRunsTheChecksAuditVerifyNamesInItsOrder) {
+  const auto all = promo::audit_check_names();
+  ASSERT_EQ(all.size(), 13u);
+  const std::vector<std::string> middle(all.begin() + 4, all.begin() + 11);
+  EXPECT_EQ(rows_of(db(), "SELECT check_name FROM promo.verify()"), middle);
+  EXPECT_EQ(rows_of(db(), "SELECT x FROM unnest(promo.verify_check_names()) WITH ORDINALITY AS t(x, n) ORDER BY n"), middle);
+  EXPECT_EQ(rows_of(db(), "SELECT check_name || ' ' || violations FROM promo.verify(ARRAY['daily_cap', 'cards_used_once'])"),
+            (std::vector<std::string>{"cards_used_once 0", "daily_cap 0"}));
+  EXPECT_THROW(scalar("SELECT count(*) FROM promo.verify(ARRAY['daily_cap', 'lucky_day'])"), soci::soci_error);
+  const auto report = promo::verify_checks(db(), {"daily_cap", "decks_redeal", "entries_balance"});
+  ASSERT_EQ(report.checks.size(), 3u);
+  EXPECT_EQ(report.checks[0].name, "entries_balance");
+  EXPECT_EQ(report.checks[1].name, "daily_cap");
+  EXPECT_EQ(report.checks[2].name, "decks_redeal");
 }
 
 // ------------------------------------------------------------------ organisation import, one path

@@ -1,7 +1,10 @@
 -- wrk script for `scripts/bench.sh`'s http path: every request is a new payment (a fresh payment_id),
 -- posted to POST /v1/payments with the bench database's payers and merchants.
 --   BENCH_TOKEN      a poster token (required)
---   BENCH_SCENARIO   promo (a random one of BENCH_MERCHANTS spread merchants) | hot-merchant (MPILOT1)
+--   BENCH_SCENARIO   promo (a random one of BENCH_MERCHANTS spread merchants) | hot-merchant (MPILOT1) |
+--                    replay (one of replay_ids payments, each always the same: the first send posts it, every
+--                    later one is a replay answered 200 exists; the threads walk the ids in turn)
+--   BENCH_THREADS    wrk's thread count (replay: how the threads share the ids; default 2)
 --   BENCH_MERCHANTS  spread merchants MB000001.. (default 5000); BENCH_PAYERS payers PB000001.. (default 20000)
 -- done() prints one JSON line (prefixed "wrk-json ") with the counts and latency percentiles.
 local token = os.getenv("BENCH_TOKEN") or error("BENCH_TOKEN is not set")
@@ -9,6 +12,8 @@ local scenario = os.getenv("BENCH_SCENARIO") or "promo"
 local merchants = tonumber(os.getenv("BENCH_MERCHANTS") or "5000")
 local payers = tonumber(os.getenv("BENCH_PAYERS") or "20000")
 local run_tag = os.getenv("BENCH_RUN_TAG") or tostring(os.time())
+local threads = tonumber(os.getenv("BENCH_THREADS") or "2")
+local replay_ids = 1000
 
 -- setup() runs in the main Lua state, once per wrk thread; thread:set() gives each thread's own state
 -- its global thread_id (a global, not a local: a local here would be a separate variable in each state).
@@ -28,6 +33,14 @@ end
 
 function request()
   counter = counter + 1
+  if scenario == "replay" then
+    local k = ((counter - 1) * threads + (thread_id - 1)) % replay_ids
+    local body = string.format(
+      '{"payment_id":"hr%s-%d","payer":"PB%06d","merchant":"MB%06d","channel":"bank_app",' ..
+      '"amount":"%d.00","paid_at":"2026-11-24T12:00:00+08:00"}',
+      run_tag, k, k % payers + 1, k % merchants + 1, 10 + k % 90)
+    return wrk.format(nil, nil, nil, body)
+  end
   local merchant
   if scenario == "hot-merchant" then
     merchant = "MPILOT1"

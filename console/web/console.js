@@ -313,6 +313,7 @@
     $('to').value = to;
     const range = `from=${encodeURIComponent(from)}&to=${encodeURIComponent(to)}`;
     $('csv').href = `/v1/reports/outlets?${range}&format=csv`;
+    $('xlsx').href = `/v1/reports/outlets?${range}&format=xlsx`;
     const [report, days] = await Promise.all([api('GET', `/v1/reports/outlets?${range}`), api('GET', `/v1/reports/outlets/daily?${range}`)]);
     if (!report.ok) return showError(describe(report));
     const body = $('outlets').querySelector('tbody');
@@ -429,6 +430,66 @@
     });
   }
 
+  // ---------------------------------------------------------------------------- reconciliation
+  // The day's runs (GET /v1/reconciliations): each run's counts per category and its differences.
+  async function reconciliationPage() {
+    const query = new URLSearchParams(window.location.search);
+    const day = query.get('date') || todayInShanghai();
+    $('recon-date').value = day;
+    $('recon-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      window.location.search = '?date=' + encodeURIComponent($('recon-date').value.trim());
+    });
+    const res = await api('GET', `/v1/reconciliations?date=${encodeURIComponent(day)}`);
+    if (!res.ok) return showError(describe(res));
+    const box = $('recon-runs');
+    box.replaceChildren();
+    $('recon-none').classList.toggle('d-none', res.json.runs.length > 0);
+    const categories = ['MATCHED', 'CLEARING_ONLY', 'AMOUNT_MISMATCH', 'STATUS_MISMATCH', 'LEDGER_ONLY', 'CUTOFF'];
+    for (const r of res.json.runs) {
+      const differences = r.differences_total;
+      const card = el('div', { class: 'card mb-3 recon-run', 'data-run': r.id, 'data-profile': r.profile });
+      const body = el('div', { class: 'card-body' });
+      body.append(el('h2', { class: 'h5' }, `${r.profile} · ${r.file.name} `,
+        el('span', { class: 'badge ' + (differences === 0 ? 'bg-success' : 'bg-danger'),
+          text: differences === 0 ? 'all matched' : `${differences} difference(s)` })));
+      body.append(el('p', { class: 'small mb-2', text: `run ${r.id} by ${r.run_by} at ${r.run_at} UTC; file SHA-256 ${r.file.sha256.slice(0, 16)}…; ` +
+        `clearing ${r.clearing.payments} payments ${r.clearing.payments_amount}, ${r.clearing.refunds} refunds ${r.clearing.refunds_amount}; ` +
+        `ledger ${r.ledger.payments} payments ${r.ledger.payments_amount}, ${r.ledger.refunds} reversals ${r.ledger.refunds_amount}; ` +
+        `difference ${r.difference}` }));
+      const counts = el('table', { class: 'table table-sm w-auto recon-counts' });
+      const head = el('tr');
+      const row = el('tr');
+      for (const c of categories) {
+        head.append(el('th', { class: 'text-end', text: c }));
+        row.append(el('td', { class: 'text-end', 'data-category': c, text: r.counts[c] }));
+      }
+      counts.append(el('thead', {}, head), el('tbody', {}, row));
+      body.append(counts);
+      if (r.differences.length > 0) {
+        const list = el('table', { class: 'table table-sm recon-differences' });
+        list.append(el('thead', {}, el('tr', {}, ...['#', 'Category', 'Payment', 'Line', 'Ledger', 'Clearing', 'Detail']
+          .map((h) => el('th', { text: h })))));
+        const tbody = el('tbody');
+        for (const d of r.differences) {
+          tbody.append(el('tr', { 'data-payment': d.payment_id, 'data-category': d.category },
+            el('td', { text: d.item_no }), el('td', { text: d.category }), el('td', { text: d.payment_id }),
+            el('td', { text: d.file_line === null ? '' : d.file_line }),
+            el('td', { class: 'text-end', text: d.ledger_amount === null ? '' : d.ledger_amount }),
+            el('td', { class: 'text-end', text: d.clearing_amount === null ? '' : d.clearing_amount }),
+            el('td', { class: 'small', text: d.detail })));
+        }
+        list.append(tbody);
+        body.append(list);
+        if (r.differences.length < differences) {
+          body.append(el('p', { class: 'small', text: `the first ${r.differences.length} of ${differences} differences` }));
+        }
+      }
+      card.append(body);
+      box.append(card);
+    }
+  }
+
   // ------------------------------------------------------------------------------------ start
   const start = {
     'campaigns.html': campaignsPage,
@@ -437,6 +498,7 @@
     'outlets.html': () => { outletsForm(); return outletsPage(); },
     'trace.html': traceForm,
     'verify.html': verifyPage,
+    'reconciliation.html': reconciliationPage,
   }[page];
   if (start && !document.getElementById('forbidden')) {
     Promise.resolve(start()).then(() => { document.body.dataset.ready = '1'; })

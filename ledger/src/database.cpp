@@ -2,8 +2,12 @@
 
 #include <soci/postgresql/soci-postgresql.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cstdlib>
+#include <cstring>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 #include <libpq-fe.h>
@@ -62,16 +66,136 @@ std::optional<std::string> conninfo_from(std::optional<std::string> explicit_con
   return std::nullopt;
 }
 
+namespace {
+
+struct ConninfoOptionsDeleter {
+  void operator()(PQconninfoOption* options) const { PQconninfoFree(options); }
+};
+
+// A value as libpq's key=value syntax reads it: quoted, with ' and \ escaped.
+std::string quoted(std::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out += '\\';
+    out += c;
+  }
+  out += '\'';
+  return out;
+}
+
+// The warnings of this thread's statements (clear_server_warnings, first_server_warning).
+thread_local std::vector<std::string> t_server_warnings;
+
+// libpq's notice receiver for every session: WARNINGs are kept for the thread that reads the result
+// (with_retry turns one into OutcomeUnknown); every notice then goes on to the receiver the session
+// had (libpq's default, which prints it on stderr as before; it ignores its argument).
+std::atomic<PQnoticeReceiver> g_previous_receiver{nullptr};
+
+void receive_notice(void* /*arg*/, const PGresult* notice) {
+  const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+  if (severity != nullptr && std::string_view(severity) == "WARNING" && t_server_warnings.size() < 16) {
+    const char* message = PQresultErrorMessage(notice);
+    t_server_warnings.emplace_back(message != nullptr ? message : "WARNING");
+  }
+  if (PQnoticeReceiver previous = g_previous_receiver.load(std::memory_order_relaxed); previous != nullptr) {
+    previous(nullptr, notice);
+  }
+}
+
+// Whether an idle connection is still open, read without blocking. Twice: a server that closes a
+// connection first sends its FATAL message (PQisBusy parses it; an error outside a query goes to the
+// notice receiver), and the second read meets the end of file.
+bool still_open(PGconn* conn) {
+  for (int read = 0; read < 2; ++read) {
+    if (PQconsumeInput(conn) == 0) return false;
+    (void)PQisBusy(conn);
+  }
+  return PQstatus(conn) == CONNECTION_OK;
+}
+
+}  // namespace
+
+std::string complete_conninfo(std::string_view conninfo, Target target) {
+  char* error = nullptr;
+  std::unique_ptr<PQconninfoOption, ConninfoOptionsDeleter> options(PQconninfoParse(std::string(conninfo).c_str(), &error));
+  if (options == nullptr) {
+    // libpq's message names the bad part ("missing \"=\" after \"x\" in connection info string"), not a password.
+    std::string words = error != nullptr ? error : "out of memory";
+    if (error != nullptr) PQfreemem(error);
+    while (!words.empty() && words.back() == '\n') words.pop_back();
+    throw std::invalid_argument(fmt::format("the connection string does not parse: {}", words));
+  }
+  std::vector<std::pair<std::string, std::string>> settings;
+  std::size_t hosts = 1;
+  for (const PQconninfoOption* o = options.get(); o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    settings.emplace_back(o->keyword, o->val);
+    if (std::string_view(o->keyword) == "host" || std::string_view(o->keyword) == "hostaddr") {
+      hosts = std::max<std::size_t>(hosts, 1 + static_cast<std::size_t>(std::count(o->val, o->val + std::strlen(o->val), ',')));
+    }
+  }
+  const auto add_default = [&settings](std::string_view key, std::string_view value) {
+    for (const auto& [k, v] : settings) {
+      if (k == key) return;  // the caller's own setting wins
+    }
+    settings.emplace_back(key, value);
+  };
+  if (hosts > 1) add_default("target_session_attrs", target == Target::primary ? "read-write" : "prefer-standby");
+  add_default("connect_timeout", "2");
+  add_default("keepalives", "1");
+  add_default("keepalives_idle", "10");
+  add_default("keepalives_interval", "3");
+  add_default("keepalives_count", "3");
+  add_default("tcp_user_timeout", "10000");
+  std::string out;
+  for (const auto& [key, value] : settings) {
+    if (!out.empty()) out += ' ';
+    out += key;
+    out += '=';
+    out += quoted(value);
+  }
+  return out;
+}
+
+std::string server_address(soci::session& session) {
+  PGconn* conn = native_handle(session);
+  const char* host = PQhost(conn);
+  const char* port = PQport(conn);
+  return fmt::format("{}:{}", host != nullptr ? host : "?", port != nullptr ? port : "?");
+}
+
+void clear_server_warnings() { t_server_warnings.clear(); }
+
+std::optional<std::string> first_server_warning() {
+  if (t_server_warnings.empty()) return std::nullopt;
+  return t_server_warnings.front();
+}
+
+void throw_unconfirmed_commit(const std::string& warning) {
+  std::string words = warning;
+  while (!words.empty() && words.back() == '\n') words.pop_back();
+  throw OutcomeUnknown(
+      fmt::format("the server answered with a warning, so the commit is not confirmed on a standby ({}): re-send "
+                  "with the same ids (a stored payment answers exists with its figures)",
+                  words),
+      "");
+}
+
 Database::Database(DatabaseOptions options) : options_(std::move(options)) {
   if (options_.pool_size == 0 || options_.pool_size > DatabaseOptions::pool_size_max) {
     throw std::invalid_argument(
         fmt::format("pool size {} is outside 1..{}", options_.pool_size, DatabaseOptions::pool_size_max));
   }
+  options_.conninfo = complete_conninfo(options_.conninfo, options_.target);
   pool_ = std::make_unique<soci::connection_pool>(options_.pool_size);
   try {
     for (std::size_t i = 0; i < options_.pool_size; ++i) {
       soci::session& session = pool_->at(i);
       session.open(soci::postgresql, options_.conninfo);
+      // The receiver stays with the PGconn across PQreset, so it is set once per session.
+      PGconn* conn = native_handle(session);
+      PQnoticeReceiver previous = PQsetNoticeReceiver(conn, receive_notice, nullptr);
+      if (previous != receive_notice) g_previous_receiver.store(previous, std::memory_order_relaxed);
       configure(session);
     }
   } catch (...) {
@@ -89,8 +213,13 @@ void Database::configure(soci::session& session) {
 
 void Database::ensure_connected(soci::session& session) {
   PGconn* conn = native_handle(session);
-  if (PQstatus(conn) == CONNECTION_OK) return;
-  // PQreset reconnects the same PGconn with the same parameters, so SOCI's backend stays valid.
+  // A connection the server closed while it sat in the pool (its machine died, Patroni demoted it)
+  // shows only when read: PQconsumeInput reads what is pending without blocking and marks the
+  // connection bad on end of file, so the reconnect happens here, before a statement is sent, and
+  // not as an unknown outcome afterwards.
+  if (PQstatus(conn) == CONNECTION_OK && (PQtransactionStatus(conn) != PQTRANS_IDLE || still_open(conn))) return;
+  // PQreset reconnects the same PGconn with the same parameters, so SOCI's backend stays valid; with
+  // several hosts it tries them in order again and takes the first that fits target_session_attrs.
   // Server-side state (prepared statements, settings) is gone: settings are applied again here, and
   // users of prepared statements re-prepare on SQLSTATE 26000.
   PQreset(conn);

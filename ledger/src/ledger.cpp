@@ -12,7 +12,7 @@
 namespace promoledger::ledger {
 namespace {
 
-constexpr NameTable<Reject, 17> reject_names{{
+constexpr NameTable<Reject, 18> reject_names{{
     {Reject::invalid_external_ref, "invalid_external_ref"},
     {Reject::invalid_kind, "invalid_kind"},
     {Reject::too_few_lines, "too_few_lines"},
@@ -30,6 +30,7 @@ constexpr NameTable<Reject, 17> reject_names{{
     {Reject::invalid_account_code, "invalid_account_code"},
     {Reject::business_day_closed, "business_day_closed"},
     {Reject::business_day_in_future, "business_day_in_future"},
+    {Reject::replay_window_passed, "replay_window_passed"},
 }};
 static_assert(names_every_value(reject_names));
 
@@ -60,7 +61,8 @@ std::string input_of(Reject code) {
     case Reject::already_reversed:
     case Reject::cannot_reverse_a_reversal: return "entry_id";
     case Reject::business_day_closed:
-    case Reject::business_day_in_future: return "business_day";
+    case Reject::business_day_in_future:
+    case Reject::replay_window_passed: return "business_day";
     case Reject::insufficient_funds: return "";  // an account's limit: no one input is at fault
   }
   return "";
@@ -257,11 +259,17 @@ Expected<PostResult, Rejection> run_posting_statement(soci::session& s, const st
 
 Expected<PostResult, Rejection> post_in(soci::session& session, const Entry& entry) {
   PgArrayLiteral codes, sides, amounts;
+  WideFen debits = 0;
+  WideFen credits = 0;
   for (const Line& l : entry.lines()) {
     codes.add(l.account_code);
     sides.add(std::string(1, static_cast<char>(l.side)));
     amounts.add(std::to_string(l.amount.fen()));
+    (l.side == Side::debit ? debits : credits) += l.amount.fen();
   }
+  // Only EntryBuilder::build makes an Entry, and it refuses an unbalanced one: an entry that gets here
+  // unbalanced means memory or the builder is wrong, and the process must not post anything more.
+  PROMOLEDGER_ASSERT(debits == credits);
   const std::string codes_text = std::move(codes).finish();
   const std::string sides_text = std::move(sides).finish();
   const std::string amounts_text = std::move(amounts).finish();

@@ -65,7 +65,9 @@ std::string sha256_hex(std::string_view data) {
   return hex;
 }
 
-MigrationReport migrate(soci::session& session) {
+MigrationReport migrate(soci::session& session) { return migrate(session, Partitioning::monthly); }
+
+MigrationReport migrate(soci::session& session, Partitioning partitioning) {
   MigrationReport report;
   try {
     exec_script(session, fmt::format("SELECT pg_advisory_lock({})", migration_lock_key), "taking the migration lock");
@@ -96,10 +98,14 @@ MigrationReport migrate(soci::session& session) {
       }
       pending.push_back(Pending{&m, std::move(checksum), record_migration_sql});
     }
-    // Function files after every migration: they may use any table. Unchanged ones are skipped.
+    // Function files after every migration: they may use any table. Unchanged ones are skipped, unless
+    // a migration runs now: a migration may drop functions with the tables they take (0014 rebuilt the
+    // journal, and the functions whose arguments are its row types went with it), so every file is
+    // applied again after one.
+    const bool migrating = !pending.empty();
     for (const EmbeddedMigration& f : embedded_function_files()) {
       std::string checksum = sha256_hex(f.sql);
-      if (auto it = done.find(f.name); it != done.end() && it->second.first == checksum) {
+      if (auto it = done.find(f.name); !migrating && it != done.end() && it->second.first == checksum) {
         ++report.functions_unchanged;
         continue;
       }
@@ -111,6 +117,11 @@ MigrationReport migrate(soci::session& session) {
     // and a failure leaves it as it was.
     exec_script(session, "BEGIN", "starting the migration");
     try {
+      // Read by migration 0014 (a setting of this transaction only).
+      exec_script(session,
+                  fmt::format("SET LOCAL promoledger.partitioning = '{}'",
+                              partitioning == Partitioning::monthly ? "on" : "off"),
+                  "choosing the partitioning");
       for (const Pending& p : pending) {
         spdlog::info("applying {}", p.file->name);
         exec_script(session, p.file->sql, fmt::format("applying {}", p.file->name));

@@ -4,6 +4,7 @@
 #include <cassert>
 #include <array>
 #include <functional>
+#include <span>
 #include <stdexcept>
 #include <string_view>
 
@@ -11,6 +12,7 @@
 
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/ledger.hpp"
+#include "promoledger/ledger/periods.hpp"
 #include "row_text.hpp"
 #include "promoledger/promo/deck.hpp"
 
@@ -31,116 +33,49 @@ std::string money(const soci::row& row, std::size_t i) {
   return row.get_indicator(i) == soci::i_null ? "" : format_fen(ledger::parse_wide_fen(row.get<std::string>(i)).value());
 }
 
-// Runs a check query returning one text row per violation (LIMIT applied here) and a count.
-AuditCheck sql_check(soci::session& s, const std::string& name, const std::string& violations_sql) {
-  AuditCheck c{name, 0, ""};
-  long long n = 0;
-  s << "SELECT count(*) FROM (" + violations_sql + ") v", soci::into(n);
-  c.violations = n;
-  if (n > 0) {
-    soci::rowset<soci::row> rows = (s.prepare << "SELECT * FROM (" + violations_sql + ") v LIMIT " +
-                                                     std::to_string(sample_max));
-    for (const soci::row& row : rows) c.sample += (c.sample.empty() ? "" : "; ") + row.get<std::string>(0);
-  }
-  return c;
-}
-
 // verify_all's checks, in its order (docs/operations.md lists them with what each proves).
 constexpr std::array<std::string_view, 13> check_names = {
     "entries_balance", "balances_equal_lines", "hash_chain_links", "hash_chain_heads",  // ledger.verify
     "subsidy_lines_match_cards", "cards_used_once", "daily_cap", "split_adds_up", "budget_within_limit",
-    "outlet_daily_budget", "referential_integrity",
+    "outlet_daily_budget", "referential_integrity",  // promo.verify
     "deck_band_rule", "decks_redeal"};  // one pass over the decks, in C++
+// promo.verify's checks: the middle of check_names.
+constexpr std::span<const std::string_view> promo_verify_names(check_names.begin() + 4, check_names.begin() + 11);
 
-// Runs the checks `wanted` names, in check_names order, inside the caller's snapshot.
-void run_checks(soci::session& s, const std::function<bool(std::string_view)>& wanted, std::vector<AuditCheck>& out) {
+// Runs the checks `wanted` names, in check_names order, inside the caller's snapshot, over the business
+// days from `since` on (empty: all).
+void run_checks(soci::session& s, const std::function<bool(std::string_view)>& wanted, const std::string& since,
+                std::vector<AuditCheck>& out) {
   // The ledger's four checks are one query: it runs when any of them is asked for.
   if (wanted("entries_balance") || wanted("balances_equal_lines") || wanted("hash_chain_links") ||
       wanted("hash_chain_heads")) {
     soci::rowset<soci::row> rows =
-        (s.prepare << "SELECT check_name, violations, coalesce(sample, '') FROM ledger.verify(5)");
+        (s.prepare << "SELECT check_name, violations, coalesce(sample, '') FROM ledger.verify(5, CAST(NULLIF(:since, '') AS date))",
+         soci::use(since));
     for (const soci::row& row : rows) {
       if (!wanted(row.get<std::string>(0))) continue;
       out.push_back(AuditCheck{row.get<std::string>(0), row.get<long long>(1), row.get<std::string>(2)});
     }
   }
-  if (wanted("subsidy_lines_match_cards")) out.push_back(sql_check(s, "subsidy_lines_match_cards",
-      "SELECT format('payment %s: discount %s, card %s, subsidy debits matching %s', p.payment_id, p.discount_fen, "
-      "  d.cards_fen[p.card_position], (SELECT count(*) FROM ledger.journal_line l WHERE l.entry_id = p.entry_id "
-      "  AND l.account_id = cm.subsidy_account_id AND l.side = 'D' AND l.amount_fen = p.discount_fen)) "
-      "FROM promo.payment p LEFT JOIN promo.deck d ON d.id = p.deck_id "
-      "LEFT JOIN promo.campaign_merchant cm ON cm.campaign_id = p.campaign_id AND cm.merchant_id = p.merchant_id "
-      "WHERE p.deck_id IS NOT NULL AND (d.id IS NULL OR cm.subsidy_account_id IS NULL "
-      "  OR p.discount_fen <> d.cards_fen[p.card_position] "
-      "  OR (SELECT count(*) FROM ledger.journal_line l WHERE l.entry_id = p.entry_id "
-      "      AND l.account_id = cm.subsidy_account_id) <> 1 "
-      "  OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id "
-      "      AND l.account_id = cm.subsidy_account_id AND l.side = 'D' AND l.amount_fen = p.discount_fen)) "
-      "UNION ALL "
-      "SELECT format('entry %s debits subsidy account %s by %s without a card', l.entry_id, l.account_id, l.amount_fen) "
-      "FROM ledger.journal_line l WHERE l.side = 'D' "
-      "AND l.account_id IN (SELECT subsidy_account_id FROM promo.campaign_merchant) "
-      "AND NOT EXISTS (SELECT 1 FROM promo.payment p WHERE p.entry_id = l.entry_id AND p.deck_id IS NOT NULL)"));
-  if (wanted("cards_used_once")) out.push_back(sql_check(s, "cards_used_once",
-      "SELECT format('deck %s: used_count %s, %s payment(s) on %s distinct position(s), highest %s', d.id, d.used_count, "
-      "  coalesce(u.n, 0), coalesce(u.nd, 0), coalesce(u.mx, 0)) FROM promo.deck d "
-      "LEFT JOIN (SELECT deck_id, count(*) AS n, count(DISTINCT card_position) AS nd, max(card_position) AS mx "
-      "  FROM promo.payment WHERE deck_id IS NOT NULL GROUP BY deck_id) u ON u.deck_id = d.id "
-      "WHERE coalesce(u.n, 0) <> d.used_count OR coalesce(u.nd, 0) <> d.used_count OR coalesce(u.mx, 0) > d.used_count"));
-  if (wanted("daily_cap")) out.push_back(sql_check(s, "daily_cap",
-      "SELECT format('merchant %s on %s: %s discounts, cap %s', m.code, x.business_day, x.n, c.cards_per_day) "
-      "FROM (SELECT campaign_id, merchant_id, business_day, count(*) AS n FROM promo.payment WHERE deck_id IS NOT NULL "
-      "  GROUP BY 1, 2, 3) x JOIN promo.campaign c ON c.id = x.campaign_id JOIN ledger.merchant m ON m.id = x.merchant_id "
-      "WHERE x.n > c.cards_per_day"));
-  if (wanted("split_adds_up")) out.push_back(sql_check(s, "split_adds_up",
-      "SELECT format('payment %s: amount %s, payer share %s, merchant share %s, discount %s', p.payment_id, p.amount_fen, "
-      "  p.payer_share_fen, p.merchant_share_fen, p.discount_fen) FROM promo.payment p "
-      "JOIN ledger.payer py ON py.id = p.payer_id JOIN ledger.merchant m ON m.id = p.merchant_id "
-      "WHERE p.payer_share_fen + p.merchant_share_fen <> p.discount_fen "
-      "OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.account_id = py.account_id "
-      "  AND l.side = 'D' AND l.amount_fen = p.amount_fen - p.payer_share_fen) "
-      "OR NOT EXISTS (SELECT 1 FROM ledger.journal_line l WHERE l.entry_id = p.entry_id AND l.account_id = m.account_id "
-      "  AND l.side = 'C' AND l.amount_fen = p.amount_fen + p.merchant_share_fen)"));
-  if (wanted("budget_within_limit")) out.push_back(sql_check(s, "budget_within_limit",
-      "SELECT format('campaign %s: total %s, reserved %s (open decks %s), spent %s (closed days %s)', c.id, "
-      "  c.budget_total_fen, c.budget_reserved_fen, o.open_fen, c.budget_spent_fen, cl.closed_fen) FROM promo.campaign c "
-      "CROSS JOIN LATERAL (SELECT coalesce(sum(reserved_fen), 0) AS open_fen FROM promo.deck d "
-      "  WHERE d.campaign_id = c.id AND d.status = 'open') o "
-      "CROSS JOIN LATERAL (SELECT coalesce(sum(subsidy_fen), 0) AS closed_fen FROM promo.day_close dc "
-      "  WHERE dc.campaign_id = c.id) cl "
-      "WHERE c.budget_reserved_fen + c.budget_spent_fen > c.budget_total_fen OR c.budget_reserved_fen <> o.open_fen "
-      "OR c.budget_spent_fen <> cl.closed_fen"));
-  // The outlet daily budget (migration 0010 guards the decks; this finds what bypassed it): per campaign,
-  // home outlet and day, what the decks reserve, what their cards are worth and what payments took
-  // from them, each against the campaign's outlet_daily_budget_fen.
-  if (wanted("outlet_daily_budget")) out.push_back(sql_check(s, "outlet_daily_budget",
-      "SELECT format('campaign %s outlet %s on %s: decks reserve %s, cards worth %s, discounts paid %s, budget %s', "
-      "  x.campaign_id, coalesce(o.code, '?'), x.business_day, x.reserved_fen, x.face_fen, x.paid_fen, "
-      "  c.outlet_daily_budget_fen) "
-      "FROM (SELECT d.campaign_id, cm.outlet_id, d.business_day, sum(d.reserved_fen) AS reserved_fen, "
-      "    sum((SELECT coalesce(sum(card), 0) FROM unnest(d.cards_fen) AS card)) AS face_fen, "
-      "    sum((SELECT coalesce(sum(p.discount_fen), 0) FROM promo.payment p WHERE p.deck_id = d.id)) AS paid_fen "
-      "  FROM promo.deck d JOIN promo.campaign dc ON dc.id = d.campaign_id AND dc.outlet_daily_budget_fen IS NOT NULL "
-      "  LEFT JOIN promo.campaign_merchant cm ON cm.campaign_id = d.campaign_id AND cm.merchant_id = d.merchant_id "
-      "  GROUP BY 1, 2, 3) x "
-      "JOIN promo.campaign c ON c.id = x.campaign_id LEFT JOIN ledger.org_unit o ON o.id = x.outlet_id "
-      "WHERE greatest(x.reserved_fen, x.face_fen, x.paid_fen) > c.outlet_daily_budget_fen "
-      "ORDER BY x.campaign_id, x.business_day, o.code"));
-  // The columns whose foreign keys were dropped from the hot path (migrations 0004, 0005) are checked here.
-  if (wanted("referential_integrity")) out.push_back(sql_check(s, "referential_integrity",
-      "SELECT format('payment %s refers to a missing payer, merchant, outlet, campaign or deck', p.payment_id) "
-      "FROM promo.payment p WHERE NOT EXISTS (SELECT 1 FROM ledger.payer x WHERE x.id = p.payer_id) "
-      "OR NOT EXISTS (SELECT 1 FROM ledger.merchant x WHERE x.id = p.merchant_id) "
-      "OR NOT EXISTS (SELECT 1 FROM ledger.org_unit x WHERE x.id = p.outlet_id) "
-      "OR (p.campaign_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM promo.campaign x WHERE x.id = p.campaign_id)) "
-      "OR (p.deck_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM promo.deck x WHERE x.id = p.deck_id)) "
-      "UNION ALL SELECT format('entry %s line %s refers to missing account %s', l.entry_id, l.line_no, l.account_id) "
-      "FROM ledger.journal_line l WHERE NOT EXISTS (SELECT 1 FROM ledger.account a WHERE a.id = l.account_id) "
-      // Migration 0005 dropped the keys from lines and payments to their entry.
-      "UNION ALL SELECT format('line %s of entry %s has no entry', l.line_no, l.entry_id) "
-      "FROM ledger.journal_line l WHERE NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.id = l.entry_id) "
-      "UNION ALL SELECT format('payment %s refers to missing entry %s', p.payment_id, p.entry_id) "
-      "FROM promo.payment p WHERE NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.id = p.entry_id)"));
+  // The promotion's rules are promo.verify (sql/functions/promo.sql), beside ledger.verify: the named
+  // ones of its checks, in its order (promo_verify_names lists them; a test compares the two lists).
+  std::vector<std::string> promo_wanted;
+  for (const auto name : promo_verify_names) {
+    if (wanted(name)) promo_wanted.emplace_back(name);
+  }
+  if (!promo_wanted.empty()) {
+    ledger::PgArrayLiteral names;
+    for (const auto& n : promo_wanted) names.add(n);
+    const std::string names_literal = std::move(names).finish();
+    const int samples = static_cast<int>(sample_max);  // bound by reference: a named variable, not a temporary
+    soci::rowset<soci::row> rows =
+        (s.prepare << "SELECT check_name, violations, coalesce(sample, '') "
+                       "FROM promo.verify(CAST(:names AS text[]), :n, CAST(NULLIF(:since, '') AS date))",
+         soci::use(names_literal), soci::use(samples), soci::use(since));
+    for (const soci::row& row : rows) {
+      out.push_back(AuditCheck{row.get<std::string>(0), row.get<long long>(1), row.get<std::string>(2)});
+    }
+  }
   // Decks: the band rule, and a re-deal from the campaign secret compared card by card, in one pass.
   if (!wanted("deck_band_rule") && !wanted("decks_redeal")) return;
   AuditCheck band{"deck_band_rule", 0, ""};
@@ -150,7 +85,8 @@ void run_checks(soci::session& s, const std::function<bool(std::string_view)>& w
       "coalesce(d.seed_revealed, ''), array_to_string(d.cards_fen, ','), encode(c.secret, 'hex'), c.min_discount_fen, "
       "c.max_discount_fen, c.band_low_fen, c.band_high_fen, c.band_share_bp, c.cards_per_day, c.deck_order "
       "FROM promo.deck d JOIN promo.campaign c ON c.id = d.campaign_id JOIN ledger.merchant m ON m.id = d.merchant_id "
-      "ORDER BY d.id");
+      "WHERE d.business_day >= coalesce(CAST(NULLIF(:since, '') AS date), '-infinity') "
+      "ORDER BY d.id", soci::use(since));
   const auto note = [](AuditCheck& c, const std::string& what) {
     ++c.violations;
     if (c.violations <= static_cast<std::int64_t>(sample_max)) c.sample += (c.sample.empty() ? "" : "; ") + what;
@@ -384,9 +320,9 @@ std::optional<std::vector<SubsidyRow>> outlet_subsidies(ledger::Database& db, co
 
 std::vector<std::string> audit_check_names() { return {check_names.begin(), check_names.end()}; }
 
-AuditReport verify_all(ledger::Database& db) { return verify_checks(db, audit_check_names()); }
+AuditReport verify_all(ledger::Database& db, VerifyScope scope) { return verify_checks(db, audit_check_names(), scope); }
 
-AuditReport verify_checks(ledger::Database& db, const std::vector<std::string>& names) {
+AuditReport verify_checks(ledger::Database& db, const std::vector<std::string>& names, VerifyScope scope) {
   for (const auto& name : names) {
     if (std::find(check_names.begin(), check_names.end(), name) == check_names.end()) {
       throw std::invalid_argument(fmt::format("no audit check named \"{}\"", name));
@@ -396,16 +332,93 @@ AuditReport verify_checks(ledger::Database& db, const std::vector<std::string>& 
     return std::find(names.begin(), names.end(), name) != names.end();
   };
   AuditReport report;
+  report.scope = scope == VerifyScope::full ? "full" : "since_anchor";
   auto lease = db.lease();
   soci::session& s = *lease;
   try {
     soci::transaction tx(s);
     ledger::exec_script(s, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", "starting the audit snapshot");
-    run_checks(s, wanted, report.checks);
+    // A whole history takes longer than the sessions' 30 s on a big ledger; so may a month.
+    ledger::exec_script(s, "SET LOCAL statement_timeout = '2h'", "allowing the audit its time");
+    soci::indicator since_ind = soci::i_null;
+    std::string since;
+    if (scope == VerifyScope::since_anchor) {
+      s << "SELECT ledger.verify_since()::text", soci::into(since, since_ind);
+      if (since_ind != soci::i_ok) since.clear();
+    }
+    report.from = since;
+    run_checks(s, wanted, since, report.checks);
     s << "SELECT ledger.chain_digest()", soci::into(report.chain_digest);
+    // The months read: those from `since` on that hold entries (an index look at each).
+    soci::rowset<std::string> months =
+        (s.prepare << "SELECT to_char(m, 'YYYY-MM') FROM generate_series(date_trunc('month', coalesce(CAST(NULLIF(:since, "
+                      "'') AS date), (SELECT min(business_day) FROM ledger.journal_entry))), "
+                      "(SELECT max(business_day) FROM ledger.journal_entry), interval '1 month') AS m "
+                      "WHERE EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.business_day >= m::date "
+                      "AND e.business_day < (m + interval '1 month')::date) ORDER BY m",
+         soci::use(since));
+    for (const auto& m : months) report.months.push_back(m);
     tx.commit();
   } catch (...) {
     rethrow_as_database_error("verifying");
+  }
+  return report;
+}
+
+Expected<AuditReport, ledger::PeriodRefusalOf> verify_month(ledger::Database& db, date::year_month month) {
+  const std::string from = ledger::format_day(month / date::day{1});
+  const std::string to = ledger::format_day((month + date::months{1}) / date::day{1});
+  AuditReport report;
+  report.scope = "month";
+  report.from = from;
+  report.to = to;
+  report.months = {ledger::format_month(month)};
+  auto lease = db.lease();
+  soci::session& s = *lease;
+  try {
+    soci::transaction tx(s);
+    ledger::exec_script(s, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", "starting the audit snapshot");
+    ledger::exec_script(s, "SET LOCAL statement_timeout = '2h'", "allowing the audit its time");
+    std::string recorded;
+    soci::indicator recorded_ind = soci::i_null;
+    s << "SELECT chain_digest FROM ledger.period WHERE month = CAST(:m AS date)", soci::use(from),
+        soci::into(recorded, recorded_ind);
+    if (!s.got_data() || recorded_ind != soci::i_ok) {
+      return unexpected(ledger::PeriodRefusalOf(ledger::PeriodRefusal::period_not_closed, "month",
+                                                fmt::format("month {} is not closed in this database: there is nothing "
+                                                            "to prove it against",
+                                                            ledger::format_month(month))));
+    }
+    int archived = 0;
+    s << "SELECT cardinality(ledger.archived_months(CAST(:m AS date), CAST(:m2 AS date)))", soci::use(from),
+        soci::use(from), soci::into(archived);
+    if (archived > 0) {
+      return unexpected(ledger::PeriodRefusalOf(ledger::PeriodRefusal::period_archived, "month",
+                                                fmt::format("month {} is archived: restore it (promoledger period "
+                                                            "restore) to verify it",
+                                                            ledger::format_month(month))));
+    }
+    soci::rowset<soci::row> rows =
+        (s.prepare << "SELECT check_name, violations, coalesce(sample, '') "
+                      "FROM ledger.verify(5, CAST(:f AS date), CAST(:t AS date))",
+         soci::use(from), soci::use(to));
+    for (const soci::row& row : rows) {
+      report.checks.push_back(AuditCheck{row.get<std::string>(0), row.get<long long>(1), row.get<std::string>(2)});
+    }
+    // The anchors as they are now, digested as the close digested the heads (ledger.chain_digest).
+    std::string digest;
+    s << "SELECT encode(sha256(convert_to(coalesce(string_agg(account_id || ':' || line_count || ':' || "
+         "encode(head_hash, 'hex'), ',' ORDER BY account_id), ''), 'UTF8')), 'hex') "
+         "FROM ledger.period_anchor WHERE month = CAST(:m AS date)",
+        soci::use(from), soci::into(digest);
+    report.checks.push_back(AuditCheck{"period_anchors", digest == recorded ? 0 : 1,
+                                       digest == recorded ? ""
+                                                          : fmt::format("the anchors digest to {}, the close recorded {}",
+                                                                        digest, recorded)});
+    report.chain_digest = recorded;
+    tx.commit();
+  } catch (...) {
+    rethrow_as_database_error("verifying the month");
   }
   return report;
 }

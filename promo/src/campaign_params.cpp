@@ -118,7 +118,8 @@ Expected<CampaignParams, std::vector<Rejection>> parse_campaign(const json& docu
                                            "payer_share_bp", "deck_order", "payer_daily_limit", "budget_total",
                                            "outlet_daily_budget", "comment"};
   for (const auto& [key, value] : document.items()) {
-    if (!known.contains(key)) r.errors.push_back(problem(key, "is not a campaign parameter"));
+    // An empty key is named as the document spells it (""), so that the problem still has a field.
+    if (!known.contains(key)) r.errors.push_back(problem(key.empty() ? "\"\"" : key, "is not a campaign parameter"));
   }
   p.name = r.text("name").value_or("");
   p.funding_branch = r.text("funding_branch").value_or("");

@@ -69,9 +69,22 @@ GroupCommitPoster::GroupCommitPoster(PaymentPoster& poster, GroupCommitOptions o
 GroupCommitPoster::~GroupCommitPoster() { stop(); }
 
 std::future<GroupCommitPoster::Outcome> GroupCommitPoster::submit(PaymentRequest request) {
+  auto promise = std::make_shared<std::promise<Outcome>>();
+  auto future = promise->get_future();
+  submit(std::move(request), [promise](std::optional<Outcome> outcome, std::exception_ptr failure) {
+    if (failure != nullptr) {
+      promise->set_exception(failure);
+    } else {
+      promise->set_value(std::move(*outcome));
+    }
+  });
+  return future;
+}
+
+void GroupCommitPoster::submit(PaymentRequest request, Completion done) {
+  assert(done);
   const std::uint64_t key = options_.affinity ? options_.affinity(request) : merchant_hash(request);
   Lane& lane = *lanes_[key % lanes_.size()];
-  std::future<Outcome> future;
   {
     std::lock_guard lock(mutex_);
     if (stopping_) throw PosterStopped("the payment poster is stopping; nothing was stored");
@@ -80,12 +93,10 @@ std::future<GroupCommitPoster::Outcome> GroupCommitPoster::submit(PaymentRequest
       throw QueueFull(fmt::format("{} payments are waiting to be posted (the limit); nothing was stored, try again",
                                   queued_));
     }
-    lane.queue.push_back(Pending{std::move(request), {}});
+    lane.queue.push_back(Pending{std::move(request), std::move(done)});
     ++queued_;
-    future = lane.queue.back().promise.get_future();
   }
   lane.work_ready.notify_one();
-  return future;
 }
 
 void GroupCommitPoster::stop() {
@@ -166,9 +177,9 @@ void GroupCommitPoster::post_one_batch(std::vector<Pending>& batch) {
   // Callers learn their outcome only now, after post_batch returned: the batch has committed.
   for (std::size_t i = 0; i < batch.size(); ++i) {
     if (failure == nullptr) {
-      batch[i].promise.set_value(std::move(outcomes[i]));
+      batch[i].done(std::move(outcomes[i]), nullptr);
     } else {
-      batch[i].promise.set_exception(failure);
+      batch[i].done(std::nullopt, failure);
     }
   }
 }

@@ -1,5 +1,6 @@
 #include "promoledger/promo/insights.hpp"
 
+#include <cassert>
 #include <map>
 
 #include <fmt/format.h>
@@ -19,12 +20,18 @@ using detail::wide_at;
 
 }  // namespace
 
-Expected<std::vector<CampaignDay>, ReportError> campaign_days(ledger::Database& db, std::int64_t campaign_id,
-                                                               date::year_month_day from, date::year_month_day to) {
+Expected<CampaignDays, ReportError> campaign_days(ledger::Database& db, std::int64_t campaign_id,
+                                                  std::optional<date::year_month_day> from,
+                                                  std::optional<date::year_month_day> to, std::size_t rows_max) {
   // report_campaign already decides what a day's subsidy is (the close's figure once closed, the live
-  // cards before): summing its rows keeps the chart and the report one computation.
-  const auto report = report_campaign(db, campaign_id, from, to);
+  // cards before), and the range and the limit: summing its rows keeps the chart and the report one
+  // computation.
+  auto report = report_campaign(db, campaign_id, from, to, rows_max);
   if (!report) return unexpected(report.error());
+  CampaignDays out;
+  out.campaign_id = campaign_id;
+  out.from = report->from;
+  out.to = report->to;
   std::map<std::string, CampaignDay> days;
   for (const auto& r : report->rows) {
     auto& d = days[r.business_day];
@@ -34,14 +41,27 @@ Expected<std::vector<CampaignDay>, ReportError> campaign_days(ledger::Database& 
     d.used_in_band += r.used_in_band;
     d.subsidy_fen += r.subsidy_fen;
   }
-  std::vector<CampaignDay> out;
-  out.reserve(days.size());
-  for (auto& [day, figures] : days) out.push_back(std::move(figures));
+  out.days.reserve(days.size());
+  for (auto& [day, figures] : days) {
+    out.subsidy_total_fen += figures.subsidy_fen;
+    figures.cumulative_subsidy_fen = out.subsidy_total_fen;
+    out.days.push_back(std::move(figures));
+  }
+  auto lease = db.lease();
+  try {
+    const long long id = campaign_id;
+    std::string budget;
+    *lease << "SELECT budget_total_fen::text FROM promo.campaign WHERE id = :id", soci::use(id), soci::into(budget);
+    out.budget_total_fen = parse_wide_fen(budget).value();
+  } catch (...) {
+    rethrow_as_database_error(fmt::format("reading the budget of campaign {}", campaign_id));
+  }
   return out;
 }
 
 std::optional<CardValues> dealt_card_values(ledger::Database& db, std::int64_t campaign_id) {
   CardValues out;
+  out.campaign_id = campaign_id;
   auto lease = db.lease();
   soci::session& s = *lease;
   try {
@@ -83,13 +103,12 @@ std::optional<CardValues> dealt_card_values(ledger::Database& db, std::int64_t c
   return out;
 }
 
-Expected<std::vector<SubsidyDay>, ReportError> subsidy_by_day(ledger::Database& db, date::year_month_day from,
-                                                              date::year_month_day to) {
-  std::vector<SubsidyDay> out;
-  const std::string f = ledger::format_day(from), t = ledger::format_day(to);
-  // One row more than allowed is read: a report is refused whole rather than cut (finance.hpp). A
-  // day range is at most ten years (parse_day_range), far below the limit; the check keeps the rule.
-  const long long rows_read_max = static_cast<long long>(report_rows_max) + 1;
+Expected<SubsidyDays, ReportError> subsidy_by_day(ledger::Database& db, date::year_month_day from,
+                                                  date::year_month_day to, std::size_t rows_max) {
+  assert(rows_max >= 1);
+  SubsidyDays out{ledger::format_day(from), ledger::format_day(to), 0, {}};
+  // One row more than allowed is read: a report is refused whole rather than cut (finance.hpp).
+  const long long rows_read_max = static_cast<long long>(rows_max) + 1;
   auto lease = db.lease();
   try {
     // The outlet report's source and filter (merchant_day_stats of merchants with a home outlet), by day.
@@ -100,17 +119,20 @@ Expected<std::vector<SubsidyDay>, ReportError> subsidy_by_day(ledger::Database& 
         "FROM promo.merchant_day_stats x JOIN ledger.merchant m ON m.id = x.merchant_id "
         "WHERE x.business_day BETWEEN CAST(:f AS date) AND CAST(:t AS date) "
         "GROUP BY x.business_day ORDER BY x.business_day LIMIT :n",
-        soci::use(f), soci::use(t), soci::use(rows_read_max));
+        soci::use(out.from), soci::use(out.to), soci::use(rows_read_max));
     for (const auto& r : rows) {
-      out.push_back(SubsidyDay{r.get<std::string>(0), count_at(r, 1), count_at(r, 2), count_at(r, 3), wide_at(r, 4), wide_at(r, 5)});
+      if (out.days.size() == rows_max) {
+        return unexpected(ReportError{ReportRefusal::report_too_large, "report outlets daily", rows_max, "from",
+                                      fmt::format("report outlets daily: more than {} days (the report row limit); "
+                                                  "ask for a shorter range", rows_max)});
+      }
+      SubsidyDay d{r.get<std::string>(0), count_at(r, 1), count_at(r, 2), count_at(r, 3), wide_at(r, 4), wide_at(r, 5), 0};
+      d.net_subsidy_fen = d.subsidy_fen - d.reversed_subsidy_fen;
+      out.net_subsidy_total_fen += d.net_subsidy_fen;
+      out.days.push_back(std::move(d));
     }
   } catch (...) {
     rethrow_as_database_error("reading the subsidy per day");
-  }
-  if (out.size() > report_rows_max) {
-    return unexpected(ReportError{ReportRefusal::report_too_large, "report outlets daily", report_rows_max, "from",
-                                  fmt::format("report outlets daily: more than {} days (the report row limit); "
-                                              "ask for a shorter range", report_rows_max)});
   }
   return out;
 }

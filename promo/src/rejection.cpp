@@ -8,7 +8,7 @@
 namespace promoledger::promo {
 namespace {
 
-constexpr ledger::NameTable<Reject, 23> names{{
+constexpr ledger::NameTable<Reject, 24> names{{
     {Reject::invalid_parameters, "invalid_parameters"},
     {Reject::unknown_campaign, "unknown_campaign"},
     {Reject::unknown_branch, "unknown_branch"},
@@ -32,6 +32,7 @@ constexpr ledger::NameTable<Reject, 23> names{{
     {Reject::paid_at_in_future, "paid_at_in_future"},
     {Reject::business_day_in_future, "business_day_in_future"},
     {Reject::cannot_reverse_a_reversal, "cannot_reverse_a_reversal"},
+    {Reject::replay_window_passed, "replay_window_passed"},
 }};
 static_assert(ledger::names_every_value(names));
 
@@ -53,7 +54,8 @@ std::string payment_field(Reject code) {
     case Reject::unknown_channel: return "channel";
     case Reject::business_day_mismatch:
     case Reject::paid_at_in_future:
-    case Reject::business_day_closed: return "paid_at";  // the payment time decides its day
+    case Reject::business_day_closed:
+    case Reject::replay_window_passed: return "paid_at";  // the payment time decides its day
     case Reject::unknown_payer: return "payer";
     case Reject::unknown_merchant: return "merchant";
     case Reject::business_day_in_future: return "business_day";  // a reversal's day

@@ -29,6 +29,69 @@ json objects(const Table& table) {
   return rows;
 }
 
+std::string csv(const Table& table) {
+  const auto field = [](const std::string& text) {
+    if (text.find_first_of(",\"\r\n") == std::string::npos) return text;
+    std::string out = "\"";
+    for (char c : text) {
+      if (c == '"') out += '"';
+      out += c;
+    }
+    return out + "\"";
+  };
+  std::string out;
+  const auto record = [&](const std::vector<std::string>& cells) {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      if (i > 0) out += ',';
+      out += field(cells[i]);
+    }
+    out += "\r\n";
+  };
+  record(table.headers);
+  for (const auto& row : table.rows) record(row);
+  return out;
+}
+
+json to_json(const CampaignDays& c) {
+  json days = json::array();
+  for (const auto& d : c.days) {
+    days.push_back(json{{"business_day", d.business_day}, {"cards_dealt", d.cards_dealt}, {"cards_used", d.cards_used},
+                        {"used_in_band", d.used_in_band}, {"subsidy", money(d.subsidy_fen)},
+                        {"cumulative_subsidy", money(d.cumulative_subsidy_fen)}});
+  }
+  return json{{"campaign_id", c.campaign_id}, {"from", c.from},
+              {"to", c.to},                   {"budget_total", money(c.budget_total_fen)},
+              {"subsidy_total", money(c.subsidy_total_fen)}, {"days", days}};
+}
+
+json to_json(const CardValues& v) {
+  json bins = json::array();
+  for (const auto& b : v.bins) {
+    bins.push_back(json{{"from", money(b.from_fen)}, {"to", money(b.from_fen + CardValues::bin_width_fen)}, {"cards", b.cards}});
+  }
+  return json{{"campaign_id", v.campaign_id},
+              {"bin_width", money(CardValues::bin_width_fen)},
+              {"band_low", money(v.band_low_fen)},
+              {"band_high", money(v.band_high_fen)},
+              {"band_share_promised", share_percent(v.band_share_bp, basis_points_total)},
+              {"decks", v.decks},
+              {"cards", v.cards},
+              {"cards_in_band", v.cards_in_band},
+              {"band_share", share_percent(v.cards_in_band, v.cards)},
+              {"bins", bins}};
+}
+
+json to_json(const SubsidyDays& s) {
+  json days = json::array();
+  for (const auto& d : s.days) {
+    days.push_back(json{{"business_day", d.business_day}, {"payments", d.payments}, {"bank_app", d.bank_app_payments},
+                        {"bank_app_share", share_percent(d.bank_app_payments, d.payments)}, {"discounted", d.discounted},
+                        {"subsidy", money(d.subsidy_fen)}, {"reversed_subsidy", money(d.reversed_subsidy_fen)},
+                        {"net_subsidy", money(d.net_subsidy_fen)}});
+  }
+  return json{{"from", s.from}, {"to", s.to}, {"net_subsidy_total", money(s.net_subsidy_total_fen)}, {"days", days}};
+}
+
 json to_json(const PaymentResult& r) {
   return json{{"payment_id", r.payment_id},
               {"status", std::string(to_string(r.status))},
@@ -169,7 +232,14 @@ json to_json(const AuditReport& report) {
   for (const auto& c : report.checks) {
     list.push_back(json{{"name", c.name}, {"ok", c.ok()}, {"violations", c.violations}, {"sample", c.sample}});
   }
-  return json{{"ok", report.ok()}, {"checks", list}, {"chain_digest", report.chain_digest}};
+  // What was read: the scope, the business days [from, to) (null: unbounded), the months.
+  const auto day_or_null = [](const std::string& d) { return d.empty() ? json(nullptr) : json(d); };
+  return json{{"ok", report.ok()},
+              {"checks", list},
+              {"chain_digest", report.chain_digest},
+              {"covered",
+               json{{"scope", report.scope}, {"from", day_or_null(report.from)}, {"to", day_or_null(report.to)},
+                    {"months", report.months}}}};
 }
 
 json to_json(const OutletReport& report) {

@@ -28,13 +28,14 @@ struct Page {
   const char* nav;    // its entry in the navigation; nullptr: reached from another page
   unsigned roles;
 };
-constexpr std::array<Page, 6> pages{{
+constexpr std::array<Page, 7> pages{{
     {"/console/campaigns", "campaigns.html", "Campaigns", "Campaigns", finance | auditor | operator_},
     {"/console/campaign", "campaign.html", "Campaign", nullptr, finance | auditor | operator_},
     {"/console/new-campaign", "new-campaign.html", "New campaign", "New campaign", operator_},
     {"/console/outlets", "outlets.html", "Outlets", "Outlets", finance | auditor},
     {"/console/trace", "trace.html", "Payment trace", "Payment trace", auditor},
     {"/console/verify", "verify.html", "Verify", "Verify", auditor},
+    {"/console/reconciliation", "reconciliation.html", "Reconciliation", "Reconciliation", finance | auditor | operator_},
 }};
 constexpr const char* home = "/console/campaigns";
 constexpr const char* sign_in_path = "/console/sign-in";
@@ -84,7 +85,7 @@ const console::Asset& asset(std::string_view name) {
   return *found;
 }
 
-void page_headers(httplib::Response& res) {
+void page_headers(Response& res) {
   res.set_header("Content-Security-Policy", content_security_policy);
   res.set_header("X-Frame-Options", "DENY");
   res.set_header("X-Content-Type-Options", "nosniff");
@@ -95,7 +96,7 @@ void page_headers(httplib::Response& res) {
   res.set_header("Cache-Control", "no-store");
 }
 
-void redirect(httplib::Response& res, const char* location) {
+void redirect(Response& res, const char* location) {
   res.status = 303;
   res.set_header("Location", location);
   res.set_header("Cache-Control", "no-store");
@@ -120,7 +121,7 @@ std::string navigation(Role role, const char* current) {
   return out;
 }
 
-void render_page(httplib::Response& res, int status, const Page& page, const Caller& caller, const std::string& main) {
+void render_page(Response& res, int status, const Page& page, const Caller& caller, const std::string& main) {
   const std::string body = fill(asset("layout.html").body,
                                 {{"title", html_escape(page.title)},
                                  {"page", html_escape(page.templ)},
@@ -134,7 +135,7 @@ void render_page(httplib::Response& res, int status, const Page& page, const Cal
   res.set_content(body, "text/html; charset=utf-8");
 }
 
-void render_sign_in(httplib::Response& res, int status, const std::string& message) {
+void render_sign_in(Response& res, int status, const std::string& message) {
   const std::string block =
       message.empty() ? ""
                       : fmt::format(R"(<div class="alert alert-danger" id="sign-in-error" role="alert">{}</div>)",
@@ -146,34 +147,40 @@ void render_sign_in(httplib::Response& res, int status, const std::string& messa
 
 // A sign-in form posted from another site's page carries that site's Origin: refused. (Browsers send
 // Origin on every POST; a client without one is not a browser, and needs a valid token anyway.)
-bool same_origin(const httplib::Request& req, bool tls) {
+bool same_origin(const Request& req, bool tls) {
   if (!req.has_header("Origin")) return true;
-  return req.get_header_value("Origin") == fmt::format("{}://{}", tls ? "https" : "http", req.get_header_value("Host"));
+  return req.header("Origin") == fmt::format("{}://{}", tls ? "https" : "http", req.header("Host"));
 }
 
 }  // namespace
 
-void add_console(httplib::Server& server, Service& service, const ServiceOptions& options) {
-  const bool tls = options.tls_cert_file.has_value();
+std::vector<Route> console_routes(Service& service) {
+  const bool tls = service.options().tls_cert_file.has_value();
   TokenCache& tokens = service.tokens();
   SessionStore& sessions = service.sessions();
-
-  const auto to_home = [](const httplib::Request&, httplib::Response& res) {
-    t_notes.route = "/";
-    redirect(res, home);
+  std::vector<Route> routes;
+  // Every console route runs on the I/O thread: tokens and sessions are in memory, pages are embedded.
+  const auto add = [&routes](const char* method, const char* path, Handler handle) {
+    routes.push_back(Route{method, path, anyone, Runs::io, std::move(handle), {}, false});
   };
-  server.Get("/", to_home);
-  server.Get("/console/?", to_home);
 
-  server.Get(R"(/console/assets/([A-Za-z0-9._-]{1,64}))", [](const httplib::Request& req, httplib::Response& res) {
-    t_notes.route = "/console/assets/{name}";
-    const auto* found = console::find("assets/" + req.matches[1].str());
+  const auto to_home = [](const Request&, Response& res) { redirect(res, home); };
+  add("GET", "/", to_home);
+  add("GET", "/console", to_home);
+  add("GET", "/console/", to_home);
+
+  add("GET", "/console/assets/{name}", [](const Request& req, Response& res) {
+    const std::string& name = req.path_params.at(0);
+    const bool plain = !name.empty() && name.size() <= 64 &&
+                       name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") ==
+                           std::string::npos;
+    const auto* found = plain ? console::find("assets/" + name) : nullptr;
     if (found == nullptr) return answer_error(res, 404, "not_found", "no such console asset");
     // Revalidated on each use (the binary may have been upgraded), answered 304 while unchanged.
     res.set_header("ETag", std::string(found->etag));
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Content-Type-Options", "nosniff");
-    if (req.get_header_value("If-None-Match") == found->etag) {
+    if (req.header("If-None-Match") == found->etag) {
       res.status = 304;
       return;
     }
@@ -181,32 +188,28 @@ void add_console(httplib::Server& server, Service& service, const ServiceOptions
     res.set_content(std::string(found->body), std::string(found->content_type));
   });
 
-  server.Get(sign_in_path, [](const httplib::Request&, httplib::Response& res) {
-    t_notes.route = sign_in_path;
-    render_sign_in(res, 200, "");
-  });
+  add("GET", sign_in_path, [](const Request&, Response& res) { render_sign_in(res, 200, ""); });
 
-  server.Post(sign_in_path, [&tokens, &sessions, tls](const httplib::Request& req, httplib::Response& res) {
-    t_notes.route = sign_in_path;
+  add("POST", sign_in_path, [&tokens, &sessions, tls](const Request& req, Response& res) {
     if (!same_origin(req, tls)) {
-      t_notes.error = "cross_origin";
+      res.error = "cross_origin";
       return render_sign_in(res, 403, "Sign-in from another site's page is refused.");
     }
-    const std::string token = req.has_param("token") ? req.get_param_value("token") : "";
+    const std::string token = req.param("token");
     const auto identity = token.empty() || token.size() > 128 ? std::nullopt : tokens.authenticate(token);
     if (!identity) {
-      t_notes.error = "unauthorized";
+      res.error = "unauthorized";
       return render_sign_in(res, 401, "That token is not valid (unknown, mistyped or revoked).");
     }
-    t_notes.token_name = identity->name;
+    res.token_name = identity->name;
     if (identity->role == Role::poster) {
-      t_notes.error = "forbidden";
+      res.error = "forbidden";
       return render_sign_in(res, 403, "A poster token is for core banking, not for the console: sign in with a "
                                       "finance, auditor or operator token.");
     }
     // A sign-in replaces the browser's session, if it had one: a fresh id each time (no fixation), and
     // the old one does not linger until its idle expiry.
-    const std::string previous = cookie_value(req.get_header_value("Cookie"), SessionStore::cookie_name);
+    const std::string previous = cookie_value(req.header("Cookie"), SessionStore::cookie_name);
     if (!previous.empty()) sessions.close(previous);
     const auto opened = sessions.open(token_hash(token));
     spdlog::info("console: {} ({}) signed in", identity->name, to_string(identity->role));
@@ -214,15 +217,13 @@ void add_console(httplib::Server& server, Service& service, const ServiceOptions
     redirect(res, home);
   });
 
-  server.Post("/console/sign-out", [&tokens, &sessions, tls](const httplib::Request& req, httplib::Response& res) {
-    t_notes.route = "/console/sign-out";
-    const std::string id = cookie_value(req.get_header_value("Cookie"), SessionStore::cookie_name);
+  add("POST", "/console/sign-out", [&tokens, &sessions, tls](const Request& req, Response& res) {
+    const std::string id = cookie_value(req.header("Cookie"), SessionStore::cookie_name);
     const auto caller = identify(req, tokens, sessions);
     if (caller && caller->by_session) {
-      t_notes.token_name = caller->identity.name;
+      res.token_name = caller->identity.name;
       // A form cannot set a header: the sign-out form carries the CSRF token as a field.
-      const std::string presented =
-          req.has_param("csrf") ? req.get_param_value("csrf") : req.get_header_value("X-CSRF-Token");
+      const std::string presented = req.has_param("csrf") ? req.param("csrf") : req.header("X-CSRF-Token");
       if (!same_secret(presented, caller->csrf)) {
         return answer_error(res, 403, "csrf_token_mismatch", "sign-out must carry the session's CSRF token");
       }
@@ -233,17 +234,16 @@ void add_console(httplib::Server& server, Service& service, const ServiceOptions
   });
 
   for (const auto& page : pages) {
-    server.Get(page.path, [&page, &tokens, &sessions](const httplib::Request& req, httplib::Response& res) {
-      t_notes.route = page.path;
+    add("GET", page.path, [&page, &tokens, &sessions](const Request& req, Response& res) {
       const auto caller = identify(req, tokens, sessions);
       // Pages are for browsers: only a session opens them (a bearer token is for the API).
       if (!caller || !caller->by_session) {
-        t_notes.error = "unauthorized";
+        res.error = "unauthorized";
         return redirect(res, sign_in_path);
       }
-      t_notes.token_name = caller->identity.name;
+      res.token_name = caller->identity.name;
       if ((page.roles & bit(caller->identity.role)) == 0) {
-        t_notes.error = "forbidden";
+        res.error = "forbidden";
         return render_page(res, 403, page, *caller,
                            fmt::format(R"(<div class="alert alert-warning" id="forbidden">The {} role may not open {}.</div>)",
                                        html_escape(to_string(caller->identity.role)), html_escape(page.title)));
@@ -251,6 +251,7 @@ void add_console(httplib::Server& server, Service& service, const ServiceOptions
       render_page(res, 200, page, *caller, std::string(asset(page.templ).body));
     });
   }
+  return routes;
 }
 
 }  // namespace promoledger::service::detail

@@ -1,15 +1,21 @@
 #pragma once
-// The API's routes: who may call each, and what each does. One table (Service::routes), registered by
-// the listener (server.cpp) and listed by route_list() for the OpenAPI check. Internal to service/.
-
-#include <httplib.h>
+// The API's routes: who may call each, where it runs, and what it does. One table (Service::routes)
+// that the dispatcher matches, route_list() lists for the OpenAPI check, and the role-matrix test
+// reads through it. The handlers live by resource: routes_payments.cpp, routes_campaigns.cpp,
+// routes_reports.cpp, routes_audit.cpp, routes_operations.cpp; the console's pages in
+// console_routes.cpp. Internal to service/.
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <date/date.h>
+
+#include "http.hpp"
 #include "http_support.hpp"
 #include "sessions.hpp"
 #include "promoledger/ledger/database.hpp"
@@ -22,7 +28,6 @@
 
 namespace promoledger::service::detail {
 
-// ------------------------------------------------------------------------------------------ routes
 constexpr unsigned bit(Role r) { return 1U << static_cast<unsigned>(r); }
 constexpr unsigned anyone = 0;  // a public route: no token needed
 constexpr unsigned poster = bit(Role::poster);
@@ -30,63 +35,93 @@ constexpr unsigned finance = bit(Role::finance);
 constexpr unsigned auditor = bit(Role::auditor);
 constexpr unsigned operator_ = bit(Role::operator_);
 
-using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
+// Gives a request's answer to its connection. Callable once, from any thread: it only hands the
+// answer over (the listener posts it onto the connection's executor), never touches the socket.
+using Reply = std::function<void(Response)>;
+using Handler = std::function<void(const Request&, Response&)>;
+using AsyncHandler = std::function<void(Request, Reply)>;
+
+// Where a handler runs. io: on the connection's I/O thread (it neither blocks nor waits: no database);
+// pool: on the blocking pool (it reads or writes the database); async: on the I/O thread, and it
+// answers later through its Reply (a payment, answered by the group-commit writer's completion).
+enum class Runs { io, pool, async };
 
 struct Route {
   const char* method;
   const char* path;  // the OpenAPI template
   unsigned roles;    // who may call it; anyone (0) needs no token
-  Handler handle;
+  Runs runs;
+  Handler handle = {};            // io and pool
+  AsyncHandler handle_async = {};  // async
+  // false for the console's pages: not in the OpenAPI document, and they judge their callers themselves.
+  bool api = true;
 };
 
-// "/v1/payments/{payment_id}" -> "/v1/payments/([^/]+)"
-std::string regex_of(std::string_view path);
+// The end-of-day routes (eod_routes.cpp), appended to the table; read_db is null when only listing.
+std::vector<Route> eod_routes(ledger::Database* read_db);
 
 // What one running service holds.
 class Service {
  public:
-  explicit Service(const ServiceOptions& options)
-      : options_(options),
-        posting_db_(ledger::DatabaseOptions{options.conninfo, options.writers + 1}),
-        read_db_(ledger::DatabaseOptions{options.conninfo, options.read_sessions}),
-        health_db_(ledger::DatabaseOptions{options.conninfo, 1, std::chrono::milliseconds{2'000}}),
-        tokens_(read_db_),
-        sessions_(options.session_idle_max, options.session_lifetime_max),
-        poster_(posting_db_),
-        group_(poster_, promo::GroupCommitOptions{options.writers, promo::PaymentPoster::batch_size_max,
-                                                  options.queue_depth_max, promo::outlet_affinity(posting_db_)}) {}
+  // Runs a job on the blocking pool (set by the listener before the first request).
+  using RunBlocking = std::function<void(std::function<void()>)>;
 
-  // The route table. `self` is only captured by the handlers, so routes(nullptr) lists the routes
-  // (route_list) from the very table the server registers.
+  explicit Service(const ServiceOptions& options);
+
+  // The API's route table. `self` is only captured by the handlers, so routes(nullptr) lists the
+  // routes (route_list) from the very table the dispatcher matches.
   static std::vector<Route> routes(Service* self);
+
+  // Routes one request and answers it through `reply`, exactly once: 404/405, authentication and
+  // roles, then the route's handler where it runs. Called on the connection's I/O thread.
+  void dispatch(Request req, Reply reply);
+
+  void set_run_blocking(RunBlocking run) { run_blocking_ = std::move(run); }
   Metrics& metrics() { return metrics_; }
   TokenCache& tokens() { return tokens_; }
   SessionStore& sessions() { return sessions_; }
   promo::GroupCommitPoster& group() { return group_; }
-  void set_connections(const BoundedTaskQueue* queue) { connections_.store(queue); }
+  const ServiceOptions& options() const { return options_; }
+
+  // Connections, kept by the listener and read by /metrics.
+  std::atomic<std::size_t> connections_open{0};
+  std::atomic<std::uint64_t> connections_refused{0};
 
  private:
-  void post_payment(const httplib::Request& req, httplib::Response& res);
-  void get_payment(const httplib::Request& req, httplib::Response& res);
-  void reverse_payment(const httplib::Request& req, httplib::Response& res);
-  void steer_campaign(const httplib::Request& req, httplib::Response& res, promo::CampaignAction action);
-  void create_campaign(const httplib::Request& req, httplib::Response& res);
-  void approve_campaign(const httplib::Request& req, httplib::Response& res);
-  void campaign_days(const httplib::Request& req, httplib::Response& res);
-  void card_values(const httplib::Request& req, httplib::Response& res);
-  void outlet_report(const httplib::Request& req, httplib::Response& res);
-  void subsidy_days(const httplib::Request& req, httplib::Response& res);
-  void healthz(httplib::Response& res);
-  void metrics_text(httplib::Response& res);
+  // routes_payments.cpp
+  void post_payment(Request req, Reply reply);
+  void get_payment(const Request& req, Response& res);
+  void reverse_payment(const Request& req, Response& res);
+  // routes_campaigns.cpp
+  void list_campaigns(const Request& req, Response& res);
+  void show_campaign(const Request& req, Response& res);
+  void create_campaign(const Request& req, Response& res);
+  void approve_campaign(const Request& req, Response& res);
+  void steer_campaign(const Request& req, Response& res, promo::CampaignAction action);
+  void campaign_days(const Request& req, Response& res);
+  void card_values(const Request& req, Response& res);
+  // routes_reports.cpp
+  void outlet_report(const Request& req, Response& res);
+  void subsidy_days(const Request& req, Response& res);
+  void campaign_report(const Request& req, Response& res);
+  void trial_balance(const Request& req, Response& res);
+  // routes_audit.cpp
+  void trace(const Request& req, Response& res);
+  void verify(const Request& req, Response& res);
+  // routes_operations.cpp
+  void healthz(const Request& req, Response& res);
+  void metrics_text(const Request& req, Response& res);
+
   // Runs a read; a database failure becomes 503 or 500.
   template <class F>
-  void reading(httplib::Response& res, F&& read) {
+  void reading(Response& res, F&& read) {
     try {
       read();
     } catch (const ledger::DatabaseError& e) {
       answer_database_error(res, e);
     }
   }
+  void run(const Route& route, Request req, Reply reply);
 
   const ServiceOptions& options_;
   ledger::Database posting_db_;
@@ -97,10 +132,10 @@ class Service {
   promo::PaymentPoster poster_;
   promo::GroupCommitPoster group_;
   Metrics metrics_;
-  // Set by the server when it makes its task queue, read by /metrics on other threads.
-  std::atomic<const BoundedTaskQueue*> connections_{nullptr};
+  RunBlocking run_blocking_;
+  std::vector<Route> routes_;  // the API's, then the console's
+  std::vector<PathTemplate> templates_;  // routes_[i]'s
 };
-
 
 // Who is calling: a bearer token (Authorization), else a console session (its cookie). A request
 // with an Authorization header is judged by it alone: a bad token is not rescued by a cookie.
@@ -109,13 +144,26 @@ struct Caller {
   bool by_session = false;
   std::string csrf;  // the session's CSRF token (by_session only)
 };
-std::optional<Caller> identify(const httplib::Request& req, TokenCache& tokens, SessionStore& sessions);
+std::optional<Caller> identify(const Request& req, TokenCache& tokens, SessionStore& sessions);
 
-// Wraps a route's handler: authentication (token or session), CSRF for a session's POST,
-// authorisation, notes for the log.
-Handler guarded(const Route& route, TokenCache& tokens, SessionStore& sessions);
+// The checks of an API route before its handler: authentication (token or session), CSRF for a
+// session's POST, the route's roles. False when `res` holds the refusal.
+bool admit(const Route& route, Request& req, Response& res, TokenCache& tokens, SessionStore& sessions);
 
-// The console (console_routes.cpp): pages, assets, sign-in and sign-out, on the same server.
-void add_console(httplib::Server& server, Service& service, const ServiceOptions& options);
+// The console (console_routes.cpp): pages, assets, sign-in and sign-out, served beside the API.
+std::vector<Route> console_routes(Service& service);
+
+// Path parameters and query values, each with the 400 that names it when it is wrong (answered into
+// `res`, and nothing returned).
+std::optional<std::string> path_payment_id(const Request& req, Response& res);
+std::optional<std::int64_t> path_campaign_id(const Request& req, Response& res);
+// A day range (from, to: YYYY-MM-DD), or a 400 naming the parameter at fault.
+std::optional<std::pair<date::year_month_day, date::year_month_day>> day_range(const std::string& from,
+                                                                               const std::string& to, Response& res);
+// An optional day of the query: nullopt inside when absent; nothing (and a 400 naming it) when malformed.
+std::optional<std::optional<date::year_month_day>> query_day(const Request& req, const char* name, Response& res);
+// A report's refusal: 404 for what does not exist, 400 for a backwards or too long range (naming from
+// or to), 422 report_too_large with the report, its limit and how to narrow it.
+void answer_report_error(Response& res, const promo::ReportError& error);
 
 }  // namespace promoledger::service::detail

@@ -257,8 +257,9 @@ BEGIN
      SET debits_fen = u.debits_fen, credits_fen = u.credits_fen, line_count = u.line_count, head_hash = u.head_hash
     FROM unnest(v_acc, v_debits, v_credits, v_count, v_head) AS u(account_id, debits_fen, credits_fen, line_count, head_hash)
    WHERE b.account_id = u.account_id;
-  INSERT INTO ledger.journal_line (entry_id, line_no, account_id, side, amount_fen, account_seq, balance_after_fen, line_hash)
-  SELECT p_entry.id, t.ord, t.account_id, t.side, t.amount_fen, t.seq, t.after_fen, t.hash
+  INSERT INTO ledger.journal_line (entry_id, line_no, account_id, side, amount_fen, account_seq, balance_after_fen, line_hash,
+                                   business_day)
+  SELECT p_entry.id, t.ord, t.account_id, t.side, t.amount_fen, t.seq, t.after_fen, t.hash, p_entry.business_day
     FROM unnest(p_account_ids, p_sides, p_amounts_fen, v_seq, v_after, v_hash)
          WITH ORDINALITY AS t(account_id, side, amount_fen, seq, after_fen, hash, ord);
 END $$;
@@ -273,7 +274,7 @@ BEGIN
   SELECT coalesce(sum(amount_fen) FILTER (WHERE side = 'D'), 0), coalesce(sum(amount_fen) FILTER (WHERE side = 'C'), 0),
          count(*)
     INTO v_debits, v_credits, v_lines
-    FROM ledger.journal_line WHERE entry_id = NEW.id;
+    FROM ledger.journal_line WHERE entry_id = NEW.id AND business_day = NEW.business_day;
   IF v_lines < 2 OR v_debits <> v_credits THEN
     RAISE EXCEPTION 'unbalanced_at_commit: entry % (%) has % lines, debits % fen, credits % fen',
       NEW.id, NEW.external_ref, v_lines, v_debits, v_credits USING ERRCODE = 'PL003';
@@ -313,6 +314,32 @@ CREATE OR REPLACE FUNCTION ledger.business_day_max() RETURNS date LANGUAGE sql S
 SET search_path = pg_catalog, ledger AS $$
   SELECT ((now() + ledger.future_tolerance()) AT TIME ZONE 'Asia/Shanghai')::date
 $$;
+
+-- How long a reference stays claimed, so that a re-sent payment or entry is answered as a replay
+-- (ledger.posting_policy: the latest row; migration 0014).
+CREATE OR REPLACE FUNCTION ledger.replay_window() RETURNS interval LANGUAGE sql STABLE
+SET search_path = pg_catalog, ledger AS $$
+  SELECT p.replay_window FROM ledger.posting_policy p ORDER BY p.id DESC LIMIT 1
+$$;
+
+-- The first business day inside the replay window: the bank's date (Asia/Shanghai) of the database
+-- clock minus the window. A payment or entry dated before it is refused (replay_window_passed): its
+-- claim may have been deleted, so whether it was stored cannot be told.
+CREATE OR REPLACE FUNCTION ledger.replay_horizon() RETURNS date LANGUAGE sql STABLE
+SET search_path = pg_catalog, ledger AS $$
+  SELECT ((now() AT TIME ZONE 'Asia/Shanghai')::date - ledger.replay_window())::date
+$$;
+
+-- A claim never changes; only one dated before the replay window may be deleted (db maintain).
+CREATE OR REPLACE FUNCTION ledger.entry_ref_guard() RETURNS trigger LANGUAGE plpgsql
+SET search_path = pg_catalog, ledger AS $$
+BEGIN
+  IF TG_OP = 'DELETE' AND OLD.business_day < ledger.replay_horizon() THEN
+    RETURN OLD;
+  END IF;
+  RAISE EXCEPTION 'append_only: % of the claim of % (dated %) is refused; a claim is deleted only after the replay '
+                  'window', TG_OP, OLD.external_ref, OLD.business_day USING ERRCODE = 'PL004';
+END $$;
 
 -- The second check, where the data lives (a statement trigger on ledger.journal_entry): whatever
 -- path wrote them, new entries into a closed day undo the statement. The posting functions refuse
@@ -356,7 +383,8 @@ DECLARE
   v_unknown text;
   v_hash bytea;
   v_entry ledger.journal_entry;
-  v_existing ledger.journal_entry;
+  v_claim ledger.entry_ref;
+  v_other ledger.journal_entry;
   v_last_closed date;
   v_day_max date;
 BEGIN
@@ -403,8 +431,15 @@ BEGIN
   PERFORM pg_advisory_xact_lock_shared(ledger.closing_lock_key());
   v_last_closed := ledger.last_closed_day();
   v_day_max := ledger.business_day_max();
+  -- Before the replay window, a reference may have lost its claim: refused whether stored or not.
+  IF p_business_day < ledger.replay_horizon() THEN
+    RETURN QUERY SELECT 'replay_window_passed'::text, NULL::bigint,
+      format('business day %s is before the replay window (%s back from the bank''s date): it can be neither '
+             'posted nor answered as a replay', p_business_day, ledger.replay_window());
+    RETURN;
+  END IF;
   IF (p_business_day <= v_last_closed OR p_business_day > v_day_max)
-     AND NOT EXISTS (SELECT 1 FROM ledger.journal_entry e WHERE e.external_ref = p_external_ref) THEN
+     AND NOT EXISTS (SELECT 1 FROM ledger.entry_ref r WHERE r.external_ref = p_external_ref) THEN
     IF p_business_day <= v_last_closed THEN
       RETURN QUERY SELECT 'business_day_closed'::text, NULL::bigint,
         format('business day %s is closed (every day up to %s is): a closed day''s figures do not move',
@@ -417,33 +452,43 @@ BEGIN
     RETURN;
   END IF;
   IF p_reverses_entry_id IS NOT NULL THEN
-    -- The original's row lock makes concurrent reversals of one entry take turns. Without it, a replay
-    -- under the same reference racing the first could be refused by the unique index on
-    -- reverses_entry_id (23505) before ON CONFLICT (external_ref) answers `exists`: PostgreSQL checks
-    -- non-arbiter unique indexes with an error, not with DO NOTHING. NO KEY UPDATE does not block the
-    -- KEY SHARE locks of foreign-key checks on that row.
+    -- One reversal per entry: the original's row lock (held to commit) makes concurrent reversals of it
+    -- take turns, and the second sees the first. A reversal under this same reference is this one's
+    -- replay, answered by the claim below.
     PERFORM 1 FROM ledger.journal_entry e WHERE e.id = p_reverses_entry_id FOR NO KEY UPDATE;
     IF NOT FOUND THEN
       RETURN QUERY SELECT 'unknown_entry'::text, NULL::bigint, format('no entry %s to reverse', p_reverses_entry_id); RETURN;
     END IF;
+    SELECT * INTO v_other FROM ledger.journal_entry e
+     WHERE e.reverses_entry_id = p_reverses_entry_id AND e.external_ref <> p_external_ref;
+    IF FOUND THEN
+      RETURN QUERY SELECT 'already_reversed'::text, v_other.id,
+        format('entry %s was already reversed by entry %s (%s)', p_reverses_entry_id, v_other.id, v_other.external_ref);
+      RETURN;
+    END IF;
   END IF;
-
-  -- Idempotency: the unique external_ref decides. A concurrent insert of the same ref waits here for
-  -- the other transaction and then sees its committed row (READ COMMITTED, new snapshot per statement).
-  INSERT INTO ledger.journal_entry (external_ref, kind, business_day, description, content_hash, reverses_entry_id)
-  VALUES (p_external_ref, p_kind, p_business_day, coalesce(p_description, ''), v_hash, p_reverses_entry_id)
+  -- Idempotency: the claim of the reference decides (ledger.entry_ref, unique across partitions). A
+  -- concurrent claim of the same reference waits here for the other transaction and then sees its
+  -- committed row (READ COMMITTED, new snapshot per statement).
+  v_entry.id := nextval('ledger.journal_entry_id_seq');
+  INSERT INTO ledger.entry_ref (external_ref, entry_id, business_day, content_hash)
+  VALUES (p_external_ref, v_entry.id, p_business_day, v_hash)
   ON CONFLICT (external_ref) DO NOTHING
-  RETURNING * INTO v_entry;
-  IF v_entry.id IS NULL THEN
-    SELECT * INTO v_existing FROM ledger.journal_entry e WHERE e.external_ref = p_external_ref;
-    IF v_existing.content_hash = v_hash THEN
-      RETURN QUERY SELECT 'exists'::text, v_existing.id, NULL::text;
+  RETURNING * INTO v_claim;
+  IF v_claim.entry_id IS NULL THEN
+    SELECT * INTO v_claim FROM ledger.entry_ref r WHERE r.external_ref = p_external_ref;
+    IF v_claim.content_hash = v_hash THEN
+      RETURN QUERY SELECT 'exists'::text, v_claim.entry_id, NULL::text;
     ELSE
-      RETURN QUERY SELECT 'exists_with_different_content'::text, v_existing.id,
-        format('entry %s was posted under %s with other content', v_existing.id, p_external_ref);
+      RETURN QUERY SELECT 'exists_with_different_content'::text, v_claim.entry_id,
+        format('entry %s was posted under %s with other content', v_claim.entry_id, p_external_ref);
     END IF;
     RETURN;
   END IF;
+  INSERT INTO ledger.journal_entry (id, external_ref, kind, business_day, description, content_hash, reverses_entry_id)
+  OVERRIDING SYSTEM VALUE
+  VALUES (v_entry.id, p_external_ref, p_kind, p_business_day, coalesce(p_description, ''), v_hash, p_reverses_entry_id)
+  RETURNING * INTO v_entry;
   PERFORM ledger.apply_lines(v_entry, v_ids, p_sides, p_amounts_fen);
   RETURN QUERY SELECT 'posted'::text, v_entry.id, NULL::text;
 END $$;
@@ -477,78 +522,11 @@ BEGIN
   SELECT array_agg(a.code ORDER BY l.line_no), array_agg(CASE l.side WHEN 'D' THEN 'C' ELSE 'D' END ORDER BY l.line_no),
          array_agg(l.amount_fen ORDER BY l.line_no)
     INTO v_codes, v_sides, v_amounts
-    FROM ledger.journal_line l JOIN ledger.account a ON a.id = l.account_id WHERE l.entry_id = p_entry_id;
+    FROM ledger.journal_line l JOIN ledger.account a ON a.id = l.account_id
+   WHERE l.entry_id = p_entry_id AND l.business_day = v_original.business_day;
   RETURN QUERY SELECT * FROM ledger.post_entry(p_external_ref, 'reversal', p_business_day,
     coalesce(p_description, format('reversal of entry %s', p_entry_id)), v_codes, v_sides, v_amounts, p_entry_id);
 END $$;
-
--- Tamper evidence: recomputes every link of every account's chain, and checks the derived state.
--- Returns one row per check: (check_name, violations, sample) where sample describes the first few.
-CREATE OR REPLACE FUNCTION ledger.verify(p_sample_max integer DEFAULT 5)
-RETURNS TABLE (check_name text, violations bigint, sample text)
-LANGUAGE sql STABLE SET DateStyle = 'ISO, MDY' SET search_path = pg_catalog, ledger AS $$
-  WITH entry_totals AS (
-    SELECT e.id, e.external_ref,
-           coalesce(sum(l.amount_fen) FILTER (WHERE l.side = 'D'), 0) AS debits,
-           coalesce(sum(l.amount_fen) FILTER (WHERE l.side = 'C'), 0) AS credits,
-           count(l.entry_id) AS lines
-      FROM ledger.journal_entry e LEFT JOIN ledger.journal_line l ON l.entry_id = e.id
-     GROUP BY e.id, e.external_ref),
-  bad_entries AS (
-    SELECT format('entry %s (%s): %s lines, debits %s, credits %s', id, external_ref, lines, debits, credits) AS what
-      FROM entry_totals WHERE lines < 2 OR debits <> credits ORDER BY id),
-  account_totals AS (
-    SELECT b.account_id, b.debits_fen, b.credits_fen, b.line_count, b.head_hash,
-           coalesce(sum(l.amount_fen) FILTER (WHERE l.side = 'D'), 0) AS line_debits,
-           coalesce(sum(l.amount_fen) FILTER (WHERE l.side = 'C'), 0) AS line_credits,
-           count(l.entry_id) AS lines
-      FROM ledger.account_balance b LEFT JOIN ledger.journal_line l ON l.account_id = b.account_id
-     GROUP BY b.account_id),
-  bad_balances AS (
-    SELECT format('account %s: stored debits %s credits %s lines %s; lines sum to debits %s credits %s in %s lines',
-                  account_id, debits_fen, credits_fen, line_count, line_debits, line_credits, lines) AS what
-      FROM account_totals
-     WHERE debits_fen <> line_debits OR credits_fen <> line_credits OR line_count <> lines ORDER BY account_id),
-  chained AS (
-    SELECT l.*, e AS entry, b.normal_side,
-           lag(l.line_hash) OVER w AS prev_hash,
-           row_number() OVER w AS expected_seq,
-           sum(CASE WHEN l.side = b.normal_side THEN l.amount_fen ELSE -l.amount_fen END) OVER w AS running_fen
-      FROM ledger.journal_line l
-      JOIN ledger.journal_entry e ON e.id = l.entry_id
-      JOIN ledger.account_balance b ON b.account_id = l.account_id
-    WINDOW w AS (PARTITION BY l.account_id ORDER BY l.account_seq)),
-  bad_links AS (
-    SELECT format('account %s line seq %s (entry %s line %s): %s', account_id, account_seq, entry_id, line_no,
-             CASE WHEN account_seq <> expected_seq THEN format('sequence gap: expected seq %s', expected_seq)
-                  WHEN balance_after_fen <> running_fen THEN format('running balance %s, lines sum to %s', balance_after_fen, running_fen)
-                  ELSE 'hash does not match its content and predecessor' END) AS what
-      FROM chained
-     WHERE account_seq <> expected_seq
-        OR balance_after_fen <> running_fen
-        OR line_hash <> ledger.line_digest(coalesce(prev_hash, ledger.genesis_hash(account_id)), entry, line_no,
-                                           account_id, side, amount_fen, account_seq, balance_after_fen)
-     ORDER BY account_id, account_seq),
-  heads AS (
-    SELECT b.account_id, b.head_hash, b.line_count,
-           (SELECT l.line_hash FROM ledger.journal_line l WHERE l.account_id = b.account_id
-             ORDER BY l.account_seq DESC LIMIT 1) AS last_hash
-      FROM ledger.account_balance b),
-  bad_heads AS (
-    SELECT format('account %s: head hash does not match its last line', account_id) AS what
-      FROM heads WHERE head_hash <> coalesce(last_hash, ledger.genesis_hash(account_id)) ORDER BY account_id)
-  SELECT 'entries_balance', (SELECT count(*) FROM bad_entries),
-         (SELECT string_agg(what, '; ') FROM (SELECT what FROM bad_entries LIMIT p_sample_max) s)
-  UNION ALL
-  SELECT 'balances_equal_lines', (SELECT count(*) FROM bad_balances),
-         (SELECT string_agg(what, '; ') FROM (SELECT what FROM bad_balances LIMIT p_sample_max) s)
-  UNION ALL
-  SELECT 'hash_chain_links', (SELECT count(*) FROM bad_links),
-         (SELECT string_agg(what, '; ') FROM (SELECT what FROM bad_links LIMIT p_sample_max) s)
-  UNION ALL
-  SELECT 'hash_chain_heads', (SELECT count(*) FROM bad_heads),
-         (SELECT string_agg(what, '; ') FROM (SELECT what FROM bad_heads LIMIT p_sample_max) s)
-$$;
 
 -- A digest of every account's chain head: recorded by `audit verify`, kept by auditors outside the
 -- database. Rewriting history consistently (every hash recomputed) changes this digest.
@@ -567,7 +545,7 @@ GRANT EXECUTE ON FUNCTION ledger.post_entry(text, text, date, text, text[], text
                           ledger.add_org_unit(text, text, text, text), ledger.add_merchant(text, text, text),
                           ledger.add_payer(text, text)
   TO promoledger_app;
-GRANT EXECUTE ON FUNCTION ledger.verify(integer), ledger.chain_digest(),
+GRANT EXECUTE ON FUNCTION ledger.chain_digest(),
                           ledger.line_digest(bytea, ledger.journal_entry, integer, bigint, text, bigint, bigint, bigint),
                           ledger.genesis_hash(bigint),
                           ledger.entry_digest_header(date, timestamptz, bigint, bytea, text, text),

@@ -38,6 +38,14 @@ void ensure_template(soci::session& admin) {
     {
       soci::session s(soci::postgresql, admin_conninfo() + fmt::format(" dbname={}_tmp", tpl));
       ledger::migrate(s);
+      // The suites post on a fixed calendar from 2026-11 whatever the date they run on: the replay
+      // window (400 days by default, migration 0014) is the largest here, so that those days stay
+      // inside it for ten years. The tests of the window set their own.
+      ledger::exec_script(s,
+                          "INSERT INTO ledger.posting_policy (future_tolerance, replay_window, reason) "
+                          "SELECT future_tolerance, interval '3660 days', 'tests: a fixed calendar from 2026-11' "
+                          "FROM ledger.posting_policy ORDER BY id DESC LIMIT 1",
+                          "widening the replay window for the fixed calendar");
     }
     // Renamed only once complete, so a crashed creator never leaves a half-migrated template.
     ledger::exec_script(admin, fmt::format("ALTER DATABASE {0}_tmp RENAME TO {0}", tpl), "publishing the template");

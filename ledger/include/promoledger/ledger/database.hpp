@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 struct pg_conn;
 
@@ -70,12 +71,46 @@ bool is_connection_failure(const DatabaseError& error);
 // The connection string: an explicit one wins, else PROMOLEDGER_DB, else nothing.
 std::optional<std::string> conninfo_from(std::optional<std::string> explicit_conninfo);
 
+// Which server of a multi-host connection string a pool wants (libpq's target_session_attrs).
+enum class Target {
+  primary,         // read-write: posting, audit verify, every command
+  prefer_standby,  // reports, traces and the console: a standby when one answers, else the primary
+};
+
+// The connection string a Database uses: the caller's (key=value or URI), with what a formation needs
+// added where the caller said nothing (the caller's own settings always win):
+//   target_session_attrs  read-write (Target::primary) or prefer-standby, when the string names more than
+//                         one host: libpq then tries them in order until one fits, so a failover needs
+//                         no configuration change;
+//   connect_timeout=2     seconds per host, so a dead machine costs 2 s, not the kernel's minutes;
+//   keepalives=1 keepalives_idle=10 keepalives_interval=3 keepalives_count=3
+//                         an idle connection to a vanished machine is noticed within about 20 s;
+//   tcp_user_timeout=10000  data unacknowledged for 10 s breaks the connection (a machine that died
+//                         while a statement was being sent), instead of TCP's 15 minutes.
+// Throws std::invalid_argument (with libpq's words, never the password) when the string does not parse.
+std::string complete_conninfo(std::string_view conninfo, Target target);
+
+// host:port of the server a session is connected to now (with several hosts: the one libpq chose).
+std::string server_address(soci::session& session);
+
+// Warnings the server sent while this thread ran statements. The one warning a commit can bring is
+// PostgreSQL's "canceling wait for synchronous replication ...: the transaction has already committed
+// locally, but might not have been replicated to the standby": the commit is on the primary alone and
+// a failover may lose it, so it is not a success. Its text depends on the server's lc_messages, so any
+// WARNING counts (no promoledger function raises one). with_retry watches its unit of work with these.
+// Thread safety: per thread (libpq calls the notice receiver in the thread that reads the result).
+void clear_server_warnings();
+std::optional<std::string> first_server_warning();
+
 struct DatabaseOptions {
-  std::string conninfo;             // a libpq connection string
+  std::string conninfo;             // a libpq connection string (completed by complete_conninfo)
   std::size_t pool_size = 4;        // sessions opened at start-up; 1..pool_size_max
   static constexpr std::size_t pool_size_max = 64;
-  // Statements taking longer are cancelled by the server: no operation may hang forever.
+  // Statements taking longer are cancelled by the server: no operation may hang forever. A commit's
+  // wait for the synchronous standby is not part of a statement: the server never cancels it for this.
   std::chrono::milliseconds statement_timeout{30'000};
+  // Which server of a multi-host string (complete_conninfo).
+  Target target = Target::primary;
 };
 
 class Database {
@@ -86,8 +121,10 @@ class Database {
   Database& operator=(const Database&) = delete;
 
   // A session leased from the pool; returned when the Lease is destroyed. Blocks while all are leased.
-  // A session whose connection was lost is reconnected (and configured again) before it is handed
-  // out; if the server cannot be reached, the lease throws DatabaseError (SQLSTATE 08006).
+  // A session whose connection was lost (or closed by the server while idle: a primary that died or
+  // was demoted) is reconnected and configured again before it is handed out, to the server its
+  // connection string now designates; if none can be reached, the lease throws DatabaseError
+  // (SQLSTATE 08006) and nothing was sent.
   class Lease {
    public:
     explicit Lease(Database& database) : database_(database), session_(*database.pool_) {
@@ -149,12 +186,24 @@ std::atomic<std::uint64_t>& retries_taken();
 // REQUIRES: the unit of work is idempotent and starts its own transaction: a failed attempt has been
 // rolled back by the server, and the next one must begin from nothing (reset any results it fills).
 inline constexpr int retries_max = 5;
+// A unit that ends normally while the server sent a WARNING (first_server_warning) ends with
+// OutcomeUnknown instead: its commit may not have reached the synchronous standby.
+[[noreturn]] void throw_unconfirmed_commit(const std::string& warning);
 template <class F>
 auto with_retry(F&& unit_of_work) -> decltype(unit_of_work()) {
   for (int attempt = 1;; ++attempt) {
     try {
       try {
-        return unit_of_work();
+        clear_server_warnings();
+        if constexpr (std::is_void_v<decltype(unit_of_work())>) {
+          unit_of_work();
+          if (auto warning = first_server_warning()) throw_unconfirmed_commit(*warning);
+          return;
+        } else {
+          auto result = unit_of_work();
+          if (auto warning = first_server_warning()) throw_unconfirmed_commit(*warning);
+          return result;
+        }
       } catch (const soci::soci_error&) {
         rethrow_as_database_error("a unit of work");
       }

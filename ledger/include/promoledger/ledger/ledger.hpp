@@ -61,6 +61,7 @@ enum class Reject {
   invalid_account_code,
   business_day_closed,     // the entry's business day, or a later one, is closed (docs/accounting.md)
   business_day_in_future,  // after the bank's date by the database clock plus ledger.posting_policy
+  replay_window_passed,    // before the replay window (ledger.posting_policy): its claim may be gone
 };
 std::string_view to_string(Reject);
 std::optional<Reject> reject_from_string(std::string_view);

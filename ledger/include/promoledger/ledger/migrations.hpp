@@ -43,6 +43,12 @@ struct MigrationReport {
 // Applies every pending migration and changed function file in one transaction. Throws DatabaseError
 // on a failure or a changed, already-applied migration; then nothing of this call is kept.
 MigrationReport migrate(soci::session& session);
+
+// How the journal's tables are built by the migration that partitions them (0014). Partitioned (by
+// business day, a partition a month) is the product; unpartitioned exists for the benchmark's
+// comparison only (docs/benchmarks.md) and cannot be changed afterwards.
+enum class Partitioning { monthly, none };
+MigrationReport migrate(soci::session& session, Partitioning partitioning);
 std::vector<MigrationState> migration_status(soci::session& session);
 
 std::string sha256_hex(std::string_view data);

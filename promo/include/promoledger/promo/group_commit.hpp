@@ -34,6 +34,7 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -86,6 +87,12 @@ class GroupCommitPoster {
   // Queues a payment. The future holds its outcome once its batch has committed, or the batch's
   // failure (OutcomeUnknown, DatabaseError). Throws QueueFull or PosterStopped, storing nothing.
   std::future<Outcome> submit(PaymentRequest request);
+  // The same with a completion instead of a future, for callers that must not block (the service's
+  // I/O threads): `done` is called exactly once, on a writer thread, after the batch's commit with the
+  // outcome (failure null), or with the batch's failure (outcome empty). It runs before the writer
+  // takes its next batch, so it must be short and must not throw: hand the outcome on and return.
+  using Completion = std::function<void(std::optional<Outcome> outcome, std::exception_ptr failure)>;
+  void submit(PaymentRequest request, Completion done);
   // submit() and wait.
   Outcome post(PaymentRequest request) { return submit(std::move(request)).get(); }
 
@@ -112,7 +119,7 @@ class GroupCommitPoster {
  private:
   struct Pending {
     PaymentRequest request;
-    std::promise<Outcome> promise;
+    Completion done;
   };
   // One writer's queue and its wake-up, guarded by mutex_.
   struct Lane {

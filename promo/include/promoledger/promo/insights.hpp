@@ -21,18 +21,28 @@
 
 namespace promoledger::promo {
 
-// One business day of a campaign: campaign_report's rows of that day, summed over the merchants.
+// One business day of a campaign: report_campaign's rows of that day, summed over the merchants.
 struct CampaignDay {
   std::string business_day;
   std::int64_t cards_dealt = 0;
   std::int64_t cards_used = 0;
   std::int64_t used_in_band = 0;
   ledger::WideFen subsidy_fen = 0;
+  ledger::WideFen cumulative_subsidy_fen = 0;  // this day's and every earlier day's in the range
 };
-// In day order; days without a deck are left out. REQUIRES: from <= to (parse_day_range).
-// Refused as report_campaign refuses (unknown_campaign, report_too_large).
-Expected<std::vector<CampaignDay>, ReportError> campaign_days(ledger::Database& db, std::int64_t campaign_id,
-                                                               date::year_month_day from, date::year_month_day to);
+struct CampaignDays {
+  std::int64_t campaign_id = 0;
+  std::string from, to;  // YYYY-MM-DD, after defaults (the campaign's first and last day)
+  ledger::WideFen budget_total_fen = 0;
+  ledger::WideFen subsidy_total_fen = 0;  // the last day's cumulative subsidy (0 without days)
+  std::vector<CampaignDay> days;           // in day order; days without a deck are left out
+};
+// unknown_campaign, bad_range or report_too_large, as report_campaign (whose rows it sums) decides.
+// REQUIRES: rows_max >= 1.
+Expected<CampaignDays, ReportError> campaign_days(ledger::Database& db, std::int64_t campaign_id,
+                                                  std::optional<date::year_month_day> from,
+                                                  std::optional<date::year_month_day> to,
+                                                  std::size_t rows_max = report_rows_max);
 
 // The values of every card a campaign dealt, counted in bins of bin_width_fen (a bin holds
 // [from_fen, from_fen + bin_width_fen)); the band is the campaign's [band_low, band_high], and
@@ -43,6 +53,7 @@ struct CardValueBin {
 };
 struct CardValues {
   static constexpr std::int64_t bin_width_fen = 50;  // 0.50 CNY: 19 bins between 1.00 and 10.00
+  std::int64_t campaign_id = 0;
   std::int64_t band_low_fen = 0, band_high_fen = 0;
   std::int64_t band_share_bp = 0;  // what the campaign promised
   std::int64_t cards = 0, cards_in_band = 0;
@@ -62,10 +73,16 @@ struct SubsidyDay {
   std::int64_t discounted = 0;
   ledger::WideFen subsidy_fen = 0;
   ledger::WideFen reversed_subsidy_fen = 0;
+  ledger::WideFen net_subsidy_fen = 0;  // subsidy_fen - reversed_subsidy_fen
 };
-// In day order; days without a payment are left out. REQUIRES: from <= to (parse_day_range).
-// report_too_large beyond report_rows_max days, like the finance reports.
-Expected<std::vector<SubsidyDay>, ReportError> subsidy_by_day(ledger::Database& db, date::year_month_day from,
-                                                              date::year_month_day to);
+struct SubsidyDays {
+  std::string from, to;  // YYYY-MM-DD
+  ledger::WideFen net_subsidy_total_fen = 0;  // the sum of the days' net subsidy
+  std::vector<SubsidyDay> days;               // in day order; days without a payment are left out
+};
+// report_too_large beyond rows_max days (a range is at most ten years, far below the default).
+// REQUIRES: from <= to (parse_day_range); rows_max >= 1.
+Expected<SubsidyDays, ReportError> subsidy_by_day(ledger::Database& db, date::year_month_day from,
+                                                  date::year_month_day to, std::size_t rows_max = report_rows_max);
 
 }  // namespace promoledger::promo

@@ -36,6 +36,7 @@ enum class Reject {
   paid_at_in_future,       // the payment time is further ahead of the database clock than the tolerance
   business_day_in_future,  // a reversal dated after the bank's date (clock plus tolerance)
   cannot_reverse_a_reversal,
+  replay_window_passed,    // dated before the replay window: neither posted nor answered (migration 0014)
 };
 std::string_view to_string(Reject);
 std::optional<Reject> reject_from_string(std::string_view);

@@ -13,6 +13,7 @@
 #include "promoledger/promo/audit_checks.hpp"
 #include "promoledger/promo/campaign.hpp"
 #include "promoledger/promo/finance.hpp"
+#include "promoledger/promo/insights.hpp"
 #include "promoledger/promo/payments.hpp"
 #include "promoledger/promo/simulate.hpp"
 
@@ -26,6 +27,11 @@ struct Table {
   std::vector<std::vector<std::string>> rows;
 };
 nlohmann::json objects(const Table& table);
+// The table as CSV (RFC 4180), the one writer of the command's --csv and the API's text/csv: a field
+// holding a comma, a quote or a line break is quoted (quotes doubled), and every record ends with
+// CRLF, as RFC 4180 and the text/csv media type have it (spreadsheets read it either way; one rule
+// for both outputs, and the one the standard names).
+std::string csv(const Table& table);
 
 // A payment's result with both screens' figures (`pay --json`, POST /v1/payments).
 nlohmann::json payment(const PaymentResult& result);
@@ -67,7 +73,16 @@ nlohmann::json to_json(const AuditReport& report);
 // {"date", "seed", "payments", "posted", "exists", "by_channel", "discounted", "subsidy",
 //  "no_discount_reasons", "rejected"}.
 nlohmann::json to_json(const SimulationResult& result);
-// An error body: {"error": code, "field", "message", "report"} and, for report_too_large, "rows_max".
+// The console's figures (insights.hpp): a campaign's days {"campaign_id", "from", "to", "budget_total",
+// "subsidy_total", "days": [{"business_day", "cards_dealt", "cards_used", "used_in_band", "subsidy",
+// "cumulative_subsidy"}]}; its dealt card values {"campaign_id", "bin_width", "band_low", "band_high",
+// "band_share_promised", "decks", "cards", "cards_in_band", "band_share", "bins": [{"from", "to",
+// "cards"}]}; the subsidy per day {"from", "to", "net_subsidy_total", "days": [{"business_day",
+// "payments", "bank_app", "bank_app_share", "discounted", "subsidy", "reversed_subsidy", "net_subsidy"}]}.
+nlohmann::json to_json(const CampaignDays& days);
+nlohmann::json to_json(const CardValues& values);
+nlohmann::json to_json(const SubsidyDays& days);
+// An error body: {"error": code, "message": detail, "report"} and, for report_too_large, "rows_max".
 nlohmann::json to_json(const ReportError& error);
 
 // The text and CSV tables of the commands (their JSON is to_json above).

@@ -2,9 +2,11 @@
 // promoledger serve: the HTTP/JSON API for core banking (payments), branch finance (reports) and
 // auditors (trace, verify). See docs/architecture.md ("The service") and docs/operations.md.
 //
-// One process: an HTTP server (cpp-httplib, a thread per connection, at most max_connections), a
-// GroupCommitPoster that clears every payment (batched, routed by outlet), and three small pools of
-// database sessions (posting, reading, health). A payment is answered only after its batch commits.
+// One process: an HTTP/1.1 server on Boost.Beast (io_threads I/O threads, asynchronous reads and
+// writes, no thread per connection, at most max_connections), a GroupCommitPoster that clears every
+// payment (batched, routed by outlet), a blocking pool for the reads (read_sessions threads), and
+// three small pools of database sessions (posting, reading, health). A payment is answered only after
+// its batch commits.
 
 #include <chrono>
 #include <cstddef>
@@ -12,6 +14,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "promoledger/promo/finance.hpp"
 
 namespace promoledger::service {
 
@@ -23,10 +27,18 @@ struct ServiceOptions {
   int port = 8080;  // 0: any free port (printed on stdout once listening)
   std::size_t writers = 2;           // group-commit writers; 1..16
   std::size_t read_sessions = 4;     // sessions for reads (reports, trace, verify); 1..32
-  std::size_t max_connections = 256; // served at once (a thread each); more get 503 and are closed
+  std::size_t io_threads = 1;        // threads reading and writing connections; 1..io_threads_max
+  static constexpr std::size_t io_threads_max = 4;
+  std::size_t max_connections = 256; // served at once; more are answered 503 and closed
   static constexpr std::size_t max_connections_limit = 4096;
   std::size_t queue_depth_max = 10'000;  // payments waiting for a writer before 503 + Retry-After
   std::size_t body_bytes_max = 16 * 1024;
+  // Rows a report may hold, 1..promo::report_rows_max (the default); beyond, 422 report_too_large.
+  std::size_t report_rows_max = promo::report_rows_max;
+  // A request must arrive whole within read_timeout of its first byte (and a TLS handshake complete
+  // within it); an answer must be written within write_timeout; a connection with nothing in flight
+  // is closed after keep_alive_timeout without a new request. A client waiting for its answer (a
+  // payment waiting for its commit) is not timed out.
   std::chrono::seconds read_timeout{5};
   std::chrono::seconds write_timeout{5};
   std::chrono::seconds keep_alive_timeout{5};
