@@ -152,9 +152,16 @@ class Console:
             self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                         {"width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
             try:
-                wide = self.driver.execute_script(
-                    "window.scrollTo(0, 0); const d = document.documentElement;"
-                    "return [d.scrollWidth, d.clientWidth, d.scrollHeight];")
+                # Charts follow their box on the next frames (Chart.js's ResizeObserver): the page is
+                # judged once its layout has settled, within 3 s, as a person would see it.
+                deadline = time.monotonic() + 3
+                while True:
+                    wide = self.driver.execute_script(
+                        "window.scrollTo(0, 0); const d = document.documentElement;"
+                        "return [d.scrollWidth, d.clientWidth, d.scrollHeight];")
+                    if wide[0] <= wide[1] or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.2)
                 check(wide[0] <= wide[1], f"{name}: {wide[0]} px wide on a {width} px screen (wider than the screen)")
                 if suffix:
                     self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
