@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include <fmt/format.h>
+
+#include "promoledger/ledger/business_day.hpp"
 
 namespace promoledger::app {
 
@@ -13,6 +17,20 @@ std::string default_actor() {
     if (const char* v = std::getenv(name); v != nullptr && *v != '\0') return v;
   }
   return "unknown";
+}
+
+date::year_month_day day_arg(const std::string& text, std::string_view flag) {
+  auto day = ledger::parse_day(text);
+  if (!day) bad_value(flag, day.error());
+  return *day;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) usage_error(fmt::format("{}: cannot open the file", path));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 std::string Context::conninfo() const {

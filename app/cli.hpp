@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <date/date.h>
+
 #include "promoledger/ledger/database.hpp"
 #include "promoledger/ledger/money.hpp"
 #include "promoledger/ledger/refusal.hpp"
@@ -64,6 +66,12 @@ template <class Code>
 [[noreturn]] inline void bad_value(std::string_view flag, const ledger::ValueRefusal& r) {
   throw CommandError(exit_usage, "usage", std::string(flag) + ": " + r.message, std::string(flag));
 }
+
+// A business day given to a flag ("--date"), or a usage error naming the flag.
+date::year_month_day day_arg(const std::string& text, std::string_view flag);
+
+// The whole file, or a usage error naming it.
+std::string read_file(const std::string& path);
 
 // Who is acting, when --by is not given: the operating-system user (recorded in campaign events and tokens).
 std::string default_actor();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <iostream>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -54,21 +55,26 @@ void print_outlet_report(const Context& ctx, const promo::OutletReport& report) 
   }
 }
 
+struct OutletsOptions {
+  Range range;                // required
+  std::string level = "all";  // outlet | sub_branch | branch | all
+  std::string xlsx;           // empty: no .xlsx file
+};
+
 void report_outlets_command(CLI::App& report, Context& ctx) {
   auto* outlets = report.add_subcommand("outlets", "scan payments, bank-app share and subsidy per outlet, rolled up");
-  static Range range;
-  static std::string level = "all";
-  static std::string xlsx;
-  add_range(outlets, range);
-  outlets->add_option("--xlsx", xlsx, "also write the report to this .xlsx file (one sheet each for outlets and budgets)");
-  outlets->add_option("--level", level, "outlet | sub_branch | branch | all (default)")
+  auto options = std::make_shared<OutletsOptions>();
+  add_range(outlets, options->range);
+  outlets->add_option("--xlsx", options->xlsx, "also write the report to this .xlsx file (one sheet each for outlets and budgets)");
+  outlets->add_option("--level", options->level, "outlet | sub_branch | branch | all (default)")
       ->check(CLI::IsMember({"outlet", "sub_branch", "branch", "all"}));
-  outlets->callback([&ctx] {
-    const auto [from, to] = range_of(range);
+  outlets->callback([&ctx, options] {
+    const auto [from, to] = range_of(options->range);
     // CLI11 has checked the word (IsMember above), so it names a level.
-    const auto result = promo::report_outlets(ctx.database(), from, to, promo::outlet_level_from_string(level).value());
+    const auto level = promo::outlet_level_from_string(options->level).value();
+    const auto result = promo::report_outlets(ctx.database(), from, to, level);
     if (!result) report_refused(result.error());
-    if (!xlsx.empty()) eod::write_outlet_report_xlsx(xlsx, *result);
+    if (!options->xlsx.empty()) eod::write_outlet_report_xlsx(options->xlsx, *result);
     print_outlet_report(ctx, *result);
   });
 }
@@ -80,21 +86,25 @@ std::optional<date::year_month_day> optional_day(const std::string& text, const 
   return *day;
 }
 
+struct CampaignReportOptions {
+  long long campaign_id = 0;  // required
+  Range range;                // either end empty: the campaign's own first or last day
+  std::string xlsx;           // empty: no .xlsx file
+};
+
 void report_campaign_command(CLI::App& report, Context& ctx) {
   auto* campaign = report.add_subcommand("campaign", "per merchant and day: cards dealt, used, expired, subsidy, band share");
-  static long long campaign_id = 0;
-  static Range range;
-  static std::string xlsx;
-  campaign->add_option("ID", campaign_id, "campaign id")->required();
-  campaign->add_option("--xlsx", xlsx, "also write the report to this .xlsx file");
-  campaign->add_option("--from", range.from, "first business day (default: the campaign's first day)");
-  campaign->add_option("--to", range.to, "last business day (default: the campaign's last day)");
-  campaign->callback([&ctx] {
-    const auto from = optional_day(range.from, "from");
-    const auto to = optional_day(range.to, "to");
-    const auto result = promo::report_campaign(ctx.database(), campaign_id, from, to);
+  auto options = std::make_shared<CampaignReportOptions>();
+  campaign->add_option("ID", options->campaign_id, "campaign id")->required();
+  campaign->add_option("--xlsx", options->xlsx, "also write the report to this .xlsx file");
+  campaign->add_option("--from", options->range.from, "first business day (default: the campaign's first day)");
+  campaign->add_option("--to", options->range.to, "last business day (default: the campaign's last day)");
+  campaign->callback([&ctx, options] {
+    const auto from = optional_day(options->range.from, "from");
+    const auto to = optional_day(options->range.to, "to");
+    const auto result = promo::report_campaign(ctx.database(), options->campaign_id, from, to);
     if (!result) report_refused(result.error());
-    if (!xlsx.empty()) eod::write_campaign_report_xlsx(xlsx, *result);
+    if (!options->xlsx.empty()) eod::write_campaign_report_xlsx(options->xlsx, *result);
     if (ctx.json) return print_json(promo::views::to_json(*result), std::cout);
     print(ctx, promo::views::campaign_report_table(result->rows), std::cout);
   });
@@ -112,16 +122,22 @@ void report_trial_balance_command(CLI::App& report, Context& ctx) {
   });
 }
 
+struct StatementOptions {
+  std::string account;  // required
+  Range range;          // required
+  std::size_t limit = ledger::Ledger::statement_lines_max;
+};
+
 void report_statement_command(CLI::App& report, Context& ctx) {
   auto* statement = report.add_subcommand("statement", "an account's lines with the running balance");
-  static std::string account;
-  static Range range;
-  static std::size_t limit = ledger::Ledger::statement_lines_max;
-  statement->add_option("--account", account, "account code, e.g. payer:P0001:deposit")->required();
-  add_range(statement, range);
-  statement->add_option("--limit", limit, "at most this many lines")->check(CLI::Range(1, 10'000));
-  statement->callback([&ctx] {
-    const auto [from, to] = range_of(range);
+  auto options = std::make_shared<StatementOptions>();
+  statement->add_option("--account", options->account, "account code, e.g. payer:P0001:deposit")->required();
+  add_range(statement, options->range);
+  statement->add_option("--limit", options->limit, "at most this many lines")->check(CLI::Range(1, 10'000));
+  statement->callback([&ctx, options] {
+    const std::string& account = options->account;
+    const std::size_t limit = options->limit;
+    const auto [from, to] = range_of(options->range);
     // One line more than asked tells whether the statement goes on; at the ledger's own cap it cannot.
     const std::size_t cap = ledger::Ledger::statement_lines_max;
     auto lines = ledger::Ledger(ctx.database()).statement(account, from, to, std::min(limit + 1, cap));
@@ -205,11 +221,11 @@ void print_trace_text(const json& t) {
 
 void audit_trace_command(CLI::App& audit, Context& ctx) {
   auto* trace = audit.add_subcommand("trace", "payment -> decision -> card -> campaign -> entry -> accounts");
-  static std::string payment_id, payment_id_flag;
-  trace->add_option("PAYMENT_ID", payment_id, "the payment");
-  trace->add_option("--payment-id", payment_id_flag, "the payment (the same as PAYMENT_ID)");
-  trace->callback([&ctx] {
-    const std::string id = one_payment_id(payment_id, payment_id_flag, "audit trace");
+  auto ids = std::make_shared<std::pair<std::string, std::string>>();  // PAYMENT_ID, --payment-id
+  trace->add_option("PAYMENT_ID", ids->first, "the payment");
+  trace->add_option("--payment-id", ids->second, "the payment (the same as PAYMENT_ID)");
+  trace->callback([&ctx, ids] {
+    const std::string id = one_payment_id(ids->first, ids->second, "audit trace");
     const auto t = promo::trace_payment(ctx.database(), id);
     if (!t) throw CommandError(exit_rejected, "unknown_payment", fmt::format("no payment {}", id));
     if (ctx.json) return print_json(*t, std::cout);
@@ -217,34 +233,44 @@ void audit_trace_command(CLI::App& audit, Context& ctx) {
   });
 }
 
+struct SubsidiesOptions {
+  std::string outlet;  // required
+  Range range;         // required
+};
+
 void audit_subsidies_command(CLI::App& audit, Context& ctx) {
   auto* subsidies = audit.add_subcommand("subsidies", "every subsidy charged to an outlet, with its payment and entry");
-  static std::string outlet;
-  static Range range;
-  subsidies->add_option("--outlet", outlet, "outlet code")->required();
-  add_range(subsidies, range);
-  subsidies->callback([&ctx] {
-    const auto [from, to] = range_of(range);
-    const auto result = promo::audit_subsidies(ctx.database(), outlet, from, to);
+  auto options = std::make_shared<SubsidiesOptions>();
+  subsidies->add_option("--outlet", options->outlet, "outlet code")->required();
+  add_range(subsidies, options->range);
+  subsidies->callback([&ctx, options] {
+    const auto [from, to] = range_of(options->range);
+    const auto result = promo::audit_subsidies(ctx.database(), options->outlet, from, to);
     if (!result) report_refused(result.error());
     if (ctx.json) return print_json(promo::views::to_json(*result), std::cout);
     print(ctx, promo::views::subsidy_table(*result), std::cout);
   });
 }
 
+struct VerifyOptions {
+  bool full = false;          // the whole history
+  bool since_anchor = false;  // the default scope, said explicitly
+  std::string month;          // YYYY-MM: one closed month; empty: not a month
+};
+
 void audit_verify_command(CLI::App& audit, Context& ctx) {
   auto* verify = audit.add_subcommand("verify", "check every invariant of the ledger and the campaign rules");
-  static bool full = false;
-  static bool since_anchor = false;
-  static std::string month;
-  verify->add_flag("--since-anchor", since_anchor,
+  auto options = std::make_shared<VerifyOptions>();
+  verify->add_flag("--since-anchor", options->since_anchor,
                    "the months after the latest closed one, chains from its anchors (the default)");
-  verify->add_flag("--full", full, "the whole history, every chain from its first line");
-  verify->add_option("--month", month, "one closed month, YYYY-MM, proved against its close's anchors")
+  verify->add_flag("--full", options->full, "the whole history, every chain from its first line");
+  verify->add_option("--month", options->month, "one closed month, YYYY-MM, proved against its close's anchors")
       ->excludes(verify->get_option("--full"))
       ->excludes(verify->get_option("--since-anchor"));
   verify->get_option("--full")->excludes(verify->get_option("--since-anchor"));
-  verify->callback([&ctx] {
+  verify->callback([&ctx, options] {
+    const auto& month = options->month;
+    const bool full = options->full;
     std::optional<promo::AuditReport> report;
     if (!month.empty()) {
       const auto ym = ledger::parse_month(month);

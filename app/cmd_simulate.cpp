@@ -1,6 +1,7 @@
 // simulate: a reproducible business day of scan payments through the same posting path as `pay`
 // (the library call is promo::simulate_day, promo/simulate.hpp).
 #include <iostream>
+#include <memory>
 
 #include <fmt/format.h>
 
@@ -20,24 +21,30 @@ void print_simulation_text(const promo::SimulationResult& r) {
   for (const auto& [why, n] : r.rejected) std::cout << fmt::format("  rejected:    {:<24} {:>7}\n", why, n);
 }
 
+// The command's flags: the library's options, and the two given as text.
+struct SimulateFlags {
+  promo::SimulationOptions options;                // --seed, --payments, --threads (defaults: the library's)
+  std::string date;                                // --date (required)
+  std::string mix = "wechat=90,alipay=8,bank_app=2";  // --mix
+};
+
 }  // namespace
 
 void register_simulate_command(CLI::App& app, Context& ctx) {
   auto* sim = app.add_subcommand("simulate", "post a reproducible day of scan payments at the imported merchants");
-  static std::string date_text, mix_text = "wechat=90,alipay=8,bank_app=2";
-  static promo::SimulationOptions options;
-  sim->add_option("--date", date_text, "business day YYYY-MM-DD")->required();
-  sim->add_option("--seed", options.seed, "seed: the same seed gives the same day (default 1)");
-  sim->add_option("--payments", options.payments, "number of payments (default 2000)")
+  auto flags = std::make_shared<SimulateFlags>();
+  promo::SimulationOptions& o = flags->options;
+  sim->add_option("--date", flags->date, "business day YYYY-MM-DD")->required();
+  sim->add_option("--seed", o.seed, "seed: the same seed gives the same day (default 1)");
+  sim->add_option("--payments", o.payments, "number of payments (default 2000)")
       ->check(CLI::Range(1, static_cast<int>(promo::simulated_payments_max)));
-  sim->add_option("--mix", mix_text, "channel weights (default wechat=90,alipay=8,bank_app=2)");
-  sim->add_option("--threads", options.threads, "concurrent posters (default 4)")
+  sim->add_option("--mix", flags->mix, "channel weights (default wechat=90,alipay=8,bank_app=2)");
+  sim->add_option("--threads", o.threads, "concurrent posters (default 4)")
       ->check(CLI::Range(1, static_cast<int>(promo::simulate_threads_max)));
-  sim->callback([&ctx] {
-    auto day = ledger::parse_day(date_text);
-    if (!day) bad_value("--date", day.error());
-    options.day = *day;
-    auto mix = promo::parse_channel_mix(mix_text);
+  sim->callback([&ctx, flags] {
+    promo::SimulationOptions& options = flags->options;
+    options.day = day_arg(flags->date, "--date");
+    auto mix = promo::parse_channel_mix(flags->mix);
     if (!mix) bad_value("--mix", mix.error());
     options.mix = *mix;
     ctx.pool_size = options.threads;  // one session per poster thread

@@ -359,6 +359,75 @@ TEST_F(CliTest, PolicyCommandsSetTheToleranceThatPaymentsMeet) {
   EXPECT_EQ(nlohmann::json::parse(r.out)["history"].size(), 3u) << "the migration's, the tests' replay window, this";
 }
 
+TEST_F(CliTest, PolicySetsTheReplayWindowThatPaymentsAndReplaysMeet) {
+  import_example_org();
+  auto r = run({"policy", "show"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["in_force"]["replay_window_days"], 3660) << "the tests' window (test_db.cpp)";
+  const std::string ten_days_ago = ledger::format_timestamp_utc(ledger::now() - std::chrono::hours(24 * 10));
+  const auto pay = [&](const std::string& id) {
+    return run({"pay", "--payment-id", id, "--payer", "P1", "--merchant", "M1", "--channel", "wechat", "--amount",
+                "10.00", "--at", ten_days_ago},
+               true);
+  };
+  r = pay("old-1");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  // Refused as usage, nothing recorded: no value, a part of a day, beyond either bound, no reason.
+  EXPECT_EQ(run({"policy", "set", "--reason", "nothing to set"}).exit_code, 2);
+  EXPECT_EQ(run({"policy", "set", "--replay-window", "36h", "--reason", "not whole days"}).exit_code, 2);
+  EXPECT_EQ(run({"policy", "set", "--replay-window", "0d", "--reason", "none"}).exit_code, 2);
+  EXPECT_EQ(run({"policy", "set", "--replay-window", "3661d", "--reason", "ten years and a day"}).exit_code, 2);
+  EXPECT_EQ(run({"policy", "set", "--replay-window", "5d"}).exit_code, 2) << "a reason is required";
+  r = run({"policy", "show"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["history"].size(), 2u) << "no refused change is recorded";
+
+  r = run({"policy", "set", "--replay-window", "5d", "--reason", "claims kept five days in this rehearsal"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto set = nlohmann::json::parse(r.out);
+  EXPECT_EQ(set["replay_window"], "5d");
+  EXPECT_EQ(set["replay_window_days"], 5);
+  EXPECT_EQ(set["future_tolerance"], "5m") << "the tolerance carries on";
+  // A payment dated before the window is refused, and so is the replay of one stored before it.
+  r = pay("old-2");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "replay_window_passed") << r.out;
+  r = pay("old-1");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "replay_window_passed") << r.out;
+
+  // Changing the tolerance keeps the window; the text view shows both.
+  r = run({"policy", "set", "--future-tolerance", "2d", "--reason", "rehearsal of tomorrow"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  set = nlohmann::json::parse(r.out);
+  EXPECT_EQ(set["future_tolerance"], "2d");
+  EXPECT_EQ(set["replay_window_days"], 5) << "the window carries on";
+  r = run({"policy", "show"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("replay window     5d"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("replay window  3660d"), std::string::npos) << r.out;
+
+  // A longer window is taken while every entry of the days it brings back still has its claim...
+  r = run({"policy", "set", "--replay-window", "20d", "--reason", "the claims are all there"}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = pay("old-1");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["status"], "exists") << r.out;
+  // ...but not once maintenance deleted the claims before a shorter window: old-1 would post again.
+  ASSERT_EQ(run({"policy", "set", "--replay-window", "5d", "--reason", "shorter again"}).exit_code, 0);
+  r = run({"db", "maintain"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = run({"policy", "set", "--replay-window", "400d", "--reason", "back to the default"}, true);
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE((r.out + r.err).find("have no claim"), std::string::npos) << r.out << r.err;
+  r = run({"policy", "set", "--replay-window", "8d", "--reason", "days without entries"}, true);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = pay("old-1");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["error"], "replay_window_passed") << r.out;
+}
+
 TEST_F(CliTest, TokenRevokeReturnsAndTheTokenIsListedRevoked) {
   ASSERT_EQ(run({"token", "create", "--name", "fin-1", "--role", "finance"}).exit_code, 0);
   // A name that would make the actor "api:<name>" longer than 64 characters is refused at creation.

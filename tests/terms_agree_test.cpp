@@ -1,5 +1,6 @@
-// Rules that are written once on each side, C++ and SQL, held to the same answers: the normal-balance
-// formula (ledger::normal_balance / ledger.normal_balance), the reason limit (ledger::reason_fits /
+// Rules that are written once on each side, C++ and SQL, held to the same answers: the payment-id rule
+// (promo::valid_payment_id / promo.payment_id_valid, and the service's reader of a payment body), the
+// normal-balance formula (ledger::normal_balance / ledger.normal_balance), the reason limit (ledger::reason_fits /
 // the domain ledger.reason_text) and the list of campaign actions (promo::CampaignAction / CHECK
 // campaign_event_action_known). Each test asks both sides the same questions, edges included, against a
 // real migrated database; DomainTermsHaveOneListOnBothSides (tests/posting_test.cpp) does the same for
@@ -15,7 +16,9 @@
 
 #include "promoledger/ledger/ledger.hpp"
 #include "promoledger/ledger/reason.hpp"
+#include "promoledger/promo/payment_request.hpp"
 #include "promoledger/promo/terms.hpp"
+#include "promoledger/service/request_parsing.hpp"
 #include "test_db.hpp"
 
 namespace promoledger::testing {
@@ -42,6 +45,37 @@ class TermsAgreeTest : public DbTest {
     }
   }
 };
+
+TEST_F(TermsAgreeTest, ThePaymentIdRuleIsOneOnBothSides) {
+  const std::vector<std::string> samples{
+      "",  // none
+      "a", "Z", "0", "_", ".", ":", "-",  // each class and each sign alone
+      "pay-2026-11-24:000123.a_B",        //
+      std::string(63, 'x'), std::string(64, 'x'), std::string(65, 'x'),  // around the length limit
+      std::string(63, 'x') + "\xE4\xB8\xAD",  // 64 characters, 66 bytes, one of them not in the class
+      "a b", "a/b", "a+b", "a%b", "a,b", "a;b", "a'b", "a\"b", "a\\b", "a@b", "a#b", "a~b",
+      "\xC3\xA4",                          // ä
+      "\xE4\xB8\xAD\xE6\x96\x87",          // 中文
+      "a\tb", "a\nb", "a\x7F" "b",          // control characters
+      "payment:x",                         // the journal's prefix is not special in an id
+  };
+  auto lease = db().lease();
+  for (const std::string& id : samples) {
+    int in_sql = 0;
+    *lease << "SELECT CASE WHEN promo.payment_id_valid(:id) THEN 1 ELSE 0 END", soci::use(id), soci::into(in_sql);
+    EXPECT_EQ(promo::valid_payment_id(id), in_sql == 1) << "\"" << id << "\"";
+    // The service reads a payment body with its own copy of the rule (service/src/request_parsing.cpp):
+    // held to the same answers until it calls promo::payment_request_from.
+    EXPECT_EQ(service::valid_payment_id(id), in_sql == 1) << "\"" << id << "\" (the service's reader)";
+  }
+  EXPECT_EQ(promo::payment_id_length_max, 64u);
+  // And the CHECK of promo.payment is that function.
+  long long checks = 0;
+  *lease << "SELECT count(*) FROM pg_constraint WHERE conrelid = 'promo.payment'::regclass AND contype = 'c' "
+            "AND pg_get_constraintdef(oid) LIKE '%payment_id_valid(payment_id)%'",
+      soci::into(checks);
+  EXPECT_EQ(checks, 1);
+}
 
 TEST_F(TermsAgreeTest, NormalBalanceIsOneFormulaOnBothSides) {
   const std::int64_t big = std::numeric_limits<std::int64_t>::max() / 2;

@@ -5,6 +5,8 @@
 #include <utility>
 
 #include <fmt/format.h>
+
+#include "promoledger/ledger/assert.hpp"
 #include "promoledger/ledger/names.hpp"
 
 namespace promoledger::ledger {
@@ -185,7 +187,7 @@ Expected<Entry, Rejection> EntryBuilder::build() const {
 Expected<PostResult, Rejection> post_result_from(const std::string& status, std::optional<std::int64_t> entry_id,
                                                  const std::string& detail) {
   if (status == "posted" || status == "exists") {
-    assert(entry_id.has_value());
+    PROMOLEDGER_ASSERT(entry_id.has_value());
     return PostResult{status == "posted" ? PostResult::Status::posted : PostResult::Status::exists, *entry_id};
   }
   const std::optional<Reject> reject = reject_from_string(status);
@@ -205,6 +207,12 @@ std::optional<Rejection> rejection_from(const DatabaseError& error) {
     return Rejection{Reject::already_reversed, input_of(Reject::already_reversed), error.primary_message()};
   }
   return std::nullopt;
+}
+
+bool is_input_refusal(const DatabaseError& error) {
+  const std::string& state = error.sqlstate();
+  constexpr std::string_view string_data_right_truncation = "22001";
+  return state.rfind("23", 0) == 0 || state == sqlstate::invalid_reference || state == string_data_right_truncation;
 }
 
 std::int64_t Ledger::open_account(const AccountSpec& spec) {
@@ -251,11 +259,17 @@ Expected<PostResult, Rejection> run_posting_statement(soci::session& s, const st
 
 Expected<PostResult, Rejection> post_in(soci::session& session, const Entry& entry) {
   PgArrayLiteral codes, sides, amounts;
+  WideFen debits = 0;
+  WideFen credits = 0;
   for (const Line& l : entry.lines()) {
     codes.add(l.account_code);
     sides.add(std::string(1, static_cast<char>(l.side)));
     amounts.add(std::to_string(l.amount.fen()));
+    (l.side == Side::debit ? debits : credits) += l.amount.fen();
   }
+  // Only EntryBuilder::build makes an Entry, and it refuses an unbalanced one: an entry that gets here
+  // unbalanced means memory or the builder is wrong, and the process must not post anything more.
+  PROMOLEDGER_ASSERT(debits == credits);
   const std::string codes_text = std::move(codes).finish();
   const std::string sides_text = std::move(sides).finish();
   const std::string amounts_text = std::move(amounts).finish();

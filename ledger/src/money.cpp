@@ -1,6 +1,6 @@
 #include "promoledger/ledger/money.hpp"
 
-#include <cassert>
+#include "promoledger/ledger/assert.hpp"
 
 #include <fmt/format.h>
 
@@ -19,8 +19,9 @@ bool is_ascii_digit(char c) { return c >= '0' && c <= '9'; }
 }  // namespace
 
 Money Money::from_fen(std::int64_t fen) {
-  assert(fen <= fen_abs_max);
-  assert(fen >= -fen_abs_max);
+  // An amount outside the bounds would be wrong money wherever it went next.
+  PROMOLEDGER_ASSERT(fen <= fen_abs_max);
+  PROMOLEDGER_ASSERT(fen >= -fen_abs_max);
   return Money(fen);
 }
 

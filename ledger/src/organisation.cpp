@@ -165,8 +165,7 @@ Expected<OrgImportReport, OrgImportError> import_organisation(Database& database
     } catch (const DatabaseError& e) {
       // Constraint violations, unknown parents and over-long text are problems of the input: say which
       // record; nothing was written (the transaction was rolled back).
-      const std::string& state = e.sqlstate();
-      if (state.rfind("23", 0) == 0 || state == sqlstate::invalid_reference || state == "22001") {
+      if (is_input_refusal(e)) {
         return unexpected(OrgImportError{OrgImportReject::invalid_input, line, "", e.primary_message()});
       }
       throw;

@@ -1,5 +1,7 @@
 #include "promoledger/promo/dealing.hpp"
 
+#include "promoledger/ledger/assert.hpp"
+
 #include <cassert>
 #include <map>
 #include <string>
@@ -34,8 +36,9 @@ struct Pending {
 void insert_decks(soci::session& s, long long campaign_id, const std::string& day, const DeckParams& params,
                   const std::vector<long long>& merchant_ids, const std::vector<std::string>& commitments,
                   const std::vector<std::vector<std::int64_t>>& cards, const std::vector<long long>& reserved) {
-  assert(merchant_ids.size() == commitments.size());
-  assert(merchant_ids.size() == cards.size());
+  // The arrays are written side by side: a shorter one would pair a merchant with another's deck.
+  PROMOLEDGER_ASSERT(merchant_ids.size() == commitments.size());
+  PROMOLEDGER_ASSERT(merchant_ids.size() == cards.size());
   if (merchant_ids.empty()) return;
   ledger::PgArrayLiteral id_list, commit_list, deck_list, sum_list;
   for (std::size_t i = 0; i < merchant_ids.size(); ++i) {
@@ -108,7 +111,7 @@ void deal_campaign(soci::session& s, const CampaignRow& c, const std::string& da
     std::vector<std::int64_t> deck = deal(c.params, seed);
     long long face_fen = 0;
     for (std::int64_t card : deck) face_fen += card;
-    assert(face_fen > 0);
+    PROMOLEDGER_ASSERT(face_fen > 0);  // the reservation against the budget
     if (face_fen > budget_left_fen) {
       unfunded_ids.push_back(p.merchant_id);
       unfunded_needed.push_back(face_fen);
@@ -195,7 +198,7 @@ DealReport deal_day(ledger::Database& database, date::year_month_day day) {
                               deck_order_from_string(row.get<std::string>(8)).value_or(DeckOrder::stratified)};
         c.budget_left_fen = row.get<long long>(9);
         if (row.get_indicator(10) != soci::i_null) c.outlet_daily_budget_fen = row.get<long long>(10);
-        assert(validate(c.params).empty());
+        PROMOLEDGER_ASSERT(validate(c.params).empty());
         long long existing = 0;
         s << "SELECT count(*) FROM promo.deck WHERE campaign_id = :c AND business_day = CAST(:day AS date)",
             soci::use(id), soci::use(day_text), soci::into(existing);

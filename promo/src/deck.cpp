@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "promoledger/ledger/assert.hpp"
 #include "promoledger/ledger/names.hpp"
 
 namespace promoledger::promo {
@@ -200,7 +201,7 @@ std::string seed_commitment_hex(const DeckSeed& seed) {
 }
 
 std::vector<std::int64_t> deal(const DeckParams& p, const DeckSeed& seed) {
-  assert(validate(p).empty());
+  PROMOLEDGER_ASSERT(validate(p).empty());
   Stream stream(seed);
   const std::int32_t cap = p.cards_per_day;
   const std::int32_t band_total = band_cards(p);
@@ -223,7 +224,8 @@ std::vector<std::int64_t> deal(const DeckParams& p, const DeckSeed& seed) {
       const std::int32_t size = std::min(g, cap - start);
       // A complete group holds exactly per_group; the last partial one holds what remains.
       const std::int32_t want = size == g ? per_group : out_total - placed;
-      assert(want >= 0 && want <= size);
+      PROMOLEDGER_ASSERT(want >= 0);
+      PROMOLEDGER_ASSERT(want <= size);
       std::vector<std::int32_t> slots(static_cast<std::size_t>(size));
       std::iota(slots.begin(), slots.end(), 0);
       for (std::int32_t k = 0; k < want; ++k) {  // partial Fisher-Yates: `want` distinct random slots
@@ -233,11 +235,12 @@ std::vector<std::int64_t> deal(const DeckParams& p, const DeckSeed& seed) {
       }
       placed += want;
     }
-    assert(placed == out_total);
+    PROMOLEDGER_ASSERT(placed == out_total);
   }
   std::vector<std::int64_t> cards(static_cast<std::size_t>(cap));
   for (std::size_t i = 0; i < cards.size(); ++i) cards[i] = out_position[i] ? draw_out(p, stream) : draw_band(p, stream);
-  assert(check_deck(p, cards).empty());
+  // The deck meets the band rule before anyone can take a card from it, in every build.
+  PROMOLEDGER_ASSERT(check_deck(p, cards).empty());
   return cards;
 }
 

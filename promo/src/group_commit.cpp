@@ -1,5 +1,7 @@
 #include "promoledger/promo/group_commit.hpp"
 
+#include "promoledger/ledger/assert.hpp"
+
 #include <algorithm>
 #include <bit>
 #include <cassert>
@@ -151,7 +153,7 @@ void GroupCommitPoster::post_one_batch(std::vector<Pending>& batch) {
   bool unknown = false;
   try {
     outcomes = poster_.post_batch(requests);
-    assert(outcomes.size() == batch.size());
+    PROMOLEDGER_ASSERT(outcomes.size() == batch.size());  // each caller gets its own payment's answer
   } catch (const ledger::OutcomeUnknown&) {
     failure = std::current_exception();
     unknown = true;

@@ -1,7 +1,7 @@
 #include "promoledger/promo/payments.hpp"
 
 #include <array>
-#include <cassert>
+#include "promoledger/ledger/assert.hpp"
 #include <charconv>
 #include <cstring>
 #include <memory>
@@ -117,12 +117,13 @@ PaymentPoster::Outcome outcome_of(const PGresult* r, int row) {
   result.deck_id = optional_int_at(r, row, 10);
   if (auto card = optional_int_at(r, row, 11)) result.card_position = static_cast<std::int32_t>(*card);
   result.business_day = PQgetvalue(r, row, 12);
-  // The same properties the database's CHECKs hold, asserted on this side of the boundary too.
-  assert(result.payer_discount.fen() + result.merchant_reward.fen() == result.discount.fen());
-  assert(result.payer_discount.fen() < result.amount.fen());
-  assert(result.discounted == result.discount.is_positive());
-  assert(result.discounted == result.card_position.has_value());
-  assert(result.discounted != result.reason.has_value());
+  // The same properties the database's CHECKs hold, asserted on this side of the boundary too, in every
+  // build: a caller must never be told figures that break them (ledger/assert.hpp).
+  PROMOLEDGER_ASSERT(result.payer_discount.fen() + result.merchant_reward.fen() == result.discount.fen());
+  PROMOLEDGER_ASSERT(result.payer_discount.fen() < result.amount.fen());
+  PROMOLEDGER_ASSERT(result.discounted == result.discount.is_positive());
+  PROMOLEDGER_ASSERT(result.discounted == result.card_position.has_value());
+  PROMOLEDGER_ASSERT(result.discounted != result.reason.has_value());
   return result;
 }
 
@@ -188,8 +189,8 @@ PaymentPoster::Outcome PaymentPoster::post(const PaymentRequest& request) {
 }
 
 std::vector<PaymentPoster::Outcome> PaymentPoster::post_batch(std::span<const PaymentRequest> requests) {
-  assert(!requests.empty());
-  assert(requests.size() <= batch_size_max);
+  PROMOLEDGER_ASSERT(!requests.empty());
+  PROMOLEDGER_ASSERT(requests.size() <= batch_size_max);
   std::vector<std::optional<Outcome>> outcomes(requests.size());
   std::vector<std::size_t> sent;  // indexes of the requests that go to the database, in order
   sent.reserve(requests.size());
@@ -284,7 +285,7 @@ std::vector<PaymentPoster::Outcome> PaymentPoster::post_batch(std::span<const Pa
   std::vector<Outcome> out;
   out.reserve(outcomes.size());
   for (auto& o : outcomes) {
-    assert(o.has_value());
+    PROMOLEDGER_ASSERT(o.has_value());  // one answer per payment of the batch
     out.push_back(std::move(*o));
   }
   return out;

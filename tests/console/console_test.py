@@ -143,6 +143,35 @@ class Console:
         self.driver.save_screenshot(path)
         self.driver.set_window_size(1400, 1000)
         self.shots.append(path)
+        self.small_screens(name)
+
+    def small_screens(self, name):
+        # A phone (390 CSS px, as a mobile browser lays it out) and a tablet (768): the page must not be
+        # wider than the screen (tables scroll inside their own box); the phone's view is saved too.
+        for width, suffix in ((768, None), (390, "phone")):
+            self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                        {"width": width, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+            try:
+                # Charts follow their box on the next frames (Chart.js's ResizeObserver): the page is
+                # judged once its layout has settled, within 3 s, as a person would see it.
+                deadline = time.monotonic() + 3
+                while True:
+                    wide = self.driver.execute_script(
+                        "window.scrollTo(0, 0); const d = document.documentElement;"
+                        "return [d.scrollWidth, d.clientWidth, d.scrollHeight];")
+                    if wide[0] <= wide[1] or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.2)
+                check(wide[0] <= wide[1], f"{name}: {wide[0]} px wide on a {width} px screen (wider than the screen)")
+                if suffix:
+                    self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                                {"width": width, "height": min(max(int(wide[2]), 640), 3000),
+                                                 "deviceScaleFactor": 1, "mobile": True})
+                    path = os.path.join(self.out, f"{name}-{suffix}.png")
+                    self.driver.save_screenshot(path)
+                    self.shots.append(path)
+            finally:
+                self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
     def no_console_errors(self, page):
         # Content-Security-Policy violations and script errors are SEVERE entries in the browser's log.

@@ -214,5 +214,9 @@ Expected<PostResult, Rejection> post_result_from(const std::string& status, std:
 // Maps a DatabaseError raised by a posting function to a rejection, when it is one (PL001, 23505 on
 // reverses_entry_id); otherwise nullopt and the caller rethrows.
 std::optional<Rejection> rejection_from(const DatabaseError& error);
+// Whether a DatabaseError refuses the input rather than reports a failure: a constraint it breaks
+// (class 23), a reference to something unknown (PL005) or a text too long for its column (22001).
+// With rejection_from, the one reading of the SQLSTATEs that mean a refusal (docs/architecture.md).
+bool is_input_refusal(const DatabaseError& error);
 
 }  // namespace promoledger::ledger
