@@ -137,8 +137,8 @@ c AS MATERIALIZED (
             FROM eod_recon_file f FULL JOIN l ON l.payment_id = f.payment_id) j
     -- The ids the day lacks, looked up on any day by the primary key; the NOT j.in_day gate keeps the
     -- lookup off the (usual) rows the day has. OFFSET 0 keeps it a lookup per row behind that gate; without
-    -- it the planner made it a hash join of every payment (a second scan and hash of the day's million).
-    -- (No colon in these comments, SOCI would read one as a bind name.)
+    -- it the planner made it a hash join of every payment (a second scan and hash of a million rows).
+    -- (No colon and no quote in these comments, SOCI reads SQL text for its binds.)
     LEFT JOIN LATERAL (SELECT p.business_day, p.channel, p.amount_fen, r.business_day AS reversed_day
                          FROM promo.payment p LEFT JOIN promo.payment_reversal r ON r.payment_id = p.payment_id
                         WHERE NOT j.in_day AND p.payment_id = j.payment_id OFFSET 0) o ON true),
