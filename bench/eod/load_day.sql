@@ -2,7 +2,8 @@
 -- generated set-wise in SQL: posting a million payments through the poster takes minutes on a shared
 -- two-core machine and measures the poster, not the end of the day. What promo.post_payments writes
 -- that the end of the day reads is written here the same way: one journal entry per payment
--- (external_ref payment:<id>), its lines numbered 1, 2[, 3] as the poster numbers them (Dr payer deposit,
+-- (external_ref payment:<id>, claimed in ledger.entry_ref), its lines (carrying the entry's business day, the
+-- partition key) numbered 1, 2[, 3] as the poster numbers them (Dr payer deposit,
 -- Dr outlet subsidy when discounted, Cr merchant settlement, balanced), and the promo.payment row. Triggers are bypassed for the load
 -- (session_replication_role = replica) and the lines carry placeholder hashes, sequence numbers and
 -- running balances: the load is for measuring the extract and the reconciliation, not the chain.
@@ -39,16 +40,19 @@ CREATE TEMP TABLE acc AS
 INSERT INTO ledger.journal_entry (id, external_ref, kind, business_day, posted_at, content_hash)
   OVERRIDING SYSTEM VALUE
   SELECT 2000000000 + n, 'payment:bench-' || n, 'payment', DATE :'day', paid_at, sha256(n::text::bytea) FROM gen;
-INSERT INTO ledger.journal_line (entry_id, line_no, account_id, side, amount_fen, account_seq, balance_after_fen, line_hash)
+INSERT INTO ledger.entry_ref (external_ref, entry_id, business_day, content_hash)
+  SELECT 'payment:bench-' || n, 2000000000 + n, DATE :'day', sha256(n::text::bytea) FROM gen;
+INSERT INTO ledger.journal_line (entry_id, line_no, account_id, side, amount_fen, account_seq, balance_after_fen, line_hash,
+                                 business_day)
   SELECT 2000000000 + g.n, 1, a.payer_account, 'D', g.amount_fen - g.discount_fen / 2, 2000000000 + g.n, 0,
-         sha256(g.n::text::bytea) FROM gen g JOIN acc a USING (n)
+         sha256(g.n::text::bytea), DATE :'day' FROM gen g JOIN acc a USING (n)
   UNION ALL
-  SELECT 2000000000 + g.n, 2, a.subsidy_account, 'D', g.discount_fen, 2000000000 + g.n, 0, sha256(g.n::text::bytea)
-    FROM gen g JOIN acc a USING (n) WHERE g.discount_fen > 0
+  SELECT 2000000000 + g.n, 2, a.subsidy_account, 'D', g.discount_fen, 2000000000 + g.n, 0, sha256(g.n::text::bytea),
+         DATE :'day' FROM gen g JOIN acc a USING (n) WHERE g.discount_fen > 0
   UNION ALL
   SELECT 2000000000 + g.n, CASE WHEN g.discount_fen > 0 THEN 3 ELSE 2 END, a.merchant_account, 'C',
          g.amount_fen + (g.discount_fen - g.discount_fen / 2),
-         2000000000 + g.n, 0, sha256(g.n::text::bytea) FROM gen g JOIN acc a USING (n);
+         2000000000 + g.n, 0, sha256(g.n::text::bytea), DATE :'day' FROM gen g JOIN acc a USING (n);
 INSERT INTO promo.payment (payment_id, payer_id, merchant_id, outlet_id, channel, amount_fen, paid_at, business_day,
                            deck_id, card_position, discount_fen, payer_share_fen, merchant_share_fen, reason, entry_id)
   SELECT 'bench-' || g.n, a.payer_id, a.merchant_id, a.outlet_id, g.channel, g.amount_fen, g.paid_at, DATE :'day',

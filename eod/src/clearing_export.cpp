@@ -96,6 +96,8 @@ Expected<std::string, EodRefusal> clearing_file_of_day(ledger::Database& databas
   }
   PGconn* conn = ledger::native_handle(s);
   const std::string sql = rows_sql(profile, d, channel_of(profile));
+  soci::transaction tx(s);  // read only: for the day-wide statement's timeout (rolled back on a throw)
+  ledger::exec_script(s, detail::day_statement_timeout_sql, "allowing the clearing file its time");
   PGresult* res = PQexec(conn, sql.c_str());
   if (PQresultStatus(res) != PGRES_TUPLES_OK) {
     const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -124,6 +126,7 @@ Expected<std::string, EodRefusal> clearing_file_of_day(ledger::Database& databas
     }
   }
   PQclear(res);
+  tx.commit();
   std::string out;
   switch (profile) {
     case Profile::platform:

@@ -29,6 +29,11 @@ inline std::string compact_day(date::year_month_day day) {
   return text.substr(0, 4) + text.substr(5, 2) + text.substr(8, 2);
 }
 
+// A day-wide statement (a closed day's GL summary, a reconciliation, a clearing file) reads millions of
+// rows: on a busy machine that can take longer than the 30 s a posting statement is allowed, so the
+// transaction that runs it allows 10 minutes (still a limit). SET LOCAL: inside a transaction only.
+inline constexpr const char* day_statement_timeout_sql = "SET LOCAL statement_timeout = '10min'";
+
 // The close time of a day as local text ("2026-11-25T00:10:03+08:00"), or nullopt while it is open.
 // Asia/Shanghai has been UTC+8 without daylight saving since 1991, so the offset is written as such.
 std::optional<std::string> close_time_local(soci::session& s, date::year_month_day day);

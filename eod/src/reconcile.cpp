@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "internal.hpp"
+#include "profiles/common.hpp"
 #include "promoledger/ledger/business_day.hpp"
 #include "promoledger/ledger/migrations.hpp"
 #include "promoledger/ledger/names.hpp"
@@ -135,10 +136,12 @@ c AS MATERIALIZED (
                  l.discount_fen, l.reversed_day
             FROM eod_recon_file f FULL JOIN l ON l.payment_id = f.payment_id) j
     -- The ids the day lacks, looked up on any day by the primary key; the NOT j.in_day gate keeps the
-    -- lookup off the (usual) rows the day has.
+    -- lookup off the (usual) rows the day has. OFFSET 0 keeps it a lookup per row behind that gate; without
+    -- it the planner made it a hash join of every payment (a second scan and hash of a million rows).
+    -- (No colon and no quote in these comments, SOCI reads SQL text for its binds.)
     LEFT JOIN LATERAL (SELECT p.business_day, p.channel, p.amount_fen, r.business_day AS reversed_day
                          FROM promo.payment p LEFT JOIN promo.payment_reversal r ON r.payment_id = p.payment_id
-                        WHERE NOT j.in_day AND p.payment_id = j.payment_id) o ON true),
+                        WHERE NOT j.in_day AND p.payment_id = j.payment_id OFFSET 0) o ON true),
 diff AS (
   INSERT INTO eod_recon_diff (category, payment_id, file_line, ledger_day, ledger_amount_fen, clearing_amount_fen,
                               ledger_status, clearing_status, detail)
@@ -284,10 +287,7 @@ std::optional<ReconCategory> recon_category_from_string(std::string_view text) {
 Expected<ReconRun, EodRefusal> reconcile(ledger::Database& database, Profile profile, date::year_month_day day,
                                          const std::string& file_name, std::string_view bytes, std::size_t items_limit) {
   assert(items_limit <= recon_items_shown_max);
-  if (bytes.size() > clearing_file_bytes_max) {
-    return unexpected(refuse(Code::file_too_large, "file", fmt::format("the file has {} bytes; at most {}", bytes.size(),
-                                                                       clearing_file_bytes_max)));
-  }
+  if (auto admitted = profiles::size_admitted(bytes); !admitted) return unexpected(admitted.error());
   const std::string d = ledger::format_day(day);
   const std::string sha = ledger::sha256_hex(bytes);
   const std::string profile_name(to_string(profile));
@@ -324,6 +324,7 @@ Expected<ReconRun, EodRefusal> reconcile(ledger::Database& database, Profile pro
     copy_items(s, file);
     // Statistics of the file's table for the planner, and room to join a million rows in memory.
     ledger::exec_script(s, "ANALYZE eod_recon_file; SET LOCAL work_mem = '256MB'", "analysing the clearing file");
+    ledger::exec_script(s, detail::day_statement_timeout_sql, "allowing the reconciliation its time");
     const std::string channel(channel_of(profile));
     soci::row counts;
     s << match_sql, soci::use(d, "d"), soci::use(channel, "ch"), soci::into(counts);

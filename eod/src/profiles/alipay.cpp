@@ -69,10 +69,7 @@ std::optional<date::year_month_day> start_day(std::string_view line) {
 }  // namespace
 
 Expected<ClearingFile, EodRefusal> parse_alipay_file(std::string_view bytes, date::year_month_day day) {
-  if (bytes.size() > clearing_file_bytes_max) {
-    return unexpected(refuse(Code::file_too_large, "file", fmt::format("the file has {} bytes; at most {}", bytes.size(),
-                                                                       clearing_file_bytes_max)));
-  }
+  if (auto admitted = profiles::size_admitted(bytes); !admitted) return unexpected(admitted.error());
   auto converted = gbk_to_utf8(bytes);
   if (!converted) return unexpected(converted.error());
   const std::string& text = *converted;

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "../internal.hpp"
 #include "promoledger/ledger/business_day.hpp"
 
 namespace promoledger::eod::profiles {
@@ -13,6 +14,24 @@ EodRefusal refusal_at(Code code, std::uint64_t line, std::string_view column, co
   std::string message = column.empty() ? fmt::format("line {}: {}", line, what)
                                         : fmt::format("line {}, column {}: {}", line, column, what);
   return refuse(code, std::move(field), std::move(message));
+}
+
+Expected<bool, EodRefusal> size_admitted(std::string_view bytes) {
+  if (bytes.size() > clearing_file_bytes_max) {
+    return unexpected(refuse(Code::file_too_large, "file", fmt::format("the file has {} bytes; at most {}", bytes.size(),
+                                                                       clearing_file_bytes_max)));
+  }
+  return true;
+}
+
+Expected<std::string_view, EodRefusal> utf8_text(std::string_view bytes, std::string_view encoding_message) {
+  if (auto admitted = size_admitted(bytes); !admitted) return unexpected(admitted.error());
+  std::size_t bad = 0;
+  if (!detail::valid_utf8(bytes, &bad)) {
+    return unexpected(refusal_at(Code::wrong_encoding, detail::line_of_offset(bytes, bad), "", std::string(encoding_message)));
+  }
+  if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
+  return bytes;
 }
 
 template <std::size_t N>

@@ -41,6 +41,14 @@ class LineReader {
 
 EodRefusal refusal_at(Code code, std::uint64_t line, std::string_view column, const std::string& what);
 
+// A clearing file within clearing_file_bytes_max; file_too_large saying its size otherwise.
+Expected<bool, EodRefusal> size_admitted(std::string_view bytes);
+
+// The text of a profile's UTF-8 file: admitted by size, every byte UTF-8 (else wrong_encoding at the
+// line of the first bad byte, `encoding_message` saying what the file should be), a byte-order mark
+// skipped. A view into `bytes`.
+Expected<std::string_view, EodRefusal> utf8_text(std::string_view bytes, std::string_view encoding_message);
+
 // The index of each wanted column in a header row; missing_column naming every absent one.
 template <std::size_t N>
 Expected<std::array<std::size_t, N>, EodRefusal> find_columns(const std::vector<std::string_view>& header,

@@ -52,16 +52,9 @@ Expected<date::year_month_day, EodRefusal> paid_day(std::string_view text, std::
 }  // namespace
 
 Expected<ClearingFile, EodRefusal> parse_platform_file(std::string_view bytes, date::year_month_day day) {
-  if (bytes.size() > clearing_file_bytes_max) {
-    return unexpected(refuse(Code::file_too_large, "file", fmt::format("the file has {} bytes; at most {}", bytes.size(),
-                                                                       clearing_file_bytes_max)));
-  }
-  std::size_t bad = 0;
-  if (!detail::valid_utf8(bytes, &bad)) {
-    return unexpected(refusal_at(Code::wrong_encoding, detail::line_of_offset(bytes, bad), "",
-                                 "the platform's file is UTF-8, and this byte is not"));
-  }
-  if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
+  const auto text = profiles::utf8_text(bytes, "the platform's file is UTF-8, and this byte is not");
+  if (!text) return unexpected(text.error());
+  bytes = *text;
   profiles::LineReader reader(bytes);
   profiles::Collector collected(Profile::platform, bytes.size() / 80);
   std::vector<std::string> unquoted;

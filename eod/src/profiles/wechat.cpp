@@ -38,16 +38,9 @@ std::string_view value(std::string_view v) {
 }  // namespace
 
 Expected<ClearingFile, EodRefusal> parse_wechat_file(std::string_view bytes, date::year_month_day day) {
-  if (bytes.size() > clearing_file_bytes_max) {
-    return unexpected(refuse(Code::file_too_large, "file", fmt::format("the file has {} bytes; at most {}", bytes.size(),
-                                                                       clearing_file_bytes_max)));
-  }
-  std::size_t bad = 0;
-  if (!detail::valid_utf8(bytes, &bad)) {
-    return unexpected(refusal_at(Code::wrong_encoding, detail::line_of_offset(bytes, bad), "",
-                                 "WeChat Pay's bill is UTF-8, and this byte is not (a GBK file?)"));
-  }
-  if (bytes.starts_with("\xEF\xBB\xBF")) bytes.remove_prefix(3);
+  const auto text = profiles::utf8_text(bytes, "WeChat Pay's bill is UTF-8, and this byte is not (a GBK file?)");
+  if (!text) return unexpected(text.error());
+  bytes = *text;
   profiles::LineReader reader(bytes);
   profiles::Collector collected(Profile::wechat, bytes.size() / 250);
   std::vector<std::string> unquoted;
