@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli.hpp"
+#include "promoledger/ledger/database.hpp"
 #include "promoledger/promo/finance.hpp"
 #include "promoledger/promo/group_commit.hpp"
 #include "promoledger/service/server.hpp"
@@ -68,6 +69,11 @@ void serve_command(CLI::App& app, Context& ctx) {
   serve->add_option("--session-lifetime-seconds", session_lifetime_s, "... and this long after sign-in (>= idle)")
       ->check(CLI::Range(1LL, session_limit_s))
       ->capture_default_str();
+  static std::string read_db;
+  serve->add_option("--read-db", read_db,
+                    "CONNINFO of the read node: reports, traces and the console's figures are read there (a standby: "
+                    "target_session_attrs=prefer-standby), each answer with its lag (X-Replica-Lag-Ms); writes and "
+                    "audit verify stay on --db");
   serve->add_option("--tls-cert", tls_cert, "PEM certificate (with --tls-key: serve HTTPS)");
   serve->add_option("--tls-key", tls_key, "PEM private key");
   serve->add_option("--log-format", log_format, "text | json (one line per request on stderr)")
@@ -82,7 +88,15 @@ void serve_command(CLI::App& app, Context& ctx) {
     }
     options.session_idle_max = std::chrono::seconds(session_idle_s);
     options.session_lifetime_max = std::chrono::seconds(session_lifetime_s);
-    options.conninfo = ctx.conninfo();  // the service opens its own pools (posting, reading, health)
+    options.conninfo = ctx.conninfo();  // the service opens its own pools (posting, work, health)
+    if (!read_db.empty()) {
+      try {
+        static_cast<void>(ledger::complete_conninfo(read_db, ledger::Target::prefer_standby));
+      } catch (const std::invalid_argument& e) {
+        usage_error(fmt::format("--read-db: {}", e.what()));
+      }
+      options.read_conninfo = read_db;
+    }
     ctx.exit_code = service::run_service(options);
   });
 }

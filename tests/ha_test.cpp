@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "promo_fixture.hpp"
+#include "promoledger/ledger/server_state.hpp"
 #include "promoledger/promo/group_commit.hpp"
 
 namespace promoledger::testing {
@@ -164,6 +165,19 @@ TEST_F(HaTest, AMultiHostConnectionStringFindsTheServerThatAnswers) {
   EXPECT_EQ(ledger::server_address(*lease), fmt::format("{}:{}", host, port));
   PaymentPoster poster(multi);
   EXPECT_TRUE(poster.post(bank_app("multi-host")).has_value());
+}
+
+// What /healthz and the answers of serve --read-db report about a server: a primary is no standby and
+// never behind (its lag is 0 however old its last commit). A standby's lag (paused replay, above 0;
+// caught up, 0) is checked on the formation by scripts/failover.sh.
+TEST_F(HaTest, APrimarySaysItIsNoStandbyAndNotBehind) {
+  tdb_.exec_as_admin("SELECT pg_sleep(0.05)");  // whatever the time since the last commit
+  auto lease = db().lease();
+  const auto state = ledger::server_state(*lease);
+  EXPECT_EQ(state.address, ledger::server_address(*lease));
+  EXPECT_FALSE(state.standby);
+  ASSERT_TRUE(state.replica_lag_ms.has_value());
+  EXPECT_EQ(*state.replica_lag_ms, 0);
 }
 
 TEST(ConninfoTest, SeveralHostsGetATargetAndEveryStringGetsTimeoutsTheCallersOwnSettingsWin) {

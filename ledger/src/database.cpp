@@ -1,4 +1,5 @@
 #include "promoledger/ledger/database.hpp"
+#include "promoledger/ledger/server_state.hpp"
 
 #include <soci/postgresql/soci-postgresql.h>
 
@@ -162,6 +163,35 @@ std::string server_address(soci::session& session) {
   const char* host = PQhost(conn);
   const char* port = PQport(conn);
   return fmt::format("{}:{}", host != nullptr ? host : "?", port != nullptr ? port : "?");
+}
+
+ServerState server_state(soci::session& session) {
+  // LSNs, not times, decide "caught up": pg_last_xact_replay_timestamp() stays at the last commit
+  // replayed, so on a standby of an idle primary it grows old although nothing is missing. A standby
+  // without a running WAL receiver (pg_stat_wal_receiver shows its pid to any role) may be missing
+  // what the primary wrote since: its lag is then measured by time, an upper bound.
+  static const char* const query =
+      "SELECT pg_is_in_recovery()::int, "
+      "CASE WHEN NOT pg_is_in_recovery() THEN 0 "
+      "     WHEN pg_last_wal_receive_lsn() IS NOT NULL AND pg_last_wal_replay_lsn() >= pg_last_wal_receive_lsn() "
+      "          AND EXISTS (SELECT 1 FROM pg_stat_wal_receiver) THEN 0 "
+      "     ELSE greatest(0, floor(extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000))::bigint "
+      "END";
+  ServerState state;
+  try {
+    state.address = server_address(session);
+    soci::indicator lag_indicator = soci::i_ok;
+    long long lag_ms = 0;
+    int standby = 0;
+    session << query, soci::into(standby), soci::into(lag_ms, lag_indicator);
+    state.standby = standby != 0;
+    if (lag_indicator == soci::i_ok) state.replica_lag_ms = lag_ms;
+  } catch (const soci::soci_error&) {
+    rethrow_as_database_error("reading the server's replication state");
+  }
+  assert(state.standby || state.replica_lag_ms == 0);
+  assert(!state.replica_lag_ms || *state.replica_lag_ms >= 0);
+  return state;
 }
 
 void clear_server_warnings() { t_server_warnings.clear(); }

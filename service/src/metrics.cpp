@@ -102,7 +102,24 @@ std::string Metrics::render(const Gauges& g) const {
         g.poster.refused_queue_full);
   gauge("promoledger_db_pool_in_use", "gauge", "Database sessions leased now.", g.pool_in_use);
   gauge("promoledger_db_pool_size", "gauge", "Database sessions opened.", g.pool_size);
-  gauge("promoledger_db_reconnects_total", "counter", "Database sessions re-established.", g.reconnects);
+  help("promoledger_db_reconnects_total", "counter",
+       "Database sessions re-established after their connection broke (a failover, a restart), by pool: primary "
+       "(posting, work, health), read (--read-db).");
+  out += fmt::format("promoledger_db_reconnects_total{{pool=\"primary\"}} {}\n", g.reconnects_primary);
+  if (g.read_node) {
+    out += fmt::format("promoledger_db_reconnects_total{{pool=\"read\"}} {}\n", g.read_node->reconnects);
+    // Absent while unknown (Prometheus then has no sample, rather than a false 0).
+    help("promoledger_replica_lag_seconds", "gauge",
+         "How far the read node (--read-db) is behind the primary, as last sampled (every second): 0 on a primary or a "
+         "caught-up standby.");
+    if (g.read_node->lag_ms >= 0) {
+      out += fmt::format("promoledger_replica_lag_seconds {:.3f}\n", static_cast<double>(g.read_node->lag_ms) / 1000.0);
+    }
+    help("promoledger_read_node_standby", "gauge",
+         "1 when the read node is a standby, 0 when it is a primary (reads fell back, or it was promoted), -1 when it did "
+         "not answer.");
+    out += fmt::format("promoledger_read_node_standby {}\n", g.read_node->standby);
+  }
   gauge("promoledger_http_connections_open", "gauge", "HTTP connections being served.", g.connections_open);
   gauge("promoledger_http_connections_max", "gauge", "HTTP connections served at once at most.", g.connections_max);
   gauge("promoledger_http_connections_refused_total", "counter", "Connections answered 503 because all were in use.",

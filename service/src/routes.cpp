@@ -2,6 +2,7 @@
 // authenticate and authorise, then run the handler where the route says.
 #include "routes.hpp"
 
+#include <cassert>
 #include <exception>
 
 #include <fmt/format.h>
@@ -12,12 +13,27 @@
 
 namespace promoledger::service::detail {
 
+namespace {
+
+// The read node's pools (--read-db): libpq's prefer-standby when the string names several hosts.
+std::unique_ptr<ledger::Database> read_node_pool(const ServiceOptions& options, std::size_t sessions,
+                                                 std::chrono::milliseconds statement_timeout) {
+  if (!options.read_conninfo) return nullptr;
+  ledger::DatabaseOptions pool{*options.read_conninfo, sessions, statement_timeout};
+  pool.target = ledger::Target::prefer_standby;
+  return std::make_unique<ledger::Database>(std::move(pool));
+}
+
+}  // namespace
+
 Service::Service(const ServiceOptions& options)
     : options_(options),
       posting_db_(ledger::DatabaseOptions{options.conninfo, options.writers + 1}),
-      read_db_(ledger::DatabaseOptions{options.conninfo, options.read_sessions}),
+      work_db_(ledger::DatabaseOptions{options.conninfo, options.read_sessions}),
       health_db_(ledger::DatabaseOptions{options.conninfo, 1, std::chrono::milliseconds{2'000}}),
-      tokens_(read_db_),
+      replica_db_(read_node_pool(options, options.read_sessions, ledger::DatabaseOptions{}.statement_timeout)),
+      replica_health_db_(read_node_pool(options, 1, std::chrono::milliseconds{2'000})),
+      tokens_(work_db_),
       sessions_(options.session_idle_max, options.session_lifetime_max),
       poster_(posting_db_),
       group_(poster_, promo::GroupCommitOptions{options.writers, promo::PaymentPoster::batch_size_max,
@@ -51,24 +67,25 @@ std::vector<Route> Service::routes(Service* self) {
       {"GET", "/v1/campaigns", finance | auditor | operator_, Runs::pool, sync(&Service::list_campaigns)},
       {"GET", "/v1/campaigns/{campaign_id}", finance | auditor | operator_, Runs::pool, sync(&Service::show_campaign)},
       {"POST", "/v1/campaigns", operator_, Runs::pool, sync(&Service::create_campaign)},
-      {"GET", "/v1/campaigns/{campaign_id}/days", finance | auditor | operator_, Runs::pool,
-       sync(&Service::campaign_days)},
-      {"GET", "/v1/campaigns/{campaign_id}/card-values", finance | auditor | operator_, Runs::pool,
-       sync(&Service::card_values)},
+      on_replica({"GET", "/v1/campaigns/{campaign_id}/days", finance | auditor | operator_, Runs::pool,
+                  sync(&Service::campaign_days)}),
+      on_replica({"GET", "/v1/campaigns/{campaign_id}/card-values", finance | auditor | operator_, Runs::pool,
+                  sync(&Service::card_values)}),
       {"POST", "/v1/campaigns/{campaign_id}/approve", operator_, Runs::pool, sync(&Service::approve_campaign)},
       {"POST", "/v1/campaigns/{campaign_id}/pause", operator_, Runs::pool, steer(promo::CampaignAction::pause)},
       {"POST", "/v1/campaigns/{campaign_id}/resume", operator_, Runs::pool, steer(promo::CampaignAction::resume)},
       {"POST", "/v1/campaigns/{campaign_id}/end", operator_, Runs::pool, steer(promo::CampaignAction::end)},
-      {"GET", "/v1/reports/outlets", finance | auditor, Runs::pool, sync(&Service::outlet_report)},
-      {"GET", "/v1/reports/outlets/daily", finance | auditor, Runs::pool, sync(&Service::subsidy_days)},
-      {"GET", "/v1/reports/campaign/{campaign_id}", finance | auditor, Runs::pool, sync(&Service::campaign_report)},
-      {"GET", "/v1/reports/trial-balance", finance | auditor, Runs::pool, sync(&Service::trial_balance)},
-      {"GET", "/v1/audit/trace/{payment_id}", auditor, Runs::pool, sync(&Service::trace)},
+      on_replica({"GET", "/v1/reports/outlets", finance | auditor, Runs::pool, sync(&Service::outlet_report)}),
+      on_replica({"GET", "/v1/reports/outlets/daily", finance | auditor, Runs::pool, sync(&Service::subsidy_days)}),
+      on_replica({"GET", "/v1/reports/campaign/{campaign_id}", finance | auditor, Runs::pool,
+                  sync(&Service::campaign_report)}),
+      on_replica({"GET", "/v1/reports/trial-balance", finance | auditor, Runs::pool, sync(&Service::trial_balance)}),
+      on_replica({"GET", "/v1/audit/trace/{payment_id}", auditor, Runs::pool, sync(&Service::trace)}),
+      // On the primary always: an audit must judge the books of record, not a copy that may lag.
       {"POST", "/v1/audit/verify", auditor, Runs::pool, sync(&Service::verify)},
   };
-  // The end of the day (eod_routes.cpp): GL batches, statements, reconciliations.
-  auto eod = eod_routes(self != nullptr ? &self->read_db_ : nullptr);
-  table.insert(table.end(), std::make_move_iterator(eod.begin()), std::make_move_iterator(eod.end()));
+  // The end of the day (eod_routes.cpp): GL batches, statements, reconciliations; reads that may lag.
+  for (auto& route : eod_routes(self != nullptr ? &self->reports_db() : nullptr)) table.push_back(on_replica(std::move(route)));
   return table;
 }
 
@@ -121,6 +138,11 @@ void Service::run(const Route& route, Request req, Reply reply) {
   switch (route.runs) {
     case Runs::io: return noted(guarded(route.handle, req));
     case Runs::pool:
+      if (route.replica && has_read_node()) {
+        return run_blocking_([this, handle = &route.handle, req = std::move(req), noted = std::move(noted)]() mutable {
+          noted(run_on_read_node(*handle, req));
+        });
+      }
       return run_blocking_([handle = &route.handle, req = std::move(req), noted = std::move(noted), guarded]() mutable {
         noted(guarded(*handle, req));
       });
@@ -134,6 +156,59 @@ void Service::run(const Route& route, Request req, Reply reply) {
         return noted(std::move(res));
       }
   }
+}
+
+Response Service::run_on_read_node(const Handler& handle, const Request& req) {
+  assert(has_read_node());
+  Response res;
+  try {
+    std::optional<ledger::ServerState> state;
+    try {
+      auto lease = replica_db_->lease();
+      state = ledger::server_state(*lease);
+    } catch (const ledger::DatabaseError& e) {
+      record_read_node(std::nullopt);
+      answer_database_error(res, e);
+      return res;
+    }
+    record_read_node(state);
+    handle(req, res);
+    annotate_replica(res, *state);
+  } catch (const std::exception& e) {
+    spdlog::error("request failed: {}", e.what());
+    res = Response{};
+    answer_error(res, 500, "internal", "the request failed inside the service; see its log");
+  }
+  return res;
+}
+
+void Service::record_read_node(const std::optional<ledger::ServerState>& state) {
+  read_node_standby_.store(state ? static_cast<int>(state->standby) : -1, std::memory_order_relaxed);
+  read_node_lag_ms_.store(state && state->replica_lag_ms ? *state->replica_lag_ms : -1, std::memory_order_relaxed);
+}
+
+void Service::watch_read_node() {
+  assert(has_read_node());
+  try {
+    auto lease = replica_health_db_->lease();
+    record_read_node(ledger::server_state(*lease));
+  } catch (const std::exception& e) {
+    record_read_node(std::nullopt);
+    spdlog::debug("the read node does not answer: {}", e.what());
+  }
+}
+
+void annotate_replica(Response& res, const ledger::ServerState& state) {
+  const std::string lag = state.replica_lag_ms ? std::to_string(*state.replica_lag_ms) : std::string("null");
+  res.set_header(replica_lag_header, state.replica_lag_ms ? lag : std::string("unknown"));
+  res.set_header(read_node_header, state.address);
+  // Error bodies keep their one shape {"error", "field", "message"}; a 200's JSON object gains the
+  // member first, without parsing the body again (a report may be large).
+  if (res.status != 200 || res.content_type.rfind("application/json", 0) != 0 || res.body.empty() || res.body.front() != '{') {
+    return;
+  }
+  const bool empty_object = res.body.size() >= 2 && res.body[1] == '}';
+  res.body.insert(1, fmt::format("\"replica_lag_ms\":{}{}", lag, empty_object ? "" : ","));
 }
 
 std::optional<Caller> identify(const Request& req, TokenCache& tokens, SessionStore& sessions) {

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,6 +20,7 @@
 #include "http_support.hpp"
 #include "sessions.hpp"
 #include "promoledger/ledger/database.hpp"
+#include "promoledger/ledger/server_state.hpp"
 #include "promoledger/promo/finance.hpp"
 #include "promoledger/promo/group_commit.hpp"
 #include "promoledger/promo/payments.hpp"
@@ -55,9 +57,29 @@ struct Route {
   AsyncHandler handle_async = {};  // async
   // false for the console's pages: not in the OpenAPI document, and they judge their callers themselves.
   bool api = true;
+  // A read that may lag (reports, traces, the console's figures): with --read-db its handler reads on
+  // Service::reports_db() (the read node), and the dispatcher measures the read node's lag before the
+  // handler runs and puts it on the answer. Its handler must read through reports_db() and nothing
+  // else: writes, a payment's lookup by its poster and audit verify stay on the primary.
+  bool replica = false;
 };
 
+// The route, marked as a read served by the read node (Route::replica).
+inline Route on_replica(Route route) {
+  route.replica = true;
+  return route;
+}
+
+// The answer's header that says how far behind the primary a read node's answer may be, in
+// milliseconds ("unknown" when the standby cannot tell), and the header naming the node (host:port).
+inline constexpr const char* replica_lag_header = "X-Replica-Lag-Ms";
+inline constexpr const char* read_node_header = "X-Read-Node";
+// Puts the read node's state on an answer: the two headers, and "replica_lag_ms" as the first member
+// of a 200 answer whose body is a JSON object (error bodies keep their one shape).
+void annotate_replica(Response& res, const ledger::ServerState& state);
+
 // The end-of-day routes (eod_routes.cpp), appended to the table; read_db is null when only listing.
+// They are reads that may lag (on_replica): read_db is Service::reports_db().
 std::vector<Route> eod_routes(ledger::Database* read_db);
 
 // What one running service holds.
@@ -82,6 +104,15 @@ class Service {
   SessionStore& sessions() { return sessions_; }
   promo::GroupCommitPoster& group() { return group_; }
   const ServiceOptions& options() const { return options_; }
+
+  // Where reads that may lag go (Route::replica): the read node's pool with --read-db, else the
+  // primary's work pool.
+  ledger::Database& reports_db() { return replica_db_ ? *replica_db_ : work_db_; }
+  bool has_read_node() const { return replica_db_ != nullptr; }
+  // Samples the read node's state on its health session and keeps it for /metrics; called every
+  // options().replica_watch by the service's watch thread. Never throws: a failure is kept as "no
+  // answer". REQUIRES: has_read_node().
+  void watch_read_node();
 
   // Connections, kept by the listener and read by /metrics.
   std::atomic<std::size_t> connections_open{0};
@@ -122,11 +153,26 @@ class Service {
     }
   }
   void run(const Route& route, Request req, Reply reply);
+  // A replica route's handler: the read node's state is read first, on the pool that then serves the
+  // read (a standby's replay only moves forward, so the answer is at most that far behind, plus the
+  // read's own time), and put on the answer.
+  Response run_on_read_node(const Handler& handle, const Request& req);
+  // Keeps a sample of the read node's state for /metrics.
+  void record_read_node(const std::optional<ledger::ServerState>& state);
 
   const ServiceOptions& options_;
-  ledger::Database posting_db_;
-  ledger::Database read_db_;
+  ledger::Database posting_db_;  // the group-commit writers (+1 for outlet routing)
+  // Work on the primary besides posting: reversals, campaign actions, audit verify, a payment's
+  // lookup, tokens; and, without --read-db, every read.
+  ledger::Database work_db_;
   ledger::Database health_db_;
+  // With --read-db: the reports' pool on the read node, and one session for its health and watch.
+  std::unique_ptr<ledger::Database> replica_db_;
+  std::unique_ptr<ledger::Database> replica_health_db_;
+  // The read node's last sampled state, for /metrics: lag in ms (-1 unknown), standby 1/0 (-1: the
+  // read node did not answer).
+  std::atomic<std::int64_t> read_node_lag_ms_{-1};
+  std::atomic<int> read_node_standby_{-1};
   TokenCache tokens_;
   SessionStore sessions_;
   promo::PaymentPoster poster_;

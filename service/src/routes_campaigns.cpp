@@ -32,7 +32,7 @@ void answer_campaign_errors(Response& res, int status, const std::string& error,
 void Service::list_campaigns(const Request&, Response& res) {
   reading(res, [&] {
     json out = json::array();
-    for (const auto& s : promo::Campaigns(read_db_).list()) out.push_back(promo::views::campaign_summary(s));
+    for (const auto& s : promo::Campaigns(work_db_).list()) out.push_back(promo::views::campaign_summary(s));
     answer(res, 200, out);
   });
 }
@@ -41,7 +41,7 @@ void Service::show_campaign(const Request& req, Response& res) {
   const auto id = path_campaign_id(req, res);
   if (!id) return;
   reading(res, [&] {
-    auto view = promo::Campaigns(read_db_).show(*id);
+    auto view = promo::Campaigns(work_db_).show(*id);
     if (!view) return answer_error(res, 404, "unknown_campaign", fmt::format("no campaign {}", *id));
     answer(res, 200, promo::views::campaign(*view));
   });
@@ -67,7 +67,7 @@ void Service::create_campaign(const Request& req, Response& res) {
   reading(res, [&] {
     // Like the other campaign steps (steer_campaign), on the reading pool: the posting pool's sessions
     // are the group-commit writers', and a campaign is created rarely.
-    auto id = promo::Campaigns(read_db_).create(*params, document, "api:" + req.token_name);
+    auto id = promo::Campaigns(work_db_).create(*params, document, "api:" + req.token_name);
     // The organisation refuses it (no such branch or merchant, a merchant outside the branch): 422,
     // with the field the library's message names.
     if (!id) {
@@ -87,7 +87,7 @@ void Service::approve_campaign(const Request& req, Response& res) {
   reading(res, [&] {
     // Maker-checker is the library's (and the table's CHECK): the creator's token cannot approve.
     const std::string approver = "api:" + req.token_name;
-    auto status = promo::Campaigns(read_db_).approve(*id, approver);
+    auto status = promo::Campaigns(work_db_).approve(*id, approver);
     if (!status) return answer_rejection(res, status.error());
     answer(res, 200, json{{"id", *id}, {"status", promo::to_string(*status)}, {"approved_by", approver}});
   });
@@ -99,7 +99,7 @@ void Service::steer_campaign(const Request& req, Response& res, promo::CampaignA
   auto reason = parse_reason_body(req.body);
   if (!reason) return answer_bad_request(res, reason.error());
   reading(res, [&] {
-    promo::Campaigns campaigns(read_db_);
+    promo::Campaigns campaigns(work_db_);
     // The actor recorded in the campaign's events is the token's name: who steered it, by what key.
     // The reason is kept with the event (promo.campaign_event.reason, migration 0012).
     auto status = campaigns.transition(*id, action, "api:" + req.token_name, *reason);
@@ -118,7 +118,7 @@ void Service::campaign_days(const Request& req, Response& res) {
   const auto to = query_day(req, "to", res);
   if (!to) return;
   reading(res, [&] {
-    const auto days = promo::campaign_days(read_db_, *id, *from, *to, options_.report_rows_max);
+    const auto days = promo::campaign_days(reports_db(), *id, *from, *to, options_.report_rows_max);
     if (!days) return answer_report_error(res, days.error());
     answer(res, 200, promo::views::to_json(*days));
   });
@@ -128,7 +128,7 @@ void Service::card_values(const Request& req, Response& res) {
   const auto id = path_campaign_id(req, res);
   if (!id) return;
   reading(res, [&] {
-    const auto values = promo::dealt_card_values(read_db_, *id);
+    const auto values = promo::dealt_card_values(reports_db(), *id);
     if (!values) return answer_error(res, 404, "unknown_campaign", fmt::format("no campaign {}", *id));
     answer(res, 200, promo::views::to_json(*values));
   });

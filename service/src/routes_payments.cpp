@@ -74,7 +74,7 @@ void Service::get_payment(const Request& req, Response& res) {
   const auto id = path_payment_id(req, res);
   if (!id) return;
   reading(res, [&] {
-    const auto stored = promo::find_payment(read_db_, *id);
+    const auto stored = promo::find_payment(work_db_, *id);
     if (!stored) return answer_error(res, 404, "unknown_payment", fmt::format("no payment {}", *id));
     answer(res, 200, promo::views::stored_payment(*stored));
   });

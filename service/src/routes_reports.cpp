@@ -42,7 +42,7 @@ void Service::outlet_report(const Request& req, Response& res) {
     return answer_error(res, 400, "invalid_field", "format is json, csv or xlsx", "format");
   }
   reading(res, [&] {
-    const auto report = promo::report_outlets(read_db_, range->first, range->second, *level, options_.report_rows_max);
+    const auto report = promo::report_outlets(reports_db(), range->first, range->second, *level, options_.report_rows_max);
     if (!report) return answer_report_error(res, report.error());
     if (format == "csv") {
       // The same table as the JSON's rows, for a spreadsheet; the file name carries the range.
@@ -66,7 +66,7 @@ void Service::subsidy_days(const Request& req, Response& res) {
   const auto range = required_range(req, res);
   if (!range) return;
   reading(res, [&] {
-    const auto days = promo::subsidy_by_day(read_db_, range->first, range->second, options_.report_rows_max);
+    const auto days = promo::subsidy_by_day(reports_db(), range->first, range->second, options_.report_rows_max);
     if (!days) return answer_report_error(res, days.error());
     answer(res, 200, promo::views::to_json(*days));
   });
@@ -80,14 +80,14 @@ void Service::campaign_report(const Request& req, Response& res) {
   const auto to = query_day(req, "to", res);
   if (!to) return;
   reading(res, [&] {
-    const auto report = promo::report_campaign(read_db_, *id, *from, *to, options_.report_rows_max);
+    const auto report = promo::report_campaign(reports_db(), *id, *from, *to, options_.report_rows_max);
     if (!report) return answer_report_error(res, report.error());
     answer(res, 200, promo::views::to_json(*report));
   });
 }
 
 void Service::trial_balance(const Request&, Response& res) {
-  reading(res, [&] { answer(res, 200, promo::views::to_json(ledger::Ledger(read_db_).trial_balance())); });
+  reading(res, [&] { answer(res, 200, promo::views::to_json(ledger::Ledger(reports_db()).trial_balance())); });
 }
 
 }  // namespace promoledger::service::detail

@@ -712,8 +712,9 @@ int run_service(const ServiceOptions& options) {
   if (const int code = server.listen(); code != 0) return code;
   std::cout << fmt::format("promoledger serve: listening on {}://{}:{}", tls ? "https" : "http", options.host, server.port())
             << std::endl;
-  spdlog::info("listening on {}:{} ({} I/O threads, {} writers, {} connections at most, TLS {})", options.host,
-               server.port(), options.io_threads, options.writers, options.max_connections, tls ? "on" : "off");
+  spdlog::info("listening on {}:{} ({} I/O threads, {} writers, {} connections at most, TLS {}, reports read {})",
+               options.host, server.port(), options.io_threads, options.writers, options.max_connections,
+               tls ? "on" : "off", service->has_read_node() ? "on the read node (--read-db)" : "on the primary");
 
   std::thread signal_thread([&] {
     int signal = 0;
@@ -733,6 +734,20 @@ int run_service(const ServiceOptions& options) {
     }
   });
 
+  // With --read-db: the read node's state (standby or not, lag) sampled for /metrics, on a thread of
+  // its own (a read node that stalls must not stop the tokens from refreshing).
+  std::thread watch_thread;
+  if (service->has_read_node()) {
+    watch_thread = std::thread([&] {
+      std::unique_lock lock(token_mutex);
+      do {
+        lock.unlock();
+        service->watch_read_node();
+        lock.lock();
+      } while (!token_wake.wait_for(lock, options.replica_watch, [&] { return stop_tokens; }));
+    });
+  }
+
   server.run();  // returns once drained: every connection closed, every request read answered
   signal_thread.join();
   {
@@ -741,6 +756,7 @@ int run_service(const ServiceOptions& options) {
   }
   token_wake.notify_all();
   token_thread.join();
+  if (watch_thread.joinable()) watch_thread.join();
   // Every payment a connection submitted has been answered; stop the writers.
   service->group().stop();
   access_log.stop();

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -27,15 +28,24 @@ class Metrics {
   // A payment's outcome that was not posted: a business refusal's reason or a failure class.
   void count_rejection(const std::string& reason);
 
+  // The read node of --read-db, as last sampled (Service::watch_read_node, every read answer, /healthz).
+  struct ReadNode {
+    std::uint64_t reconnects = 0;  // of the read node's pools
+    int standby = -1;              // 1 a standby, 0 a primary, -1 it did not answer the last sample
+    std::int64_t lag_ms = -1;      // replica lag; -1 unknown (no answer, or nothing replayed yet)
+  };
+
   struct Gauges {
     promo::GroupCommitPoster::Stats poster;
     std::size_t pool_in_use = 0;
     std::size_t pool_size = 0;
-    std::uint64_t reconnects = 0;
+    // Sessions re-established after their connection broke: on the primary (posting, work, health).
+    std::uint64_t reconnects_primary = 0;
     std::size_t connections_open = 0;
     std::size_t connections_max = 0;
     std::uint64_t connections_refused = 0;
     std::size_t tokens_active = 0;
+    std::optional<ReadNode> read_node;  // with --read-db
   };
   std::string render(const Gauges& gauges) const;
 

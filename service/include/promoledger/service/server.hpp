@@ -5,8 +5,8 @@
 // One process: an HTTP/1.1 server on Boost.Beast (io_threads I/O threads, asynchronous reads and
 // writes, no thread per connection, at most max_connections), a GroupCommitPoster that clears every
 // payment (batched, routed by outlet), a blocking pool for the reads (read_sessions threads), and
-// three small pools of database sessions (posting, reading, health). A payment is answered only after
-// its batch commits.
+// small pools of database sessions: on the primary (posting, work, health) and, with --read-db, on
+// the read node (reports, and its health). A payment is answered only after its batch commits.
 
 #include <chrono>
 #include <cstddef>
@@ -22,7 +22,14 @@ namespace promoledger::service {
 enum class LogFormat { text, json };
 
 struct ServiceOptions {
-  std::string conninfo;
+  std::string conninfo;  // the primary (--db): payments, reversals, campaign actions, audit verify, tokens
+  // --read-db: reports, traces and the console's figures are read on a second pool on this server (a
+  // standby: target_session_attrs=prefer-standby), and each such answer says how far behind the
+  // primary it is (X-Replica-Lag-Ms, and "replica_lag_ms" in a JSON object). Unset: every read on the
+  // primary, as before.
+  std::optional<std::string> read_conninfo;
+  // How often the read node's state (standby or not, lag) is sampled for /metrics.
+  std::chrono::milliseconds replica_watch{1000};
   std::string host = "127.0.0.1";
   int port = 8080;  // 0: any free port (printed on stdout once listening)
   std::size_t writers = 2;           // group-commit writers; 1..16
