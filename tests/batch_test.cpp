@@ -1168,5 +1168,40 @@ TEST_F(OneBatchTest, AReplayAnswersTheSameAloneAndAmongOtherPayments) {
   expect_audit_passes(db(), "replays");
 }
 
+// A duplicate sent while the first is still uncommitted waits at the locks, then meets the committed
+// first at its write: it must be asked to retry (40001, which the poster's retry answers as "exists"),
+// never fail on promo.payment's key (23505: the batch failed, about one run in four of
+// PromoTest.ReplaysReturnTheFirstResult...). Two sessions, the first held open until the second waits.
+TEST_F(OneBatchTest, ADuplicateThatWaitedForTheFirstsCommitIsAskedToRetryNotRefused) {
+  const std::string post =
+      "SELECT count(*) FROM promo.post_payments(ARRAY['wait-1'], ARRAY['P1'], ARRAY['M1'], ARRAY['bank_app'], "
+      "ARRAY[5000]::bigint[], ARRAY['2026-11-24T04:00:00Z']::timestamptz[], ARRAY['2026-11-24']::date[])";
+  auto first = db().lease();
+  ledger::exec_script(*first, "BEGIN", "opening the first");
+  ledger::exec_script(*first, post, "posting the first");
+  std::promise<std::string> second_state;
+  std::thread second([&] {
+    auto lease = db().lease();
+    try {
+      ledger::exec_script(*lease, post, "posting the duplicate");
+      second_state.set_value("answered without an error");
+    } catch (const ledger::DatabaseError& e) {
+      second_state.set_value(e.sqlstate() + " " + e.what());
+    }
+  });
+  std::this_thread::sleep_for(1s);  // the duplicate is waiting for the first's locks by now
+  ledger::exec_script(*first, "COMMIT", "committing the first");
+  second.join();
+  const std::string state = second_state.get_future().get();
+  EXPECT_EQ(state.substr(0, 5), "40001") << state;
+  EXPECT_NE(state.find("concurrent_duplicate"), std::string::npos) << state;
+  EXPECT_EQ(scalar(db(), "SELECT count(*) FROM promo.payment WHERE payment_id = 'wait-1'"), 1);
+  // And through the poster, the duplicate is a replay.
+  PaymentPoster poster(db());
+  const auto again = poster.post_batch(std::vector<PaymentRequest>{request("wait-1", "P1", "M1", "50.00")});
+  ASSERT_TRUE(again[0].has_value()) << again[0].error().message;
+  EXPECT_EQ(again[0]->status, PaymentResult::Status::exists);
+}
+
 }  // namespace
 }  // namespace promoledger::testing
