@@ -64,8 +64,7 @@ TEST_F(TermsAgreeTest, ThePaymentIdRuleIsOneOnBothSides) {
     int in_sql = 0;
     *lease << "SELECT CASE WHEN promo.payment_id_valid(:id) THEN 1 ELSE 0 END", soci::use(id), soci::into(in_sql);
     EXPECT_EQ(promo::valid_payment_id(id), in_sql == 1) << "\"" << id << "\"";
-    // The service reads a payment body with its own copy of the rule (service/src/request_parsing.cpp):
-    // held to the same answers until it calls promo::payment_request_from.
+    // The service's reader of a path's payment id (and of a body, through promo::payment_request_from).
     EXPECT_EQ(service::valid_payment_id(id), in_sql == 1) << "\"" << id << "\" (the service's reader)";
   }
   EXPECT_EQ(promo::payment_id_length_max, 64u);

@@ -19,6 +19,7 @@ constexpr ledger::NameTable<Profile, 3> profile_names{{
     {Profile::wechat, "wechat"},
     {Profile::alipay, "alipay"},
 }};
+static_assert(ledger::names_every_value(profile_names));  // every value named once (ledger/names.hpp)
 
 struct IconvCloser {
   void operator()(void* cd) const { iconv_close(static_cast<iconv_t>(cd)); }

@@ -30,10 +30,12 @@ constexpr ledger::NameTable<AccountClass, 6> class_names{{
     {AccountClass::inter_unit, "inter_unit"},
     {AccountClass::account, "account"},
 }};
+static_assert(ledger::names_every_value(class_names));  // every value named once (ledger/names.hpp)
 constexpr ledger::NameTable<Booking, 2> booking_names{{
     {Booking::account_unit, "account_unit"},
     {Booking::fixed, "fixed"},
 }};
+static_assert(ledger::names_every_value(booking_names));  // every value named once (ledger/names.hpp)
 
 // The D record's text per mapping class: what the GL user reads next to the figures. No commas (the
 // file is written without quoting; write_content asserts it).

@@ -25,6 +25,7 @@ constexpr ledger::NameTable<ReconCategory, 6> category_names{{
     {ReconCategory::status_mismatch, "STATUS_MISMATCH"},
     {ReconCategory::cutoff, "CUTOFF"},
 }};
+static_assert(ledger::names_every_value(category_names));  // every value named once (ledger/names.hpp)
 
 std::string_view channel_of(Profile p) {
   switch (p) {

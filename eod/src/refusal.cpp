@@ -30,6 +30,7 @@ constexpr ledger::NameTable<Code, 23> names{{
     {Code::duplicate_id, "duplicate_id"},
     {Code::wrong_day, "wrong_day"},
 }};
+static_assert(ledger::names_every_value(names));  // every value named once (ledger/names.hpp)
 
 }  // namespace
 

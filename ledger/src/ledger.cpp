@@ -209,6 +209,8 @@ std::optional<Rejection> rejection_from(const DatabaseError& error) {
   return std::nullopt;
 }
 
+bool is_period_not_closable(const DatabaseError& error) { return error.sqlstate() == sqlstate::period_not_closable; }
+
 bool is_input_refusal(const DatabaseError& error) {
   const std::string& state = error.sqlstate();
   constexpr std::string_view string_data_right_truncation = "22001";

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "promoledger/ledger/business_day.hpp"
+#include "promoledger/ledger/ledger.hpp"
 
 namespace promoledger::ledger {
 namespace {
@@ -99,7 +100,7 @@ Expected<Period, PeriodRefusalOf> close_period(Database& database, date::year_mo
     try {
       rethrow_as_database_error("closing the month");
     } catch (const DatabaseError& e) {
-      if (e.sqlstate() != "PL008") throw;
+      if (!is_period_not_closable(e)) throw;
       return unexpected(refusal(PeriodRefusal::period_not_closable, "month", e.primary_message()));
     }
   }

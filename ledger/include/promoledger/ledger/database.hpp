@@ -30,6 +30,7 @@ inline constexpr std::string_view append_only = "PL004";
 inline constexpr std::string_view invalid_reference = "PL005";
 inline constexpr std::string_view campaign_frozen = "PL006";
 inline constexpr std::string_view business_day_closed = "PL007";
+inline constexpr std::string_view period_not_closable = "PL008";
 inline constexpr std::string_view unique_violation = "23505";
 inline constexpr std::string_view check_violation = "23514";
 inline constexpr std::string_view serialization_failure = "40001";

@@ -218,5 +218,8 @@ std::optional<Rejection> rejection_from(const DatabaseError& error);
 // (class 23), a reference to something unknown (PL005) or a text too long for its column (22001).
 // With rejection_from, the one reading of the SQLSTATEs that mean a refusal (docs/architecture.md).
 bool is_input_refusal(const DatabaseError& error);
+// Whether ledger.close_period refused a month that cannot be closed yet (PL008: a day still open, a
+// month before it not closed); period close answers it as PeriodRefusal::period_not_closable.
+bool is_period_not_closable(const DatabaseError& error);
 
 }  // namespace promoledger::ledger

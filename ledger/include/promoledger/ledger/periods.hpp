@@ -51,6 +51,7 @@ inline constexpr NameTable<PeriodRefusal, 10> period_refusal_names = {{
     {PeriodRefusal::archive_exists, "archive_exists"},
     {PeriodRefusal::archive_invalid, "archive_invalid"},
 }};
+static_assert(names_every_value(period_refusal_names));  // every value named once (ledger/names.hpp)
 inline std::string_view to_string(PeriodRefusal r) { return name_of(period_refusal_names, r); }
 using PeriodRefusalOf = Refusal<PeriodRefusal>;
 
