@@ -256,7 +256,7 @@ while True:
     if s == 200 and hd.get("X-Replica-Lag-Ms") == "0": break
     check(time.time() - t0 < 30, "the lag 0 again after the switchover", status=s, headers=hd)
     time.sleep(0.2)
-body = json.dumps({"payment_id": "after-switchover-%d" % int(time.time()), "payer": "P0001", "merchant": "M001",
+body = json.dumps({"payment_id": "probe-after-switchover-%d" % int(time.time()), "payer": "P0001", "merchant": "M001",
                    "channel": "bank_app", "amount": "100.00", "paid_at": open(d + "/day").read().strip() + "T12:00:00+08:00"})
 t0 = time.time()
 while True:
